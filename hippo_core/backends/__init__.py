@@ -1,0 +1,1 @@
+"""Where tasks run: the backend contract and its implementations (``mesos``, ``local``)."""

@@ -1,0 +1,153 @@
+"""The backend contract: resources in, launches and kills out, status updates back.
+
+The scheduler talks only to this interface; ``mesos`` and ``local`` implement it and
+are found through the entry-point group ``hippo.backends``. Everything crossing the
+boundary is a plain dataclass, never HTTP or protobuf JSON.
+
+Threading: a backend calls its ``SchedulerCallbacks`` from its own thread(s), one
+event at a time. A status update counts as handled only when ``status_update``
+returns; if it raises, the backend must deliver the update again later (Mesos does
+this by withholding the acknowledgement).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+TERMINAL_STATES = frozenset(
+    {
+        "TASK_FINISHED",
+        "TASK_FAILED",
+        "TASK_KILLED",
+        "TASK_ERROR",
+        "TASK_LOST",
+        "TASK_DROPPED",
+        "TASK_GONE",
+        "TASK_GONE_BY_OPERATOR",
+    }
+)
+ACTIVE_STATES = frozenset(
+    {
+        "TASK_STAGING",
+        "TASK_STARTING",
+        "TASK_RUNNING",
+        "TASK_KILLING",
+        "TASK_UNREACHABLE",
+        "TASK_UNKNOWN",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """Resources of one agent offered to Hippo.
+
+    ``attributes`` maps attribute names to their value rendered as text (TEXT as
+    is, SCALAR as a number string, SET as ``{a,b}``, RANGES as ``[1-2,5-6]``), which
+    is what Marathon constraints match against.
+    """
+
+    id: str
+    agent_id: str
+    hostname: str
+    cpus: float = 0.0
+    mem: float = 0.0
+    disk: float = 0.0
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskLaunch:
+    """One task to start on the agent of an accepted offer.
+
+    ``container`` is Hippo's (Marathon-style) container definition:
+    ``{"docker": {"image", "network", "force_pull_image", "parameters": [{"key","value"}]},
+    "volumes": [{"containerPath", "hostPath", "mode"}]}``.
+    """
+
+    task_id: str
+    name: str
+    agent_id: str
+    cpus: float
+    mem: float
+    cmd: str
+    env: dict[str, str]
+    container: dict[str, Any]
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """A status update for one task, as the backend reported it."""
+
+    task_id: str
+    state: str
+    agent_id: str | None = None
+    hostname: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    source: str | None = None
+    timestamp: float | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+class SchedulerCallbacks(Protocol):
+    def registered(self, framework_id: str) -> None:
+        """Subscribed (or resubscribed) as ``framework_id``; reconcile before trusting books."""
+
+    def offers(self, offers: list[Offer]) -> None: ...
+
+    def rescinded(self, offer_id: str) -> None: ...
+
+    def status_update(self, status: TaskStatus) -> None: ...
+
+    def disconnected(self, reason: str) -> None:
+        """The connection to the cluster is gone; the backend is reconnecting."""
+
+    def error(self, message: str) -> None:
+        """The cluster refused Hippo for good (e.g. framework removed); stop driving it."""
+
+
+class Backend(ABC):
+    """Where tasks run. Calls are thread-safe and must not block for long."""
+
+    name: str = ""
+
+    @abstractmethod
+    def start(self, callbacks: SchedulerCallbacks, framework_id: str | None) -> None:
+        """Connect and begin delivering callbacks; ``framework_id`` resumes an earlier run."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Disconnect without tearing the framework down; running tasks keep running."""
+
+    @abstractmethod
+    def accept(self, offer_ids: list[str], launches: list[TaskLaunch], refuse_seconds: float) -> None:
+        """Launch tasks on the offers (all from one agent); unused resources are declined."""
+
+    @abstractmethod
+    def decline(self, offer_ids: list[str], refuse_seconds: float) -> None: ...
+
+    @abstractmethod
+    def kill(self, task_id: str, agent_id: str | None) -> None: ...
+
+    @abstractmethod
+    def reconcile(self, tasks: list[tuple[str, str | None]]) -> None:
+        """Ask for the state of ``(task_id, agent_id)`` pairs; an empty list asks for all."""
+
+    @abstractmethod
+    def suppress(self) -> None:
+        """Stop sending offers: nothing is pending."""
+
+    @abstractmethod
+    def revive(self) -> None:
+        """Send offers again, clearing refuse filters: work has arrived."""
+
+
+class BackendError(Exception):
+    """A call to the backend could not be delivered; the caller decides what to retry."""

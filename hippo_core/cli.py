@@ -1,0 +1,11 @@
+"""The ``hippo`` command."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hippo")
+    parser.parse_args(argv)
+    return 0

@@ -1,0 +1,105 @@
+"""A private ``redis-server`` on a free port, for tests, benchmarks and ``hippo up``."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from hippo_core.testing.ports import free_port
+
+
+def find_redis_server() -> str:
+    """Path of a ``redis-server`` binary, or an error saying how to get one."""
+    path = shutil.which("redis-server")
+    if path is None:
+        raise FileNotFoundError(
+            "redis-server is not on PATH; install it (Debian/Ubuntu: apt-get install "
+            "redis-server, macOS: brew install redis) or set HIPPO_REDIS_URL to a running Redis"
+        )
+    return path
+
+
+class RedisServer:
+    """A ``redis-server`` child process bound to 127.0.0.1 on a free port.
+
+    With ``data_dir`` it keeps an append-only file there, so state survives a
+    restart; without one it uses a throw-away directory and persists nothing.
+    """
+
+    def __init__(self, data_dir: str | Path | None = None, port: int | None = None) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="hippo-redis-")
+            self.data_dir = Path(self._tmp.name)
+            self.persistent = False
+        else:
+            self.data_dir = Path(data_dir)
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.persistent = True
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        args = [
+            find_redis_server(),
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--dir", str(self.data_dir),
+            "--save", "",
+            "--daemonize", "no",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]
+        if self.persistent:
+            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+        else:
+            args += ["--appendonly", "no"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                log = self.data_dir / "redis.log"
+                detail = err or (log.read_text() if log.exists() else "")
+                raise RuntimeError(f"redis-server exited at start: {detail.strip()[-2000:]}")
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"redis-server did not answer on port {self.port}")
+            time.sleep(0.05)
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None and self.process.stderr:
+            self.process.stderr.close()
+        self.process = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
