@@ -133,10 +133,10 @@ def _operator(raw: Any) -> Operator:
 def _checked_value(operator: Operator, value: Any) -> str | None:
     """The value ``operator`` accepts, with ``None`` and ``""`` both meaning "no value"."""
     if value is not None and not isinstance(value, str):
-        raise ValueError(
-            f"value must be a string, got {type(value).__name__} {value!r}; "
-            f'write it in quotes, e.g. "{value}"'
-        )
+        hint = ""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            hint = f'; write it in quotes, e.g. "{value}"'
+        raise ValueError(f"value must be a string, got {type(value).__name__} {value!r}{hint}")
     value = value or None
     if operator is Operator.UNIQUE:
         if value is not None:

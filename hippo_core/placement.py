@@ -195,7 +195,7 @@ def _blocked(
 def _place(task: PendingTask, group: _Group, agents: Sequence[_Agent]) -> str | None:
     """Put the task on the first agent that takes it; else say why none does."""
     refusals: dict[Constraint, str] = {}
-    eligible = had_room = 0
+    eligible: list[_Agent] = []
     for agent in agents:
         failed = first_unmet(task.constraints, agent.offer, group.placed)
         if failed is not None:
@@ -206,16 +206,16 @@ def _place(task: PendingTask, group: _Group, agents: Sequence[_Agent]) -> str | 
             group.placed.add(Placement.on(agent.offer))
             group.active += 1
             return None
-        eligible += 1
-        had_room += agent.had_room(task)
+        eligible.append(agent)
     if not eligible:
         return _constraints_reason(task, refusals, len(agents))
-    if had_room:
+    if any(agent.had_room(task) for agent in eligible):
         return "offers that meet its needs were taken by higher-priority tasks; waiting for more"
-    largest = max(agents, key=lambda a: (a.cpus, a.mem))
+    largest = max(eligible, key=lambda a: (a.cpus, a.mem))
+    such = " that meets its constraints" if task.constraints else ""
     return (
-        f"waiting for an offer with {_amount(task.cpus)} cpus and {_amount(task.mem)} MB mem "
-        f"(largest offered now: {_amount(largest.cpus)} cpus, {_amount(largest.mem)} MB mem)"
+        f"waiting for an offer{such} with {_amount(task.cpus)} cpus and {_amount(task.mem)} MB "
+        f"mem (largest now: {_amount(largest.cpus)} cpus, {_amount(largest.mem)} MB mem)"
     )
 
 
