@@ -1,0 +1,51 @@
+"""Hippo's REST API: a Falcon application assembled by :func:`create_app`."""
+
+from __future__ import annotations
+
+import falcon
+
+from hippo_core.api import errors
+from hippo_core.api.body import JSONBody
+from hippo_core.api.health import HealthResource, ReadyResource
+from hippo_core.api.openapi import OpenAPIResource
+from hippo_core.api.queues import QueueResource, QueuesResource
+from hippo_core.api.queuetypes import QueueTypesResource
+from hippo_core.api.tasks import TaskResource, TasksResource
+from hippo_core.config import Config
+from hippo_core.queues import QueueService
+from hippo_core.registry import QueueTypeRegistry
+from hippo_core.store import Store
+from hippo_core.tasks import TaskService
+
+
+def create_app(
+    config: Config,
+    store: Store | None = None,
+    registry: QueueTypeRegistry | None = None,
+) -> falcon.App:
+    """The API for ``config``; ``store`` and ``registry`` default to the configured ones."""
+    if store is None:
+        store = Store.from_url(config.redis_url or "redis://localhost:6379/0", config.key_prefix)
+    if registry is None:
+        registry = QueueTypeRegistry()
+    app = falcon.App(middleware=[JSONBody(config.max_body_bytes)])
+    # /queues and /queues/ are the same route.
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+
+    queues = QueueService(store, registry)
+    tasks = TaskService(store)
+    app.add_route("/queues", QueuesResource(queues))
+    queue = QueueResource(queues)
+    app.add_route("/queues/{queue_id:uuid}", queue)
+    app.add_route("/queues/{queue_id:uuid}/toggle", queue, suffix="toggle")
+    app.add_route("/queuetypes", QueueTypesResource(registry))
+    app.add_route("/tasks", TasksResource(tasks))
+    task = TaskResource(tasks)
+    app.add_route("/tasks/{task_id}", task)
+    app.add_route("/tasks/{task_id}/kill", task, suffix="kill")
+    app.add_route("/tasks/{task_id}/retry", task, suffix="retry")
+    app.add_route("/openapi.json", OpenAPIResource(registry))
+    app.add_route("/healthz", HealthResource())
+    app.add_route("/readyz", ReadyResource(store))
+    return app

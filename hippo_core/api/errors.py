@@ -1,0 +1,81 @@
+"""Every error the API answers, in one JSON shape (``schemas/error.json``).
+
+Domain errors know nothing of HTTP; they are mapped to statuses here, once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import falcon
+import redis
+
+from hippo_core.errors import Conflict, NotFound, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+
+class InvalidBody(falcon.HTTPBadRequest):
+    """A 400 that lists every problem with its JSONPath."""
+
+    def __init__(self, errors: list[dict[str, str]], title: str = "Invalid request body") -> None:
+        count = len(errors)
+        super().__init__(
+            title=title,
+            description=f"{count} problem{'s' if count != 1 else ''} found; fix every listed field.",
+        )
+        self.errors = errors
+
+
+def serialize_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError) -> None:
+    body: dict[str, Any] = {"status": exc.status_code, "title": exc.title or str(exc.status)}
+    description = exc.description or _default_description(req, exc)
+    if description:
+        body["description"] = description
+    errors = getattr(exc, "errors", None)
+    if errors:
+        body["errors"] = errors
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(body)
+
+
+def _default_description(req: falcon.Request, exc: falcon.HTTPError) -> str | None:
+    if exc.status_code == 404:
+        return f"There is nothing at {req.path}; GET /openapi.json lists every route."
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"{req.method} is not allowed on {req.path}; allowed: {allowed}."
+    return None
+
+
+def _validation_failed(
+    req: falcon.Request, resp: falcon.Response, exc: ValidationFailed, params: Any
+) -> None:
+    raise InvalidBody([{"path": e.path, "message": e.message} for e in exc.errors])
+
+
+def _not_found(req: falcon.Request, resp: falcon.Response, exc: NotFound, params: Any) -> None:
+    raise falcon.HTTPNotFound(title=f"Unknown {exc.kind}", description=str(exc))
+
+
+def _conflict(req: falcon.Request, resp: falcon.Response, exc: Conflict, params: Any) -> None:
+    raise falcon.HTTPConflict(title="Conflict", description=str(exc))
+
+
+def _redis_down(req: falcon.Request, resp: falcon.Response, exc: redis.RedisError, params: Any) -> None:
+    log.error("Redis failed during %s %s: %s", req.method, req.path, exc)
+    raise falcon.HTTPServiceUnavailable(
+        title="Redis unavailable",
+        description=f"Hippo's Redis did not answer ({type(exc).__name__}); nothing was changed. "
+        "Check HIPPO_REDIS_URL and that Redis is running, then retry.",
+    )
+
+
+def install(app: falcon.App) -> None:
+    app.set_error_serializer(serialize_error)
+    app.add_error_handler(ValidationFailed, _validation_failed)
+    app.add_error_handler(NotFound, _not_found)
+    app.add_error_handler(Conflict, _conflict)
+    app.add_error_handler(redis.RedisError, _redis_down)

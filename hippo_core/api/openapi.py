@@ -1,0 +1,206 @@
+"""``GET /openapi.json``: an OpenAPI 3.1 document of every route, built from the schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+import hippo_core
+from hippo_core import schemas
+from hippo_core.registry import QueueTypeRegistry
+from hippo_core.store import ALL_STATES
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    reasons = {
+        400: "Invalid request: every problem is listed with its JSONPath",
+        404: "No such resource",
+        405: "Method not allowed (see the Allow header)",
+        409: "Conflict with the resource's state",
+        413: "Body larger than max_body_bytes",
+        415: "Body is not JSON",
+        503: "Redis unavailable",
+    }
+    return {str(c): _json(_ref("Error"), reasons[c]) for c in codes}
+
+
+def _listing(item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": _ref(item)},
+            "total": {"type": "integer"},
+            "offset": {"type": "integer"},
+            "limit": {"type": "integer"},
+        },
+    }
+
+
+PAGING = [
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+    },
+]
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def build(registry: QueueTypeRegistry) -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    for name, title in (("queue", "Queue"), ("task", "Task"), ("error", "Error"), ("queuetype", "QueueType")):
+        schema = schemas.load(name)
+        schema.pop("$schema", None)
+        components[title] = schema
+    for qt in registry.describe():
+        if qt["available"]:
+            components[f"Settings.{qt['name']}"] = qt["schema"]
+
+    queue_id = {
+        "name": "queue_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}
+    }
+    task_id = {
+        "name": "task_id", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "A task's mesos_id, the mesos id of any of its attempts, or a family id "
+        "(meaning that family's newest task).",
+    }
+    create_queue = {
+        "summary": "Create a queue",
+        "requestBody": _body("Queue"),
+        "responses": {
+            "201": _json(_ref("Queue"), "Created; Location names it"), **_errors(400, 413, 415, 503)
+        },
+    }
+    update_queue = {
+        "summary": "Replace a queue's definition (masked secrets sent back keep their value)",
+        "parameters": [queue_id],
+        "requestBody": _body("Queue"),
+        "responses": {"200": _json(_ref("Queue"), "Updated"), **_errors(400, 404, 413, 415, 503)},
+    }
+    toggle = {
+        "summary": "Switch a queue between ENABLED and DISABLED",
+        "parameters": [queue_id],
+        "responses": {"200": _json(_ref("Queue"), "The new record"), **_errors(404, 503)},
+    }
+    kill = {
+        "summary": "Kill a task (a pending one ends at once; an active one is killed on its agent)",
+        "parameters": [task_id],
+        "responses": {"200": _json(_ref("Task"), "The task, KILLING or KILLED"), **_errors(404, 409, 503)},
+    }
+    paths = {
+        "/queues/": {
+            "get": {
+                "summary": "List queues, newest first",
+                "parameters": PAGING,
+                "responses": {"200": _json(_listing("Queue"), "A page of queues"), **_errors(400, 503)},
+            },
+            "post": create_queue,
+            "put": create_queue,
+        },
+        "/queues/{queue_id}/": {
+            "get": {
+                "summary": "Read a queue (secrets masked, poller state included)",
+                "parameters": [queue_id],
+                "responses": {"200": _json(_ref("Queue"), "The queue"), **_errors(404, 503)},
+            },
+            "post": update_queue,
+            "put": update_queue,
+            "delete": {
+                "summary": "Delete a queue (its tasks stay)",
+                "parameters": [queue_id],
+                "responses": {"204": {"description": "Deleted"}, **_errors(404, 503)},
+            },
+        },
+        "/queues/{queue_id}/toggle/": {"get": toggle, "post": toggle},
+        "/queuetypes/": {
+            "get": {
+                "summary": "Installed queue types and their settings schemas; "
+                "failed plugins are listed as unavailable",
+                "responses": {"200": _json(_listing("QueueType"), "Every queue type")},
+            }
+        },
+        "/tasks/": {
+            "get": {
+                "summary": "List tasks, newest first",
+                "parameters": [
+                    *PAGING,
+                    {"name": "state", "in": "query", "schema": {"enum": list(ALL_STATES)}},
+                    {"name": "id", "in": "query", "schema": {"type": "string"}, "description": "Family id"},
+                    {"name": "queue_id", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {"200": _json(_listing("Task"), "A page of tasks"), **_errors(400, 503)},
+            },
+            "post": {
+                "summary": "Post a one-off task",
+                "requestBody": _body("Task"),
+                "responses": {
+                    "201": _json(_ref("Task"), "Created; Location names it"),
+                    **_errors(400, 413, 415, 503),
+                },
+            },
+        },
+        "/tasks/{task_id}/": {
+            "get": {
+                "summary": "Read a task with all its attempts",
+                "parameters": [task_id],
+                "responses": {"200": _json(_ref("Task"), "The task"), **_errors(404, 503)},
+            },
+            "delete": {
+                "summary": "Delete a task; an active one only with force=true (it is killed first)",
+                "parameters": [
+                    task_id,
+                    {"name": "force", "in": "query", "schema": {"type": "boolean", "default": False}},
+                ],
+                "responses": {"204": {"description": "Deleted"}, **_errors(404, 409, 503)},
+            },
+        },
+        "/tasks/{task_id}/kill/": {"get": kill, "post": kill},
+        "/tasks/{task_id}/retry/": {
+            "post": {
+                "summary": "Run an ended task again as a new attempt, retry budgets restored",
+                "parameters": [task_id],
+                "responses": {
+                    "200": _json(_ref("Task"), "The task, PENDING again"), **_errors(404, 409, 503)
+                },
+            }
+        },
+        "/healthz": {"get": {"summary": "The process answers", "responses": {"200": {"description": "Up"}}}},
+        "/readyz": {
+            "get": {
+                "summary": "The process and its Redis answer",
+                "responses": {"200": {"description": "Ready"}, "503": {"description": "Redis unreachable"}},
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Hippo",
+            "version": hippo_core.__version__,
+            "description": "Eat work items off queues and run each as a Docker task on Apache Mesos. "
+            "Every route answers with or without its trailing slash.",
+        },
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+
+
+class OpenAPIResource:
+    def __init__(self, registry: QueueTypeRegistry) -> None:
+        self.registry = registry
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = build(self.registry)

@@ -1,0 +1,22 @@
+"""Query parameters shared by listings, and the envelope every listing answers with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from hippo_core.store import Page
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def page_params(req: falcon.Request) -> tuple[int, int]:
+    offset = req.get_param_as_int("offset", min_value=0, default=0)
+    limit = req.get_param_as_int("limit", min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
+    return offset, limit
+
+
+def envelope(page: Page) -> dict[str, Any]:
+    return {"items": page.items, "total": page.total, "offset": page.offset, "limit": page.limit}

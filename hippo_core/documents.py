@@ -1,0 +1,103 @@
+"""Validate task and queue documents: schema, queue-type settings and constraints together.
+
+Every problem is collected and reported at once, each with its JSONPath, before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hippo_core import schemas
+from hippo_core.constraints import constraint_problems
+from hippo_core.errors import FieldError, UnknownQueueType, ValidationFailed
+from hippo_core.registry import QueueTypeRegistry
+from hippo_core.validation import check, fill_defaults, strip_read_only
+
+Record = dict[str, Any]
+
+# The fields of a queue that every task it creates inherits.
+DEFINITION_FIELDS = tuple(schemas.load("definition")["properties"])
+
+
+def _constraint_errors(doc: Record) -> list[FieldError]:
+    raw = doc.get("constraints")
+    if not isinstance(raw, list):
+        return []
+    return [
+        FieldError("$.constraints" if p.index is None else f"$.constraints[{p.index}]", p.message)
+        for p in constraint_problems(raw)
+    ]
+
+
+def _require_object(body: Any) -> None:
+    if not isinstance(body, dict):
+        raise ValidationFailed([FieldError("$", "the body must be a JSON object")])
+
+
+def validate_task(body: Any) -> Record:
+    """A one-off task body, validated, with defaults filled."""
+    _require_object(body)
+    schema = schemas.load("task")
+    doc = strip_read_only(schema, copy.deepcopy(body))
+    errors = check(schema, doc) + _constraint_errors(doc)
+    if errors:
+        raise ValidationFailed(errors)
+    return fill_defaults(schema, doc)
+
+
+def queue_schema(registry: QueueTypeRegistry, type_name: str | None) -> Record:
+    """The queue schema with the settings block of ``type_name`` (if installed) in place."""
+    schema = schemas.load("queue")
+    if type_name is None:
+        return schema
+    block = schema["properties"]["queue"]
+    try:
+        qt = registry.get(type_name)
+    except UnknownQueueType:
+        # Let the block through so the unknown type is the one error reported about it.
+        block["properties"][type_name] = {"type": "object"}
+        return schema
+    block["properties"][type_name] = copy.deepcopy(qt.schema)
+    if type_name not in block["required"]:
+        block["required"] = [*block["required"], type_name]
+    return schema
+
+
+def validate_queue(body: Any, registry: QueueTypeRegistry) -> Record:
+    """A queue body, validated with its type's settings schema, with defaults filled."""
+    _require_object(body)
+    block = body.get("queue")
+    type_name = block.get("type") if isinstance(block, dict) else None
+    type_name = type_name if isinstance(type_name, str) and type_name else None
+    schema = queue_schema(registry, type_name)
+    doc = strip_read_only(schema, copy.deepcopy(body))
+    if isinstance(doc.get("queue"), dict) and type_name is not None and type_name not in doc["queue"]:
+        # Every setting of some queue types has a default (cron): allow the block to be omitted.
+        settings_schema = schema["properties"]["queue"]["properties"][type_name]
+        if not settings_schema.get("required"):
+            doc["queue"][type_name] = {}
+    errors = check(schema, doc) + _constraint_errors(doc)
+    if type_name is not None:
+        try:
+            qt = registry.get(type_name)
+        except UnknownQueueType as exc:
+            errors = exc.errors + errors
+        else:
+            if not errors:
+                fill_defaults(schema, doc)
+                errors = [
+                    FieldError(f"$.queue.{type_name}{'.' + path if path else ''}", message)
+                    for path, message in qt.validate(doc["queue"][type_name])
+                ]
+    if errors:
+        raise ValidationFailed(errors)
+    return fill_defaults(schema, doc)
+
+
+def task_definition_of(queue: Record) -> Record:
+    """What each task of ``queue`` runs: its definition fields and the queue's concurrency."""
+    definition = {k: copy.deepcopy(queue[k]) for k in DEFINITION_FIELDS if k in queue}
+    definition["max_concurrent"] = queue["queue"]["max_concurrent"]
+    return definition

@@ -1,0 +1,86 @@
+"""Queue operations behind the API: create, read (secrets masked), update, toggle, delete."""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from typing import Any
+
+from hippo_core import secrets
+from hippo_core.documents import queue_schema, validate_queue
+from hippo_core.errors import FieldError, ValidationFailed
+from hippo_core.registry import QueueTypeRegistry
+from hippo_core.store import Page, Store
+
+Record = dict[str, Any]
+
+# Poller state shown inside the queue block (all read-only).
+STATE_FIELDS = ("last_run_tstamp", "next_run_tstamp", "last_error", "last_error_tstamp", "cursor")
+
+
+class QueueService:
+    def __init__(self, store: Store, registry: QueueTypeRegistry) -> None:
+        self.store = store
+        self.registry = registry
+
+    def _schema_for(self, record: Record) -> Record:
+        return queue_schema(self.registry, record["queue"]["type"])
+
+    def public(self, record: Record, state: Record | None) -> Record:
+        """The record as the API shows it: secrets masked, poller state merged in."""
+        out = secrets.mask(self._schema_for(record), copy.deepcopy(record))
+        state = state or {}
+        for name in STATE_FIELDS:
+            out["queue"][name] = state.get(name)
+        return out
+
+    def create(self, body: Any) -> Record:
+        record = validate_queue(body, self.registry)
+        now = time.time()
+        record.update(id=str(uuid.uuid4()), created_at=now, updated_at=now)
+        self.store.create_queue(record)
+        return self.public(record, None)
+
+    def get(self, queue_id: str) -> Record:
+        record = self.store.get_queue(queue_id)
+        return self.public(record, self.store.get_queue_states([queue_id])[0])
+
+    def list(self, offset: int, limit: int) -> Page:
+        page = self.store.list_queues(offset, limit)
+        states = self.store.get_queue_states([q["id"] for q in page.items])
+        items = [self.public(q, s) for q, s in zip(page.items, states, strict=True)]
+        return Page(items, page.total, page.offset, page.limit)
+
+    def update(self, queue_id: str, body: Any) -> Record:
+        """Replace the queue's definition; masked secrets sent back keep their stored value."""
+        if isinstance(body, dict) and body.get("id") not in (None, queue_id):
+            raise ValidationFailed([FieldError("$.id", f"does not match the queue in the URL ({queue_id})")])
+        current = self.store.get_queue(queue_id)
+        if isinstance(body, dict):
+            body = copy.deepcopy(body)
+            block = body.get("queue")
+            if isinstance(block, dict) and block.get("type") == current["queue"]["type"]:
+                secrets.keep_masked(self._schema_for(current), body, current)
+        record = validate_queue(body, self.registry)
+
+        def replace(stored: Record) -> Record:
+            record.update(id=queue_id, created_at=stored["created_at"], updated_at=time.time())
+            return record
+
+        new = self.store.update_queue(queue_id, replace)
+        return self.public(new, self.store.get_queue_states([queue_id])[0])
+
+    def toggle(self, queue_id: str) -> Record:
+        def flip(stored: Record) -> Record:
+            status = stored["queue"]["status"]
+            stored["queue"]["status"] = "DISABLED" if status == "ENABLED" else "ENABLED"
+            stored["updated_at"] = time.time()
+            return stored
+
+        new = self.store.update_queue(queue_id, flip)
+        return self.public(new, self.store.get_queue_states([queue_id])[0])
+
+    def delete(self, queue_id: str) -> None:
+        """Remove the queue; its tasks stay (they are history, and may still be running)."""
+        self.store.delete_queue(queue_id)

@@ -1,0 +1,130 @@
+"""Installed queue types, found through stevedore in the entry-point group ``hippo.queuetypes``.
+
+A plugin that fails to import, or that does not honour the contract (not a
+``QueueType``, a schema that is not a valid JSON schema), is kept as a failure with its
+reason: ``GET /queuetypes/`` reports it and the rest of Hippo carries on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from stevedore import ExtensionManager
+from stevedore.extension import Extension
+
+from hippo_core.errors import UnknownQueueType
+from hippo_core.queuetype import QueueType
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "hippo.queuetypes"
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    name: str
+    distribution: str | None
+    error: str
+
+
+def _distribution(ext_or_ep: Any) -> tuple[str | None, str | None]:
+    ep = getattr(ext_or_ep, "entry_point", ext_or_ep)
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"], dist.version
+
+
+def _contract_problem(name: str, plugin: Any) -> str | None:
+    if not (isinstance(plugin, type) and issubclass(plugin, QueueType)):
+        return f"{plugin!r} is not a subclass of hippo_core.queuetype.QueueType"
+    if plugin.name != name:
+        return f"its class says name {plugin.name!r} but it is registered as {name!r}"
+    try:
+        Draft202012Validator.check_schema(plugin.schema)
+    except SchemaError as exc:
+        return f"its settings schema is not a valid JSON schema: {exc.message}"
+    return None
+
+
+class QueueTypeRegistry:
+    def __init__(self, manager: ExtensionManager | None = None) -> None:
+        self.failures: dict[str, LoadFailure] = {}
+        if manager is None:
+            manager = ExtensionManager(
+                NAMESPACE, invoke_on_load=False, on_load_failure_callback=self._load_failed
+            )
+        self._types: dict[str, type[QueueType]] = {}
+        self._dists: dict[str, tuple[str | None, str | None]] = {}
+        for ext in manager.extensions:
+            self._add(ext)
+
+    @classmethod
+    def of(cls, *types: type[QueueType]) -> QueueTypeRegistry:
+        """A registry of the given classes, without entry points (for tests and embedding)."""
+        extensions = [Extension(t.name, None, t, None) for t in types]
+        return cls(ExtensionManager.make_test_instance(extensions, namespace=NAMESPACE))
+
+    def _load_failed(self, manager: ExtensionManager, entry_point: Any, error: Exception) -> None:
+        dist, _ = _distribution(entry_point)
+        log.warning("queue type %r (%s) failed to load: %s", entry_point.name, dist, error,
+                    exc_info=error)
+        reason = f"{type(error).__name__}: {error}"
+        self.failures[entry_point.name] = LoadFailure(entry_point.name, dist, reason)
+
+    def _add(self, ext: Extension) -> None:
+        problem = _contract_problem(ext.name, ext.plugin)
+        dist = _distribution(ext)
+        if problem:
+            log.warning("queue type %r (%s) is unusable: %s", ext.name, dist[0], problem)
+            self.failures[ext.name] = LoadFailure(ext.name, dist[0], problem)
+            return
+        self._types[ext.name] = ext.plugin
+        self._dists[ext.name] = dist
+
+    def names(self) -> list[str]:
+        return sorted(self._types)
+
+    def get(self, name: str) -> type[QueueType]:
+        try:
+            return self._types[name]
+        except KeyError:
+            if name in self.failures:
+                failure = self.failures[name]
+                raise UnknownQueueType(
+                    f"{name} (installed but failed to load: {failure.error})", self.names(), None
+                ) from None
+            close = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.5)
+            raise UnknownQueueType(name, self.names(), close[0] if close else None) from None
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every queue type, usable or not, for ``GET /queuetypes/``."""
+        out = []
+        for name in self.names():
+            qt = self._types[name]
+            dist, version = self._dists[name]
+            out.append({
+                "name": name,
+                "label": qt.label or name,
+                "distribution": dist,
+                "version": version,
+                "available": True,
+                "error": None,
+                "schema": qt.schema,
+            })
+        for failure in sorted(self.failures.values(), key=lambda f: f.name):
+            out.append({
+                "name": failure.name,
+                "label": failure.name,
+                "distribution": failure.distribution,
+                "version": None,
+                "available": False,
+                "error": failure.error,
+                "schema": {},
+            })
+        return out

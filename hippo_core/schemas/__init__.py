@@ -1,0 +1,33 @@
+"""The JSON schemas: the single source of truth for validation, defaults, OpenAPI and docs.
+
+``definition.json`` holds what to run (shared by tasks and queues); a schema that says
+``"x-hippo-include": "definition"`` gets those properties merged in at load time, so
+every schema served or used here is self-contained.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+INCLUDE_KEY = "x-hippo-include"
+
+
+@cache
+def _raw(name: str) -> dict[str, Any]:
+    text = resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def load(name: str) -> dict[str, Any]:
+    """A fresh, self-contained copy of the schema ``name`` (task, queue, error, queuetype)."""
+    schema = copy.deepcopy(_raw(name))
+    include = schema.pop(INCLUDE_KEY, None)
+    if include:
+        shared = copy.deepcopy(_raw(include)["properties"])
+        # The including schema's own properties win, so it can narrow a shared one.
+        schema["properties"] = {**shared, **schema["properties"]}
+    return schema

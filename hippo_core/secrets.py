@@ -1,0 +1,91 @@
+"""Secret settings: masked on the way out, kept on round trips, scrubbed from messages.
+
+A property marked ``"x-hippo-secret": true`` is masked whole; one marked
+``"x-hippo-secret": "url-password"`` is a connection URL whose password alone is masked
+(``postgresql://app:********@db/x``). Sending the masked value back in an update keeps
+the stored secret, so a record read from the API can be edited and sent back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+MASK = "********"
+SECRET_KEY = "x-hippo-secret"
+
+# scheme://user:password@host...  (also jdbc:mysql://...); the password may hold ':'.
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.:-]*://[^:/@]*:)(?P<pw>.*)(?P<tail>@[^@]*)$")
+
+
+def mask_url_password(url: str) -> str:
+    match = _URL_PASSWORD.match(url)
+    if not match or not match.group("pw"):
+        return url
+    return f"{match.group('head')}{MASK}{match.group('tail')}"
+
+
+def url_password(url: str) -> str | None:
+    match = _URL_PASSWORD.match(url)
+    return match.group("pw") if match and match.group("pw") else None
+
+
+def _secret_fields(schema: dict[str, Any], doc: Any) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(containing dict, key, kind) for every secret field present in ``doc``."""
+    if not isinstance(doc, dict):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in doc or not isinstance(sub, dict):
+            continue
+        kind = sub.get(SECRET_KEY)
+        if kind and isinstance(doc[key], str):
+            yield doc, key, "url-password" if kind == "url-password" else "whole"
+        elif isinstance(doc[key], dict):
+            yield from _secret_fields(sub, doc[key])
+
+
+def mask(schema: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """Mask every secret of ``doc`` in place and return it (pass a copy)."""
+    for holder, key, kind in list(_secret_fields(schema, doc)):
+        value = holder[key]
+        if not value:
+            continue
+        holder[key] = mask_url_password(value) if kind == "url-password" else MASK
+    return doc
+
+
+def keep_masked(schema: dict[str, Any], new: Any, old: Any) -> None:
+    """Where ``new`` carries a masked secret, put back the stored value from ``old``."""
+    if not isinstance(new, dict) or not isinstance(old, dict):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in new or not isinstance(sub, dict):
+            continue
+        kind = sub.get(SECRET_KEY)
+        value, previous = new[key], old.get(key)
+        if kind and isinstance(value, str) and isinstance(previous, str):
+            masked = mask_url_password(previous) if kind == "url-password" else MASK
+            if value == masked:
+                new[key] = previous
+        elif isinstance(value, dict):
+            keep_masked(sub, value, previous)
+
+
+def secret_values(schema: dict[str, Any], doc: dict[str, Any]) -> list[str]:
+    """The raw secret strings in ``doc`` (whole secrets and URL passwords), for scrubbing."""
+    values = []
+    for holder, key, kind in _secret_fields(schema, doc):
+        value = holder[key]
+        secret = url_password(value) if kind == "url-password" else value
+        if secret:
+            values.append(secret)
+    return values
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every occurrence of the given secrets replaced by the mask."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 3:
+            text = text.replace(secret, MASK)
+    return text

@@ -1,0 +1,323 @@
+"""The task state machine: every Hippo state, every Mesos state, and what moves a task.
+
+Hippo states::
+
+    PENDING ──launch──▶ STAGING ─▶ STARTING ─▶ RUNNING ─▶ FINISHED
+       ▲                   │           │           │
+       │ retry             └───────────┴─────┬─────┴─▶ FAILED   (out of retries)
+       └──────────────── TASK_FAILED / system failure with retries left
+    any active ──kill──▶ KILLING ─▶ KILLED          PENDING ──kill──▶ KILLED
+    any active ◀─────────▶ UNREACHABLE (partition-aware; may come back)
+    FINISHED / FAILED / KILLED ──rerun (API)──▶ PENDING
+
+A Mesos update maps to a Hippo state (``TASK_RUNNING`` -> ``RUNNING``). Terminal
+updates decide retries: ``TASK_FAILED`` is the task's own fault and spends
+``task_retries``; ``TASK_LOST``, ``TASK_ERROR``, ``TASK_DROPPED``, ``TASK_GONE``,
+``TASK_GONE_BY_OPERATOR``, ``TASK_UNKNOWN``, a ``TASK_KILLED`` Hippo did not ask for,
+a refused launch and an unreachable task given up on are the system's fault and spend
+``system_retries``. A retry is a new attempt with a new mesos id. A kill asked through
+the API ends in KILLED (or FINISHED if the task finished first) and is never retried.
+
+Everything here is a pure function of a task record (a dict) and an event; the store
+applies the result atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from hippo_core.backends.base import TaskStatus
+
+Record = dict[str, Any]
+
+PENDING, STAGING, STARTING, RUNNING = "PENDING", "STAGING", "STARTING", "RUNNING"
+KILLING, UNREACHABLE = "KILLING", "UNREACHABLE"
+FINISHED, FAILED, KILLED = "FINISHED", "FAILED", "KILLED"
+ACTIVE = frozenset({STAGING, STARTING, RUNNING, KILLING, UNREACHABLE})
+TERMINAL = frozenset({FINISHED, FAILED, KILLED})
+
+WAITING_ON_OFFERS = "WAITING_ON_OFFERS"
+
+NON_TERMINAL_MESOS = {
+    "TASK_STAGING": STAGING,
+    "TASK_STARTING": STARTING,
+    "TASK_RUNNING": RUNNING,
+    "TASK_KILLING": KILLING,
+    "TASK_UNREACHABLE": UNREACHABLE,
+}
+TASK_FAULTS = frozenset({"TASK_FAILED"})
+SYSTEM_FAULTS = frozenset(
+    {"TASK_LOST", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"}
+)
+# A launch Hippo could not get onto an agent, and an unreachable task given up on.
+LAUNCH_REFUSED = "HIPPO_LAUNCH_REFUSED"
+UNREACHABLE_TIMEOUT = "HIPPO_UNREACHABLE_TIMEOUT"
+
+# Mesos states each Hippo state may move on with. Anything else is refused (and logged
+# by the caller): e.g. TASK_STARTING after TASK_RUNNING, or any update of a task Hippo
+# already considers ended. PENDING accepts everything: a worker that crashed between
+# launching and recording it must still learn where its task is.
+_ALL_MESOS = frozenset(NON_TERMINAL_MESOS) | TASK_FAULTS | SYSTEM_FAULTS | {
+    "TASK_FINISHED", "TASK_KILLED",
+}
+_ENDINGS = TASK_FAULTS | SYSTEM_FAULTS | {"TASK_FINISHED", "TASK_KILLED"}
+ALLOWED_UPDATES: dict[str, frozenset[str]] = {
+    PENDING: _ALL_MESOS,
+    STAGING: _ALL_MESOS,
+    STARTING: _ALL_MESOS - {"TASK_STAGING"},
+    RUNNING: _ALL_MESOS - {"TASK_STAGING", "TASK_STARTING"},
+    KILLING: _ALL_MESOS,
+    UNREACHABLE: _ALL_MESOS,
+    FINISHED: frozenset(),
+    FAILED: frozenset(),
+    KILLED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an event did to a task.
+
+    ``task`` is the new record (``None`` when nothing changed). ``kill`` names an
+    attempt (mesos id, agent id) the worker must kill, e.g. a stale attempt that
+    reappeared. ``refused`` explains an illegal transition.
+    """
+
+    task: Record | None
+    kill: tuple[str, str | None] | None = None
+    refused: str | None = None
+    retried: bool = False
+
+
+def new_mesos_id(family: str) -> str:
+    return f"{family}.{uuid.uuid4()}"
+
+
+def _attempt(n: int, mesos_id: str, now: float) -> Record:
+    return {
+        "n": n,
+        "mesos_id": mesos_id,
+        "state": WAITING_ON_OFFERS,
+        "agent_id": None,
+        "hostname": None,
+        "reason": None,
+        "message": None,
+        "source": None,
+        "created_at": now,
+        "launched_at": None,
+        "running_at": None,
+        "ended_at": None,
+    }
+
+
+def new_task(
+    definition: Record, family: str, queue_id: str | None, data: str, now: float | None = None
+) -> Record:
+    """A PENDING task record from a validated definition (with defaults filled)."""
+    now = time.time() if now is None else now
+    mesos_id = new_mesos_id(family)
+    task = copy.deepcopy(definition)
+    task["env"] = {k: str(v) for k, v in task.get("env", {}).items()}
+    task.update(
+        id=family,
+        mesos_id=mesos_id,
+        queue_id=queue_id,
+        data=data,
+        state=PENDING,
+        mesos_state=WAITING_ON_OFFERS,
+        mesos_agent=None,
+        hostname=None,
+        reason=None,
+        message=None,
+        pending_reason=None,
+        warnings=[],
+        kill_requested=False,
+        task_retries_used=0,
+        system_retries_used=0,
+        attempts=[_attempt(1, mesos_id, now)],
+        created_at=now,
+        updated_at=now,
+        status_tstamp=now,
+    )
+    return task
+
+
+def current_attempt(task: Record) -> Record:
+    return task["attempts"][-1]
+
+
+def _touch(task: Record, now: float) -> None:
+    task["updated_at"] = now
+    task["status_tstamp"] = now
+
+
+def _retry_or_fail(task: Record, fault: str, now: float) -> tuple[Record, bool]:
+    """After an attempt ended badly: a new attempt if retries are left, else FAILED."""
+    budget, used = (
+        ("task_retries", "task_retries_used") if fault in TASK_FAULTS
+        else ("system_retries", "system_retries_used")
+    )
+    if task[used] < task[budget]:
+        task[used] += 1
+        n = len(task["attempts"]) + 1
+        task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
+        task.update(state=PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None,
+                    hostname=None, pending_reason=None)
+        return task, True
+    task["state"] = FAILED
+    return task, False
+
+
+def _end_attempt(task: Record, mesos_state: str, now: float, **details: Any) -> None:
+    attempt = current_attempt(task)
+    attempt["state"] = mesos_state
+    attempt["ended_at"] = now
+    for key, value in details.items():
+        if value is not None:
+            attempt[key] = value
+    task["mesos_state"] = mesos_state
+    task["reason"] = details.get("reason")
+    task["message"] = details.get("message")
+
+
+def mark_launched(task: Record, agent_id: str, hostname: str, now: float | None = None) -> Record:
+    """PENDING -> STAGING: the worker is about to send the launch to ``agent_id``."""
+    now = time.time() if now is None else now
+    if task["state"] != PENDING:
+        raise ValueError(f"task {task['mesos_id']} is {task['state']}, not PENDING")
+    attempt = current_attempt(task)
+    attempt.update(state="TASK_STAGING", agent_id=agent_id, hostname=hostname, launched_at=now)
+    task.update(state=STAGING, mesos_state="TASK_STAGING", mesos_agent=agent_id,
+                hostname=hostname, pending_reason=None)
+    _touch(task, now)
+    return task
+
+
+def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> Outcome:
+    """Apply a status update of one of the task's attempts."""
+    now = time.time() if now is None else now
+    attempt = next((a for a in task["attempts"] if a["mesos_id"] == status.task_id), None)
+    if attempt is None:
+        return Outcome(None, refused=f"task {task['mesos_id']} has no attempt {status.task_id}")
+    if attempt is not current_attempt(task):
+        # An earlier attempt reappeared (e.g. its agent came back after Hippo gave up on
+        # it): record what it says, and make sure it does not keep running next to the retry.
+        if attempt["state"] == status.state:
+            return Outcome(None)
+        attempt["state"] = status.state
+        if status.state in NON_TERMINAL_MESOS:
+            _touch(task, now)
+            return Outcome(task, kill=(status.task_id, status.agent_id or attempt["agent_id"]))
+        attempt["ended_at"] = attempt["ended_at"] or now
+        _touch(task, now)
+        return Outcome(task)
+
+    state = task["state"]
+    if status.state not in ALLOWED_UPDATES[state]:
+        if status.state == task["mesos_state"]:
+            return Outcome(None)  # a repeat, e.g. from reconciliation
+        return Outcome(None, refused=f"{status.state} is not allowed for a task in {state}")
+
+    details = {
+        "agent_id": status.agent_id,
+        "hostname": status.hostname,
+        "reason": status.reason,
+        "message": status.message,
+        "source": status.source,
+    }
+    _touch(task, now)
+    if status.state in NON_TERMINAL_MESOS:
+        if status.state == task["mesos_state"] and state != PENDING:
+            task["reason"], task["message"] = status.reason, status.message
+            return Outcome(task)
+        for key, value in details.items():
+            if value is not None:
+                attempt[key] = value
+        attempt["state"] = status.state
+        if status.state == "TASK_RUNNING" and attempt["running_at"] is None:
+            attempt["running_at"] = now
+        attempt["launched_at"] = attempt["launched_at"] or now
+        task.update(
+            mesos_state=status.state,
+            mesos_agent=attempt["agent_id"],
+            hostname=attempt["hostname"],
+            reason=status.reason,
+            message=status.message,
+            state=KILLING if task["kill_requested"] else NON_TERMINAL_MESOS[status.state],
+        )
+        return Outcome(task)
+
+    _end_attempt(task, status.state, now, **details)
+    if status.state == "TASK_FINISHED":
+        task["state"] = FINISHED
+        return Outcome(task)
+    if task["kill_requested"]:
+        task["state"] = KILLED
+        return Outcome(task)
+    fault = "TASK_LOST" if status.state == "TASK_KILLED" else status.state
+    task, retried = _retry_or_fail(task, fault, now)
+    return Outcome(task, retried=retried)
+
+
+def launch_refused(task: Record, message: str, now: float | None = None) -> Outcome:
+    """The launch never reached an agent (offer gone, call refused): a system failure."""
+    now = time.time() if now is None else now
+    if task["state"] not in (PENDING, STAGING):
+        return Outcome(None, refused=f"launch refusal for a task in {task['state']}")
+    _touch(task, now)
+    _end_attempt(task, LAUNCH_REFUSED, now, message=message)
+    if task["kill_requested"]:
+        task["state"] = KILLED
+        return Outcome(task)
+    task, retried = _retry_or_fail(task, LAUNCH_REFUSED, now)
+    return Outcome(task, retried=retried)
+
+
+def give_up_unreachable(task: Record, now: float | None = None) -> Outcome:
+    """An UNREACHABLE task did not come back in time: retry it and kill the old attempt."""
+    now = time.time() if now is None else now
+    if task["state"] != UNREACHABLE:
+        return Outcome(None, refused=f"task is {task['state']}, not UNREACHABLE")
+    old = current_attempt(task)
+    kill = (old["mesos_id"], old["agent_id"])
+    _touch(task, now)
+    _end_attempt(task, UNREACHABLE_TIMEOUT, now, message="unreachable for too long")
+    task, retried = _retry_or_fail(task, UNREACHABLE_TIMEOUT, now)
+    return Outcome(task, kill=kill, retried=retried)
+
+
+def request_kill(task: Record, now: float | None = None) -> Outcome:
+    """A kill asked through the API. PENDING ends at once; active tasks go KILLING."""
+    now = time.time() if now is None else now
+    state = task["state"]
+    if state in TERMINAL or state == KILLING:
+        return Outcome(None)
+    _touch(task, now)
+    task["kill_requested"] = True
+    attempt = current_attempt(task)
+    if state == PENDING:
+        _end_attempt(task, "TASK_KILLED", now, message="killed before launch")
+        task["state"] = KILLED
+        return Outcome(task)
+    task["state"] = KILLING
+    return Outcome(task, kill=(attempt["mesos_id"], attempt["agent_id"]))
+
+
+def rerun(task: Record, now: float | None = None) -> Outcome:
+    """Run an ended task again: a new attempt with its retry budgets restored."""
+    now = time.time() if now is None else now
+    if task["state"] not in TERMINAL:
+        return Outcome(None, refused=f"task is {task['state']}; only ended tasks can be re-run")
+    _touch(task, now)
+    n = len(task["attempts"]) + 1
+    task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
+    task.update(
+        state=PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None, hostname=None,
+        reason=None, message=None, pending_reason=None, kill_requested=False,
+        task_retries_used=0, system_retries_used=0,
+    )
+    return Outcome(task, retried=True)

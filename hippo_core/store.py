@@ -1,0 +1,337 @@
+"""The Redis store: the one module that knows Hippo's key names.
+
+Records are JSON strings; listings go through sorted-set indexes (score = creation
+time), so a page costs O(log N + page) and nothing ever scans all keys. Every change
+that touches several keys runs in one MULTI/EXEC transaction; read-modify-write
+changes WATCH the record and retry when someone else changed it meanwhile.
+
+Keys (``{p}`` is the configured prefix, ``hippo`` by default)::
+
+    {p}:queue:{id}                   queue definition (JSON)
+    {p}:queue:{id}:state             poller state of the queue (JSON: last run, error, cursor)
+    {p}:queues                       zset of queue ids
+    {p}:task:{mesos_id}              task record (JSON)
+    {p}:tasks                        zset of every task
+    {p}:tasks:state:{STATE}          zset of tasks in a Hippo state
+    {p}:tasks:family:{id}            zset of a family's tasks (a queue's tasks: family = queue id)
+    {p}:tasks:family:{id}:state:{S}  zset of a family's tasks in a state
+    {p}:attempts                     hash: attempt mesos id -> task mesos_id
+    {p}:kills                        hash: attempt mesos id -> agent id, kills for the worker to send
+    {p}:framework_id                 the Mesos framework id
+    {p}:leader                       the leading worker's lease (token, with expiry)
+    {p}:wake                         pub/sub channel nudging the worker (new work, kills)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from hippo_core.errors import NotFound
+
+Record = dict[str, Any]
+
+ACTIVE_STATES = ("STAGING", "STARTING", "RUNNING", "KILLING", "UNREACHABLE")
+TERMINAL_STATES = ("FINISHED", "FAILED", "KILLED")
+ALL_STATES = ("PENDING", *ACTIVE_STATES, *TERMINAL_STATES)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Record]
+    total: int
+    offset: int
+    limit: int
+
+
+def _dumps(record: Record) -> str:
+    return json.dumps(record, separators=(",", ":"), sort_keys=True)
+
+
+class Store:
+    def __init__(self, client: redis.Redis, prefix: str = "hippo") -> None:
+        # Records are decoded here; the client must hand back str, not bytes.
+        if not client.get_connection_kwargs().get("decode_responses"):
+            raise ValueError("Store needs a redis client created with decode_responses=True")
+        self.redis = client
+        self.p = prefix
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "hippo") -> Store:
+        client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        return cls(client, prefix)
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _queue_key(self, queue_id: str) -> str:
+        return f"{self.p}:queue:{queue_id}"
+
+    def _queue_state_key(self, queue_id: str) -> str:
+        return f"{self.p}:queue:{queue_id}:state"
+
+    def _task_key(self, mesos_id: str) -> str:
+        return f"{self.p}:task:{mesos_id}"
+
+    def _index(self, state: str | None = None, family: str | None = None) -> str:
+        key = f"{self.p}:tasks"
+        if family is not None:
+            key += f":family:{family}"
+        if state is not None:
+            key += f":state:{state}"
+        return key
+
+    @property
+    def wake_channel(self) -> str:
+        return f"{self.p}:wake"
+
+    def ping(self) -> bool:
+        return bool(self.redis.ping())
+
+    # -- queues -----------------------------------------------------------------------------
+
+    def create_queue(self, record: Record) -> None:
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._queue_key(record["id"]), _dumps(record))
+            pipe.zadd(f"{self.p}:queues", {record["id"]: record["created_at"]})
+            pipe.execute()
+        self.wake()
+
+    def get_queue(self, queue_id: str) -> Record:
+        raw = self.redis.get(self._queue_key(queue_id))
+        if raw is None:
+            raise NotFound("queue", queue_id)
+        return json.loads(raw)
+
+    def queue_ids(self) -> list[str]:
+        return self.redis.zrange(f"{self.p}:queues", 0, -1)
+
+    def list_queues(self, offset: int = 0, limit: int = 100) -> Page:
+        ids = self.redis.zrevrange(f"{self.p}:queues", offset, offset + limit - 1)
+        total = self.redis.zcard(f"{self.p}:queues")
+        return Page(self._mget(self._queue_key(i) for i in ids), total, offset, limit)
+
+    def update_queue(self, queue_id: str, change: Callable[[Record], Record]) -> Record:
+        """Apply ``change`` to the stored queue atomically (retried if it changed meanwhile)."""
+        key = self._queue_key(queue_id)
+
+        def apply(pipe: redis.client.Pipeline) -> Record:
+            raw = pipe.get(key)
+            if raw is None:
+                raise NotFound("queue", queue_id)
+            new = change(json.loads(raw))
+            pipe.multi()
+            pipe.set(key, _dumps(new))
+            return new
+
+        new = self.redis.transaction(apply, key, value_from_callable=True)
+        self.wake()
+        return new
+
+    def delete_queue(self, queue_id: str) -> None:
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._queue_key(queue_id), self._queue_state_key(queue_id))
+            pipe.zrem(f"{self.p}:queues", queue_id)
+            removed = pipe.execute()
+        if not removed[0]:
+            raise NotFound("queue", queue_id)
+
+    def get_queue_states(self, queue_ids: list[str]) -> list[Record]:
+        if not queue_ids:
+            return []
+        raws = self.redis.mget([self._queue_state_key(q) for q in queue_ids])
+        return [json.loads(r) if r else {} for r in raws]
+
+    def set_queue_state(self, queue_id: str, state: Record) -> None:
+        self.redis.set(self._queue_state_key(queue_id), _dumps(state))
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def _add_task(self, pipe: redis.client.Pipeline, task: Record) -> None:
+        score = task["created_at"]
+        mesos_id, family, state = task["mesos_id"], task["id"], task["state"]
+        pipe.set(self._task_key(mesos_id), _dumps(task))
+        for index in (
+            self._index(),
+            self._index(state=state),
+            self._index(family=family),
+            self._index(state=state, family=family),
+        ):
+            pipe.zadd(index, {mesos_id: score})
+        pipe.hset(f"{self.p}:attempts", mapping={a["mesos_id"]: mesos_id for a in task["attempts"]})
+
+    def create_tasks(
+        self, tasks: list[Record], queue_id: str | None = None, queue_state: Record | None = None
+    ) -> None:
+        """Store new tasks (and a queue's poller state with them) in one transaction.
+
+        This is the custody point of the poller: after it returns, the items the tasks
+        carry are durably in Redis together with the cursor that skips them.
+        """
+        with self.redis.pipeline(transaction=True) as pipe:
+            for task in tasks:
+                self._add_task(pipe, task)
+            if queue_id is not None and queue_state is not None:
+                pipe.set(self._queue_state_key(queue_id), _dumps(queue_state))
+            pipe.execute()
+        if tasks:
+            self.wake()
+
+    def get_task(self, mesos_id: str) -> Record:
+        raw = self.redis.get(self._task_key(mesos_id))
+        if raw is None:
+            raise NotFound("task", mesos_id)
+        return json.loads(raw)
+
+    def get_tasks(self, mesos_ids: Iterable[str]) -> list[Record]:
+        return self._mget(self._task_key(m) for m in mesos_ids)
+
+    def task_for_attempt(self, attempt_mesos_id: str) -> str | None:
+        """The mesos_id of the task one of whose attempts is ``attempt_mesos_id``."""
+        return self.redis.hget(f"{self.p}:attempts", attempt_mesos_id)
+
+    def newest_of_family(self, family: str) -> str | None:
+        newest = self.redis.zrevrange(self._index(family=family), 0, 0)
+        return newest[0] if newest else None
+
+    def list_tasks(
+        self, state: str | None = None, family: str | None = None, offset: int = 0, limit: int = 100
+    ) -> Page:
+        """Tasks newest first, optionally only one state and/or one family."""
+        index = self._index(state=state, family=family)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(index, offset, offset + limit - 1)
+            pipe.zcard(index)
+            ids, total = pipe.execute()
+        return Page(self.get_tasks(ids), total, offset, limit)
+
+    def oldest_task_ids(self, state: str, limit: int) -> list[str]:
+        return self.redis.zrange(self._index(state=state), 0, limit - 1)
+
+    def count_tasks(self, states: Iterable[str], families: Iterable[str]) -> dict[str, int]:
+        """For each family, how many of its tasks are in any of ``states``."""
+        families = list(dict.fromkeys(families))
+        states = list(states)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for family in families:
+                for state in states:
+                    pipe.zcard(self._index(state=state, family=family))
+            counts = pipe.execute()
+        n = len(states)
+        return {f: sum(counts[i * n:(i + 1) * n]) for i, f in enumerate(families)}
+
+    def state_counts(self) -> dict[str, int]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for state in ALL_STATES:
+                pipe.zcard(self._index(state=state))
+            return dict(zip(ALL_STATES, pipe.execute(), strict=True))
+
+    def update_task(self, mesos_id: str, change: Callable[[Record], Record | None]) -> Record | None:
+        """Apply ``change`` to the stored task atomically, moving it between state indexes.
+
+        ``change`` gets a copy of the record and returns the new one, or ``None`` to leave
+        it unchanged. It may run more than once if the task changed concurrently, so it
+        must not have side effects. Returns the stored record (new, or unchanged).
+        """
+        key = self._task_key(mesos_id)
+
+        def apply(pipe: redis.client.Pipeline) -> Record | None:
+            raw = pipe.get(key)
+            if raw is None:
+                raise NotFound("task", mesos_id)
+            old = json.loads(raw)
+            new = change(json.loads(raw))
+            pipe.multi()
+            if new is None:
+                return old
+            pipe.set(key, _dumps(new))
+            if new["state"] != old["state"]:
+                score = old["created_at"]
+                for family in (None, old["id"]):
+                    pipe.zrem(self._index(state=old["state"], family=family), mesos_id)
+                    pipe.zadd(self._index(state=new["state"], family=family), {mesos_id: score})
+            new_attempts = {a["mesos_id"] for a in new["attempts"]} - {
+                a["mesos_id"] for a in old["attempts"]
+            }
+            if new_attempts:
+                pipe.hset(f"{self.p}:attempts", mapping=dict.fromkeys(new_attempts, mesos_id))
+            return new
+
+        return self.redis.transaction(apply, key, value_from_callable=True)
+
+    def delete_task(self, task: Record) -> None:
+        mesos_id = task["mesos_id"]
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._task_key(mesos_id))
+            for index in (
+                self._index(),
+                self._index(state=task["state"]),
+                self._index(family=task["id"]),
+                self._index(state=task["state"], family=task["id"]),
+            ):
+                pipe.zrem(index, mesos_id)
+            pipe.hdel(f"{self.p}:attempts", *[a["mesos_id"] for a in task["attempts"]])
+            pipe.execute()
+
+    # -- kills ------------------------------------------------------------------------------
+
+    def request_kill(self, attempt_mesos_id: str, agent_id: str | None) -> None:
+        self.redis.hset(f"{self.p}:kills", attempt_mesos_id, agent_id or "")
+        self.wake()
+
+    def kill_requests(self) -> dict[str, str | None]:
+        raw = self.redis.hgetall(f"{self.p}:kills")
+        return {k: (v or None) for k, v in raw.items()}
+
+    def kill_sent(self, attempt_mesos_id: str) -> None:
+        self.redis.hdel(f"{self.p}:kills", attempt_mesos_id)
+
+    # -- framework and leadership -----------------------------------------------------------
+
+    def framework_id(self) -> str | None:
+        return self.redis.get(f"{self.p}:framework_id")
+
+    def set_framework_id(self, framework_id: str | None) -> None:
+        if framework_id is None:
+            self.redis.delete(f"{self.p}:framework_id")
+        else:
+            self.redis.set(f"{self.p}:framework_id", framework_id)
+
+    def acquire_lease(self, token: str, seconds: float) -> bool:
+        """Take or renew the leader lease for ``token``; False while someone else holds it."""
+        script = (
+            "local v = redis.call('GET', KEYS[1]) "
+            "if v == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end "
+            "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end "
+            "return 0"
+        )
+        return bool(self.redis.eval(script, 1, f"{self.p}:leader", token, int(seconds * 1000)))
+
+    def release_lease(self, token: str) -> None:
+        script = (
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+            "return 0"
+        )
+        self.redis.eval(script, 1, f"{self.p}:leader", token)
+
+    def leader(self) -> str | None:
+        return self.redis.get(f"{self.p}:leader")
+
+    # -- wake-ups ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Nudge the worker: there may be new work or kills. Losing a nudge only costs latency."""
+        self.redis.publish(self.wake_channel, str(time.time()))
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _mget(self, keys: Iterable[str]) -> list[Record]:
+        keys = list(keys)
+        if not keys:
+            return []
+        # A record deleted between the index read and MGET is simply left out.
+        return [json.loads(raw) for raw in self.redis.mget(keys) if raw is not None]

@@ -1,0 +1,97 @@
+"""Task operations behind the API: post a one-off, find, list, kill, delete, re-run.
+
+Addressing: ``/tasks/{id}/`` accepts a task's ``mesos_id``, the mesos id of any of its
+attempts, or a family id (a one-off's ``id`` or a queue's id), which means the
+family's newest task. So a retried task is found by any of its mesos ids, and a
+one-off posted with ``"id": "nightly-report"`` is found by that name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from hippo_core import states
+from hippo_core.documents import validate_task
+from hippo_core.errors import Conflict, NotFound
+from hippo_core.store import Page, Store
+
+Record = dict[str, Any]
+
+
+class TaskService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def create(self, body: Any) -> Record:
+        definition = validate_task(body)
+        family = definition.pop("id", None) or str(uuid.uuid4())
+        data = definition.pop("data", "")
+        task = states.new_task(definition, family=family, queue_id=None, data=data)
+        self.store.create_tasks([task])
+        return task
+
+    def resolve(self, ident: str) -> str:
+        """The mesos_id of the task ``ident`` addresses (see the module docstring)."""
+        mesos_id = self.store.task_for_attempt(ident) or self.store.newest_of_family(ident)
+        if mesos_id is None:
+            raise NotFound("task", ident)
+        return mesos_id
+
+    def get(self, ident: str) -> Record:
+        return self.store.get_task(self.resolve(ident))
+
+    def list(
+        self, state: str | None, family: str | None, offset: int, limit: int
+    ) -> Page:
+        return self.store.list_tasks(state=state, family=family, offset=offset, limit=limit)
+
+    def kill(self, ident: str) -> Record:
+        """Kill the task: a pending one ends at once, an active one is killed on its agent.
+
+        Killing a task that is already being killed, or was killed, changes nothing;
+        killing one that finished or failed is a conflict.
+        """
+        mesos_id = self.resolve(ident)
+        outcome: list[states.Outcome] = []
+
+        def change(task: Record) -> Record | None:
+            if task["state"] in (states.FINISHED, states.FAILED):
+                raise Conflict(f"task {mesos_id} already ended as {task['state']}; nothing to kill")
+            outcome[:] = [states.request_kill(task)]
+            return outcome[0].task
+
+        task = self.store.update_task(mesos_id, change)
+        if outcome and outcome[0].kill:
+            self.store.request_kill(*outcome[0].kill)
+        return task
+
+    def delete(self, ident: str, force: bool = False) -> None:
+        """Delete the task. An active one needs ``force``, and is then killed first."""
+        mesos_id = self.resolve(ident)
+        task = self.store.get_task(mesos_id)
+        if task["state"] in states.ACTIVE:
+            if not force:
+                raise Conflict(
+                    f"task {mesos_id} is {task['state']}; kill it first or delete with ?force=true"
+                )
+            attempt = states.current_attempt(task)
+            self.store.request_kill(attempt["mesos_id"], attempt["agent_id"])
+        self.store.delete_task(task)
+
+    def rerun(self, ident: str) -> Record:
+        """Run an ended task again as a new attempt, its retry budgets restored."""
+        mesos_id = self.resolve(ident)
+        refused: list[str] = []
+
+        def change(task: Record) -> Record | None:
+            outcome = states.rerun(task)
+            if outcome.refused:
+                refused[:] = [outcome.refused]
+            return outcome.task
+
+        task = self.store.update_task(mesos_id, change)
+        if refused:
+            raise Conflict(f"task {mesos_id}: {refused[0]}")
+        self.store.wake()
+        return task

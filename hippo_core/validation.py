@@ -1,0 +1,88 @@
+"""Validate documents against Hippo's JSON schemas: every error at once, defaults filled.
+
+Read-only fields (``"readOnly": true``) are dropped from input first, so a record that
+was read from the API can be sent back as an update unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from hippo_core.errors import FieldError, ValidationFailed
+
+SECRET_KEY = "x-hippo-secret"
+
+
+def strip_read_only(schema: dict[str, Any], doc: Any) -> Any:
+    """A copy of ``doc`` without the fields the schema marks read-only."""
+    if not isinstance(doc, dict) or "properties" not in schema:
+        return doc
+    props = schema["properties"]
+    out = {}
+    for key, value in doc.items():
+        sub = props.get(key)
+        if sub is not None and sub.get("readOnly"):
+            continue
+        out[key] = strip_read_only(sub, value) if sub is not None else value
+    return out
+
+
+def fill_defaults(schema: dict[str, Any], doc: Any) -> Any:
+    """Fill every absent property that has a ``default``, recursively, in place; returns doc."""
+    if isinstance(doc, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key not in doc and "default" in sub:
+                doc[key] = copy.deepcopy(sub["default"])
+            if key in doc:
+                fill_defaults(sub, doc[key])
+    elif isinstance(doc, list) and isinstance(schema.get("items"), dict):
+        for item in doc:
+            fill_defaults(schema["items"], item)
+    return doc
+
+
+def _field_errors(error: ValidationError) -> list[FieldError]:
+    path = error.json_path
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return [FieldError(f"{path}.{name}", "is required") for name in missing]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(error.schema.get("properties", {}))
+        extras = [k for k in error.instance if k not in known]
+        out = []
+        for name in extras:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known fields: {', '.join(known)}"
+            out.append(FieldError(f"{path}.{name}", f"unknown field{hint}"))
+        return out
+    if error.validator == "propertyNames":
+        return [FieldError(path, f"invalid name {error.instance!r}: {error.message}")]
+    if isinstance(error.schema, dict) and error.schema.get(SECRET_KEY):
+        # The default message quotes the value, which must never be echoed for a secret.
+        return [FieldError(path, f"invalid value (fails {error.validator} {error.validator_value!r})")]
+    return [FieldError(path, error.message)]
+
+
+def check(schema: dict[str, Any], doc: Any) -> list[FieldError]:
+    """Every schema violation of ``doc``, sorted by path; empty when valid."""
+    validator = Draft202012Validator(schema)
+    errors: list[FieldError] = []
+    for error in validator.iter_errors(doc):
+        errors.extend(_field_errors(error))
+    return sorted(set(errors), key=lambda e: (e.path, e.message))
+
+
+def validate(schema: dict[str, Any], doc: Any) -> dict[str, Any]:
+    """``doc`` without read-only fields, validated, with defaults filled; or ValidationFailed."""
+    if not isinstance(doc, dict):
+        raise ValidationFailed([FieldError("$", "the body must be a JSON object")])
+    clean = strip_read_only(schema, copy.deepcopy(doc))
+    errors = check(schema, clean)
+    if errors:
+        raise ValidationFailed(errors)
+    return fill_defaults(schema, clean)
