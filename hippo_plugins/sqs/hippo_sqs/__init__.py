@@ -1,0 +1,297 @@
+"""Amazon SQS queue type (``sqs``): one Hippo item per SQS message.
+
+Item
+    ``data`` is the message body, unchanged; ``receipt`` is the message's receipt
+    handle, used to delete it once Hippo holds the task.
+
+Settings
+    ``queuename`` (required)
+        Name of the queue (not its URL), 1-80 characters of letters, digits, ``-``
+        and ``_``, FIFO queues ending in ``.fifo``.
+    ``awsregion`` (default ``"us-east-1"``)
+        Region the queue lives in.
+    ``awskey``, ``awssecret`` (default ``null``; ``awssecret`` is masked)
+        An access key pair. Give both, or neither to use boto3's standard credential
+        chain (``AWS_*`` environment variables, ``~/.aws`` files, instance or task role).
+    ``endpoint_url`` (default ``null``)
+        An SQS-compatible endpoint (LocalStack, ElasticMQ, moto) instead of AWS.
+    ``wait_time_seconds`` (default ``1``, 0-20)
+        How long the first receive of a poll waits on an empty queue (SQS long
+        polling). Later receives of the same poll do not wait: a poll ends as soon
+        as the queue has nothing visible left, so it never blocks longer than this.
+    ``visibility_timeout`` (default ``300``, 1-43200)
+        Seconds a received message stays hidden while Hippo takes custody of it.
+        Keep it well above the time a poll and its ack take; a message whose
+        timeout runs out before the ack may be delivered, and run, again.
+
+Polling and custody
+    ``poll(limit)`` receives in batches of up to 10 messages until it has ``limit`` of
+    them or a receive comes back empty. Nothing is deleted while polling: received
+    messages are only hidden for ``visibility_timeout`` seconds. ``ack`` deletes them
+    with ``DeleteMessageBatch`` (10 per call), and only the ones Hippo stored. If Hippo
+    stops between the two, the messages become visible again after their visibility
+    timeout and are polled once more: a message may run twice, it is never lost.
+    If a receive fails half-way through a poll, the messages already received are
+    made visible again at once and the error is raised. There is no cursor. On a
+    FIFO queue, SQS hands out no further messages of a message group while earlier
+    ones of that group are in flight, so a group advances once per poll and ack.
+
+Errors
+    Transient (:class:`SqsTransientError`, retried soon): the endpoint cannot be
+    reached or times out, SQS throttles or answers with a server error, or a
+    delete failed on SQS's side. Permanent (:class:`~hippo_core.queuetype.QueueTypeError`):
+    no such queue, missing or rejected credentials, access denied, bad settings.
+    Every message names the queue and region.
+
+Example (create such a queue through Hippo's API)::
+
+    curl -X POST http://localhost:8080/queues/ -H 'Content-Type: application/json' -d '{
+      "name": "thumbnails",
+      "queuetype": "sqs",
+      "settings": {"queuename": "thumbnail-requests", "awsregion": "eu-west-1",
+                   "awskey": "AKIA...", "awssecret": "...", "visibility_timeout": 600}
+    }'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    SSLError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from hippo_core.queuetype import Item, PollResult, QueueType, QueueTypeError
+
+__all__ = ["SqsQueueType", "SqsTransientError"]
+
+SCHEMA: dict[str, Any] = json.loads(
+    resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8")
+)
+
+# SQS accepts at most 10 messages per ReceiveMessage and 10 entries per batch call.
+MAX_BATCH = 10
+
+_MISSING_QUEUE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+_CREDENTIAL_CODES = {
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "InvalidSecurity",
+    "ExpiredToken",
+    "ExpiredTokenException",
+}
+_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "KMS.AccessDeniedException"}
+_TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "KMS.ThrottlingException",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+    "RequestTimeout",
+}
+_PERMISSIONS = (
+    "the credentials need sqs:GetQueueUrl, sqs:ReceiveMessage, sqs:DeleteMessage and "
+    "sqs:ChangeMessageVisibility on the queue"
+)
+
+
+class SqsTransientError(QueueTypeError):
+    """An SQS failure worth retrying soon: network trouble, throttling, a server error."""
+
+
+class SqsQueueType(QueueType):
+    """Runs a task for each message of an SQS queue; see the module docstring."""
+
+    name: ClassVar[str] = "sqs"
+    label: ClassVar[str] = "Amazon SQS queue"
+    schema: ClassVar[dict[str, Any]] = SCHEMA
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = (SqsTransientError,)
+
+    def __init__(self, settings: dict[str, Any], queue_id: str) -> None:
+        super().__init__(settings, queue_id)
+        self.where = f"SQS queue {settings['queuename']!r} in {settings['awsregion']}"
+        self._client = _make_client(settings, self.where)
+        self._queue_url: str | None = None
+
+    @classmethod
+    def validate(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        errors = _credential_pair_errors(settings)
+        endpoint = settings.get("endpoint_url")
+        if endpoint is not None and not urlsplit(endpoint).hostname:
+            errors.append(("endpoint_url", "must be an http(s) URL with a host name"))
+        return errors
+
+    def poll(self, limit: int, cursor: Any) -> PollResult:
+        queue_url = self._url()
+        items: list[Item] = []
+        wait = self.settings["wait_time_seconds"]
+        try:
+            while len(items) < limit:
+                with self._translate("receive messages from"):
+                    answer = self._client.receive_message(
+                        QueueUrl=queue_url,
+                        MaxNumberOfMessages=min(MAX_BATCH, limit - len(items)),
+                        WaitTimeSeconds=wait,
+                        VisibilityTimeout=self.settings["visibility_timeout"],
+                    )
+                messages = answer.get("Messages", [])
+                if not messages:
+                    break
+                items.extend(Item(data=m["Body"], receipt=m["ReceiptHandle"]) for m in messages)
+                # Only the first receive waits, so a poll that drains the queue ends at once.
+                wait = 0
+        except QueueTypeError as exc:
+            self._release(items, exc)
+            raise
+        return PollResult(items=items, cursor=None)
+
+    def ack(self, items: list[Item]) -> None:
+        if not items:
+            return
+        queue_url = self._url()
+        failures: list[str] = []
+        only_server_faults = True
+        for start in range(0, len(items), MAX_BATCH):
+            entries = [
+                {"Id": str(index), "ReceiptHandle": _receipt(item, index)}
+                for index, item in enumerate(items[start : start + MAX_BATCH], start)
+            ]
+            with self._translate("delete messages from"):
+                answer = self._client.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+            for failed in answer.get("Failed", []):
+                only_server_faults = only_server_faults and not failed.get("SenderFault", True)
+                failures.append(
+                    f"item {failed['Id']}: {failed.get('Code')}: {failed.get('Message', '')}"
+                )
+        if failures:
+            error_class = SqsTransientError if only_server_faults else QueueTypeError
+            raise error_class(
+                f"{self.where}: {len(failures)} of {len(items)} messages were not deleted and "
+                f"will be delivered again after their visibility timeout ({'; '.join(failures)})"
+            )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _url(self) -> str:
+        if self._queue_url is None:
+            with self._translate("look up"):
+                answer = self._client.get_queue_url(QueueName=self.settings["queuename"])
+            self._queue_url = answer["QueueUrl"]
+        return self._queue_url
+
+    def _release(self, items: list[Item], error: BaseException) -> None:
+        """Make messages received by a failed poll visible again instead of hiding them."""
+        for start in range(0, len(items), MAX_BATCH):
+            entries = [
+                {"Id": str(index), "ReceiptHandle": item.receipt, "VisibilityTimeout": 0}
+                for index, item in enumerate(items[start : start + MAX_BATCH], start)
+            ]
+            try:
+                self._client.change_message_visibility_batch(
+                    QueueUrl=self._url(), Entries=entries
+                )
+            except (BotoCoreError, ClientError, QueueTypeError) as release_error:
+                error.add_note(
+                    f"{len(items)} messages received before the failure stay hidden until "
+                    f"their visibility timeout: releasing them failed too ({release_error})"
+                )
+                return
+
+    @contextmanager
+    def _translate(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except (BotoCoreError, ClientError) as exc:
+            raise _queue_error(exc, f"cannot {action} {self.where}") from exc
+
+
+def _make_client(settings: dict[str, Any], where: str) -> Any:
+    config = Config(
+        # One quick retry inside boto3; Hippo's poller backs off on transient errors itself.
+        retries={"mode": "standard", "max_attempts": 2},
+        connect_timeout=10,
+        read_timeout=settings["wait_time_seconds"] + 30,
+    )
+    session = boto3.session.Session(
+        aws_access_key_id=settings.get("awskey"),
+        aws_secret_access_key=settings.get("awssecret"),
+        region_name=settings["awsregion"],
+    )
+    try:
+        return session.client("sqs", endpoint_url=settings.get("endpoint_url"), config=config)
+    except (BotoCoreError, ValueError) as exc:
+        raise QueueTypeError(f"cannot set up a client for {where}: {exc}") from exc
+
+
+def _credential_pair_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    has_key = settings.get("awskey") is not None
+    has_secret = settings.get("awssecret") is not None
+    if has_key and not has_secret:
+        return [("awssecret", "awskey is set but awssecret is not: set both, or neither to "
+                 "use the standard AWS credential chain")]
+    if has_secret and not has_key:
+        return [("awskey", "awssecret is set but awskey is not: set both, or neither to "
+                 "use the standard AWS credential chain")]
+    return []
+
+
+def _receipt(item: Item, index: int) -> str:
+    if not isinstance(item.receipt, str) or not item.receipt:
+        raise QueueTypeError(f"item {index} carries no SQS receipt handle; was it polled by sqs?")
+    return item.receipt
+
+
+def _queue_error(exc: BotoCoreError | ClientError, context: str) -> QueueTypeError:
+    """The error a user sees for a failed SQS call: what went wrong and what to do."""
+    if isinstance(exc, SSLError):
+        return QueueTypeError(f"{context}: TLS failed ({exc}); check endpoint_url")
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return SqsTransientError(f"{context}: the endpoint did not answer ({exc})")
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return QueueTypeError(
+            f"{context}: no usable AWS credentials ({exc}); set awskey and awssecret, or "
+            "provide credentials through the standard AWS chain"
+        )
+    if not isinstance(exc, ClientError):
+        return QueueTypeError(f"{context}: {exc}")
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _MISSING_QUEUE_CODES:
+        return QueueTypeError(
+            f"{context}: the queue does not exist; create it, or fix queuename or awsregion"
+        )
+    if code in _CREDENTIAL_CODES:
+        return QueueTypeError(
+            f"{context}: AWS rejected the credentials ({code}); check awskey and awssecret"
+        )
+    if code in _DENIED_CODES:
+        return QueueTypeError(f"{context}: access denied ({code}); {_PERMISSIONS}")
+    if status in (401, 403):
+        return QueueTypeError(
+            f"{context}: AWS refused the request (HTTP {status}); check awskey and awssecret; "
+            + _PERMISSIONS
+        )
+    if code in _TRANSIENT_CODES or status == 429 or status >= 500:
+        return SqsTransientError(f"{context}: SQS throttled or failed the request ({code})")
+    return QueueTypeError(f"{context}: {code}: {error.get('Message', exc)}")
