@@ -1,0 +1,194 @@
+"""The ``mesos`` backend: Hippo's scheduler on a Mesos cluster, over the v1 HTTP API.
+
+Settings (constructor arguments):
+
+- ``masters``: the masters' HTTP addresses, ``host:5050`` or ``http(s)://host:5050``,
+  as a list or one comma-separated string; any of them may be a standby, Hippo
+  follows the redirect to the leader and tries the next one when one is down.
+- ``framework_name`` (``"hippo"``), ``user`` (``"root"``, the Unix user tasks run as),
+  ``role`` (``"*"``): how the framework appears to Mesos.
+- ``failover_timeout`` (604800 s = one week): how long Mesos keeps the framework's
+  tasks running while no scheduler is subscribed.
+- ``principal`` / ``secret``: credentials for masters that require framework
+  authentication (HTTP Basic); ``principal`` alone only names the framework.
+- ``heartbeat_timeout_factor`` (5): the subscription counts as dead after this many
+  heartbeat intervals without any event.
+- further keyword arguments go to :class:`MesosSchedulerDriver` (timeouts, backoff).
+
+The framework subscribes with the MULTI_ROLE and PARTITION_AWARE capabilities and
+checkpointing on, so tasks survive agent restarts and partitioned tasks are reported
+as TASK_UNREACHABLE rather than killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from hippo_core.backends.base import Backend, BackendError, SchedulerCallbacks, TaskLaunch
+from hippo_core.backends.mesos.client import MesosSchedulerDriver, Scheduler
+from hippo_core.backends.mesos.errors import MesosError
+from hippo_core.backends.mesos.taskinfo import (
+    TaskInfoError,
+    offer_from_json,
+    status_from_json,
+    task_info,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class MesosBackend(Backend):
+    """Offers, launches, kills and status updates through a Mesos master."""
+
+    name = "mesos"
+
+    def __init__(
+        self,
+        masters: Sequence[str] | str,
+        *,
+        framework_name: str = "hippo",
+        user: str = "root",
+        role: str = "*",
+        failover_timeout: float = 604800.0,
+        principal: str | None = None,
+        secret: str | None = None,
+        heartbeat_timeout_factor: float = 5,
+        **driver_options: Any,
+    ) -> None:
+        if isinstance(masters, str):
+            masters = [m for m in (part.strip() for part in masters.split(",")) if m]
+        if not masters:
+            raise ValueError("the mesos backend needs at least one master address")
+        self.masters = list(masters)
+        self.role = role
+        self.framework_info: dict[str, Any] = {
+            "user": user,
+            "name": framework_name,
+            "roles": [role],
+            "failover_timeout": float(failover_timeout),
+            "checkpoint": True,
+            "capabilities": [{"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}],
+        }
+        self._principal = principal
+        self._secret = secret
+        self._heartbeat_timeout_factor = heartbeat_timeout_factor
+        self._driver_options = driver_options
+        self._driver: MesosSchedulerDriver | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def framework_id(self) -> str | None:
+        """The id Mesos gave the framework, once subscribed (persist it to fail over)."""
+        driver = self._driver
+        return driver.framework_id if driver is not None else None
+
+    @property
+    def driver(self) -> MesosSchedulerDriver | None:
+        return self._driver
+
+    def start(self, callbacks: SchedulerCallbacks, framework_id: str | None) -> None:
+        with self._lock:
+            if self._driver is not None:
+                raise BackendError("the mesos backend is already started")
+            self._driver = MesosSchedulerDriver(
+                _CallbackAdapter(callbacks, roles=(self.role,)),
+                self.masters,
+                self.framework_info,
+                framework_id,
+                principal=self._principal,
+                secret=self._secret,
+                heartbeat_timeout_factor=self._heartbeat_timeout_factor,
+                **self._driver_options,
+            )
+        self._driver.start()
+
+    def stop(self) -> None:
+        driver = self._driver
+        if driver is not None:
+            driver.stop()
+
+    def accept(
+        self, offer_ids: list[str], launches: list[TaskLaunch], refuse_seconds: float
+    ) -> None:
+        if not launches:
+            self.decline(offer_ids, refuse_seconds)
+            return
+        try:
+            task_infos = [task_info(launch) for launch in launches]
+        except TaskInfoError as exc:
+            raise BackendError(f"cannot launch on offers {', '.join(offer_ids)}: {exc}") from exc
+        filters = {"refuse_seconds": float(refuse_seconds)}
+        self._with_driver(lambda d: d.launch(offer_ids, task_infos, filters))
+
+    def decline(self, offer_ids: list[str], refuse_seconds: float) -> None:
+        filters = {"refuse_seconds": float(refuse_seconds)}
+        self._with_driver(lambda d: d.decline(offer_ids, filters))
+
+    def kill(self, task_id: str, agent_id: str | None) -> None:
+        self._with_driver(lambda d: d.kill(task_id, agent_id))
+
+    def reconcile(self, tasks: list[tuple[str, str | None]]) -> None:
+        self._with_driver(lambda d: d.reconcile(tasks))
+
+    def suppress(self) -> None:
+        self._with_driver(lambda d: d.suppress([self.role]))
+
+    def revive(self) -> None:
+        self._with_driver(lambda d: d.revive([self.role]))
+
+    def _with_driver(self, call: Callable[[MesosSchedulerDriver], T]) -> T:
+        driver = self._driver
+        if driver is None:
+            raise BackendError("the mesos backend is not started")
+        try:
+            return call(driver)
+        except MesosError as exc:
+            raise BackendError(str(exc)) from exc
+
+
+class _CallbackAdapter(Scheduler):
+    """Turns the driver's raw JSON events into Hippo's backend callbacks."""
+
+    def __init__(self, callbacks: SchedulerCallbacks, roles: Sequence[str]) -> None:
+        self._callbacks = callbacks
+        self._roles = tuple(roles)
+        # Status updates name the agent but not its host; offers name both.
+        self._hostnames: dict[str, str] = {}
+
+    def subscribed(self, driver: MesosSchedulerDriver, framework_id: str, event: dict) -> None:
+        self._callbacks.registered(framework_id)
+
+    def offers(self, driver: MesosSchedulerDriver, offers: list[dict]) -> None:
+        converted = []
+        for raw in offers:
+            offer = offer_from_json(raw, self._roles)
+            self._hostnames[offer.agent_id] = offer.hostname
+            converted.append(offer)
+        self._callbacks.offers(converted)
+
+    def rescind(self, driver: MesosSchedulerDriver, offer_id: str) -> None:
+        self._callbacks.rescinded(offer_id)
+
+    def update(self, driver: MesosSchedulerDriver, status: dict) -> None:
+        # Raising here (from status_update) withholds the acknowledgement on purpose.
+        agent_id = (status.get("agent_id") or {}).get("value")
+        hostname = self._hostnames.get(agent_id) if agent_id else None
+        self._callbacks.status_update(status_from_json(status, hostname))
+
+    def failure(self, driver: MesosSchedulerDriver, failure: dict) -> None:
+        # Tasks of a lost agent or executor also get their own terminal updates.
+        log.warning("Mesos reports a failure: %s", failure)
+
+    def message(self, driver: MesosSchedulerDriver, message: dict) -> None:
+        log.info("ignoring a framework message from Mesos: %s", message)
+
+    def error(self, driver: MesosSchedulerDriver, message: str) -> None:
+        self._callbacks.error(message)
+
+    def disconnected(self, driver: MesosSchedulerDriver, reason: str) -> None:
+        self._callbacks.disconnected(reason)
