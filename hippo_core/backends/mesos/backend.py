@@ -112,9 +112,7 @@ class MesosBackend(Backend):
         if driver is not None:
             driver.stop()
 
-    def accept(
-        self, offer_ids: list[str], launches: list[TaskLaunch], refuse_seconds: float
-    ) -> None:
+    def accept(self, offer_ids: list[str], launches: list[TaskLaunch], refuse_seconds: float) -> None:
         if not launches:
             self.decline(offer_ids, refuse_seconds)
             return

@@ -23,7 +23,6 @@ stopping the driver leaves the framework and its tasks running for a successor.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -31,6 +30,8 @@ from typing import Any
 import requests
 
 from hippo_core.backends.mesos import transport
+from hippo_core.backends.mesos.backoff import Backoff
+from hippo_core.backends.mesos.callbacks import Scheduler
 from hippo_core.backends.mesos.errors import (
     MesosCallError,
     MesosConnectionError,
@@ -44,53 +45,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT_INTERVAL = 15.0
 
-
-class Scheduler:
-    """Callbacks of the driver, all called on its event thread, one at a time.
-
-    Arguments are the raw v1 JSON of the event. Override what you need; the defaults
-    do nothing. An exception raised by a callback is logged; for ``update`` it also
-    withholds the acknowledgement, so Mesos delivers the update again.
-    """
-
-    def subscribed(self, driver: MesosSchedulerDriver, framework_id: str, event: dict) -> None:
-        """Subscribed or resubscribed; ``event`` is the ``subscribed`` object."""
-
-    def offers(self, driver: MesosSchedulerDriver, offers: list[dict]) -> None: ...
-
-    def rescind(self, driver: MesosSchedulerDriver, offer_id: str) -> None: ...
-
-    def update(self, driver: MesosSchedulerDriver, status: dict) -> None:
-        """A ``TaskStatus``; acknowledged by the driver once this returns."""
-
-    def message(self, driver: MesosSchedulerDriver, message: dict) -> None: ...
-
-    def failure(self, driver: MesosSchedulerDriver, failure: dict) -> None: ...
-
-    def error(self, driver: MesosSchedulerDriver, message: str) -> None:
-        """Mesos refused the framework for good; the driver has stopped."""
-
-    def heartbeat(self, driver: MesosSchedulerDriver) -> None: ...
-
-    def disconnected(self, driver: MesosSchedulerDriver, reason: str) -> None:
-        """The subscription is lost; the driver is subscribing again."""
-
-
-class Backoff:
-    """Exponential delays with jitter, capped, so many schedulers do not stampede."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self._attempt = 0
-
-    def next(self) -> float:
-        ceiling = min(self.maximum, self.initial * 2**self._attempt)
-        self._attempt = min(self._attempt + 1, 32)
-        return random.uniform(ceiling / 2, ceiling)
-
-    def reset(self) -> None:
-        self._attempt = 0
+__all__ = ["MesosSchedulerDriver", "Scheduler"]
 
 
 class MesosSchedulerDriver:
@@ -121,9 +76,7 @@ class MesosSchedulerDriver:
         self._framework_info = dict(framework_info)
         if principal:
             self._framework_info["principal"] = principal
-        self._auth = (
-            requests.auth.HTTPBasicAuth(principal, secret) if principal and secret else None
-        )
+        self._auth = requests.auth.HTTPBasicAuth(principal, secret) if principal and secret else None
         self._heartbeat_timeout_factor = heartbeat_timeout_factor
         self._connect_timeout = connect_timeout
         self._subscribe_timeout = subscribe_timeout
@@ -152,9 +105,7 @@ class MesosSchedulerDriver:
         with self._lock:
             if self._thread is not None:
                 raise RuntimeError("the Mesos scheduler driver was already started")
-            self._thread = threading.Thread(
-                target=self._run, name="mesos-scheduler-driver", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="mesos-scheduler-driver", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float | None = 30.0) -> None:
@@ -346,9 +297,7 @@ class MesosSchedulerDriver:
             if was_subscribed:
                 self._invoke("disconnected", reason)
             delay = self._backoff.next()
-            log.warning(
-                "lost the Mesos subscription (%s); subscribing again in %.1fs", reason, delay
-            )
+            log.warning("lost the Mesos subscription (%s); subscribing again in %.1fs", reason, delay)
             self._stopping.wait(delay)
 
     def _open_stream(self) -> EventStream:
@@ -409,8 +358,7 @@ class MesosSchedulerDriver:
             return self._dispatch_kind(stream, kind, event)
         except (KeyError, TypeError, ValueError) as exc:
             raise MesosProtocolError(
-                f"malformed {kind} event from {stream.url} ({type(exc).__name__}: {exc}): "
-                f"{str(event)[:300]}"
+                f"malformed {kind} event from {stream.url} ({type(exc).__name__}: {exc}): {str(event)[:300]}"
             ) from exc
 
     def _dispatch_kind(self, stream: EventStream, kind: str, event: dict[str, Any]) -> bool:
@@ -464,9 +412,7 @@ class MesosSchedulerDriver:
         task_id = status["task_id"]["value"]
         agent_id = (status.get("agent_id") or {}).get("value")
         if not agent_id:
-            log.warning(
-                "update %s of task %s has a uuid but no agent; not acknowledged", uuid, task_id
-            )
+            log.warning("update %s of task %s has a uuid but no agent; not acknowledged", uuid, task_id)
             return
         try:
             self.acknowledge(agent_id, task_id, uuid)

@@ -96,9 +96,7 @@ class RecordIODecoder:
             raise RecordIOError(f"decoder already failed: {self._failed}")
         if self._missing is not None:
             got = sum(len(part) for part in self._parts)
-            raise RecordIOError(
-                f"stream ended inside a record: got {got} of {got + self._missing} bytes"
-            )
+            raise RecordIOError(f"stream ended inside a record: got {got} of {got + self._missing} bytes")
         if self._length_line:
             raise RecordIOError(f"stream ended inside a length line: {bytes(self._length_line)!r}")
 
@@ -117,9 +115,7 @@ class RecordIODecoder:
         if newline < 0:
             return end
         if not self._length_line:
-            raise RecordIOError(
-                f"empty record length line at byte {self._offset}: expected decimal digits"
-            )
+            raise RecordIOError(f"empty record length line at byte {self._offset}: expected decimal digits")
         length = int(self._length_line)
         if length > UINT64_MAX:
             raise RecordIOError(self._describe_bad_line())

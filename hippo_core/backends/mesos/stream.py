@@ -66,9 +66,7 @@ class EventStream:
             except _READ_ERRORS as exc:
                 if self._interrupted:
                     return
-                raise MesosConnectionError(
-                    f"event stream from {self.url} broke: {_describe(exc)}"
-                ) from exc
+                raise MesosConnectionError(f"event stream from {self.url} broke: {_describe(exc)}") from exc
             if not data:
                 if self._interrupted:
                     return
@@ -158,9 +156,7 @@ def subscribe(
             continue
         if response.status_code == 200:
             return EventStream(session, response, url), index
-        error = MesosCallError(
-            "SUBSCRIBE", response.status_code, transport.failure_detail(response), url
-        )
+        error = MesosCallError("SUBSCRIBE", response.status_code, transport.failure_detail(response), url)
         session.close()
         if not error.retriable:
             raise error

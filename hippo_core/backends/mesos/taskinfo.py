@@ -78,8 +78,7 @@ def _container(task_id: str, container: dict[str, Any]) -> dict[str, Any] | None
     if docker is None:
         if volumes:
             raise TaskInfoError(
-                f"task {task_id}: container has volumes but no docker image; "
-                "set container.docker.image"
+                f"task {task_id}: container has volumes but no docker image; set container.docker.image"
             )
         return None
     if not isinstance(docker, dict):
@@ -175,8 +174,7 @@ def offer_from_json(offer: dict[str, Any], roles: Collection[str] = (UNRESERVED_
         mem=_round3(totals["mem"]),
         disk=_round3(totals["disk"]),
         attributes={
-            attribute["name"]: render_attribute(attribute)
-            for attribute in offer.get("attributes") or []
+            attribute["name"]: render_attribute(attribute) for attribute in offer.get("attributes") or []
         },
     )
 
@@ -204,8 +202,7 @@ def render_attribute(attribute: dict[str, Any]) -> str:
         return "{" + ",".join(sorted((attribute.get("set") or {}).get("item") or [])) + "}"
     if kind == "RANGES":
         ranges = sorted(
-            (int(r["begin"]), int(r["end"]))
-            for r in (attribute.get("ranges") or {}).get("range") or []
+            (int(r["begin"]), int(r["end"])) for r in (attribute.get("ranges") or {}).get("range") or []
         )
         return "[" + ",".join(f"{begin}-{end}" for begin, end in ranges) + "]"
     raise ValueError(f"attribute {attribute.get('name')!r} has unknown type {kind!r}")

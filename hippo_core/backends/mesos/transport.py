@@ -106,9 +106,7 @@ def post(
         location = response.headers.get("Location")
         response.close()
         if not location:
-            raise MesosCallError(
-                call_type, response.status_code, "redirect without a Location header", url
-            )
+            raise MesosCallError(call_type, response.status_code, "redirect without a Location header", url)
         url = resolve_redirect(url, location)
     raise MesosConnectionError(f"{call_type}: more than {MAX_REDIRECTS} redirects, last to {url}")
 

@@ -8,9 +8,7 @@ import pytest
 
 from hippo_core.backends.mesos.recordio import RecordIODecoder, RecordIOError, encode
 
-SUBSCRIBED = json.dumps(
-    {"type": "SUBSCRIBED", "subscribed": {"framework_id": {"value": "fw-1"}}}
-).encode()
+SUBSCRIBED = json.dumps({"type": "SUBSCRIBED", "subscribed": {"framework_id": {"value": "fw-1"}}}).encode()
 HEARTBEAT = b'{"type":"HEARTBEAT"}'
 UNICODE = json.dumps({"message": "tâche échouée ✓"}, ensure_ascii=False).encode()
 
@@ -46,9 +44,7 @@ EXPECTED = [SUBSCRIBED, HEARTBEAT, UNICODE, HEARTBEAT]
         pytest.param([bytes([b]) for b in STREAM], id="one byte at a time"),
         pytest.param(chunked(STREAM, [2]), id="length lines split after the first digit"),
         pytest.param(chunked(STREAM, [7, 3, 50]), id="irregular chunks across record borders"),
-        pytest.param(
-            [STREAM[:3], STREAM[3:-5], STREAM[-5:]], id="record tail arrives in the last chunk"
-        ),
+        pytest.param([STREAM[:3], STREAM[3:-5], STREAM[-5:]], id="record tail arrives in the last chunk"),
         pytest.param([b"", STREAM, b""], id="empty chunks are harmless"),
         pytest.param(
             [
@@ -116,15 +112,9 @@ def test_encode_frames_with_decimal_length_and_newline() -> None:
         pytest.param([b"1.5\nx"], "malformed record length line", id="fractional length"),
         pytest.param([b"\n5\nhello"], "empty record length line", id="empty length line"),
         pytest.param([b"1" * 21], "malformed record length line", id="more digits than uint64"),
-        pytest.param(
-            [b"99999999999999999999\n"], "malformed record length line", id="above uint64 max"
-        ),
-        pytest.param(
-            [b"3\nabc", b"xyz\n"], "malformed record length line", id="record longer than stated"
-        ),
-        pytest.param(
-            [b"1", b"2", b"a"], "malformed record length line", id="bad byte in a split line"
-        ),
+        pytest.param([b"99999999999999999999\n"], "malformed record length line", id="above uint64 max"),
+        pytest.param([b"3\nabc", b"xyz\n"], "malformed record length line", id="record longer than stated"),
+        pytest.param([b"1", b"2", b"a"], "malformed record length line", id="bad byte in a split line"),
     ],
 )
 def test_rejects_malformed_length_lines(pieces: list[bytes], message: str) -> None:

@@ -88,9 +88,7 @@ def test_full_docker_task_info() -> None:
         pytest.param(
             {}, ("container", "docker", "network"), "HOST", id="network defaults to HOST like Mesos"
         ),
-        pytest.param(
-            {}, ("container", "docker", "force_pull_image"), False, id="no forced pull by default"
-        ),
+        pytest.param({}, ("container", "docker", "force_pull_image"), False, id="no forced pull by default"),
         pytest.param(
             {"container": {"docker": {"image": "x", "forcePullImage": True}}},
             ("container", "docker", "force_pull_image"),
@@ -129,9 +127,7 @@ def test_full_docker_task_info() -> None:
             },
             id="no cmd runs the image entrypoint",
         ),
-        pytest.param(
-            {"env": {}}, ("command",), {"shell": True, "value": "echo $HIPPO_DATA"}, id="no env"
-        ),
+        pytest.param({"env": {}}, ("command",), {"shell": True, "value": "echo $HIPPO_DATA"}, id="no env"),
         pytest.param(
             {"cpus": 1, "mem": 64},
             ("resources",),
@@ -166,9 +162,7 @@ def test_task_info_omits_empty_parts(overrides: dict[str, Any], absent: str) -> 
     [
         pytest.param({"docker": {}}, r"docker\.image must be", id="docker without image"),
         pytest.param({"docker": {"image": "x", "network": "OVERLAY"}}, "OVERLAY", id="bad network"),
-        pytest.param(
-            {"docker": {"image": "x", "network": "USER"}}, "network_name", id="USER without name"
-        ),
+        pytest.param({"docker": {"image": "x", "network": "USER"}}, "network_name", id="USER without name"),
         pytest.param(
             {"docker": {"image": "x"}, "volumes": [{"hostPath": "/a"}]},
             r"volumes\[0\] needs containerPath",
@@ -184,9 +178,7 @@ def test_task_info_omits_empty_parts(overrides: dict[str, Any], absent: str) -> 
             r"parameters\[0\]",
             id="parameter not a key/value object",
         ),
-        pytest.param(
-            {"volumes": [{"containerPath": "/a"}]}, "no docker image", id="volumes without docker"
-        ),
+        pytest.param({"volumes": [{"containerPath": "/a"}]}, "no docker image", id="volumes without docker"),
     ],
 )
 def test_task_info_rejects_bad_containers(container: dict[str, Any], message: str) -> None:
@@ -301,9 +293,7 @@ def test_offer_identity_and_attributes() -> None:
 
 
 def test_offer_allocated_to_another_role_counts_nothing() -> None:
-    offer = offer_from_json(
-        offer_json([scalar("cpus", 4)], allocation_info={"role": "other"}), ("*",)
-    )
+    offer = offer_from_json(offer_json([scalar("cpus", 4)], allocation_info={"role": "other"}), ("*",))
     assert offer.cpus == 0.0
 
 
@@ -383,7 +373,5 @@ def test_format_scalar(value: float, text: str) -> None:
         ),
     ],
 )
-def test_status_from_json(
-    status: dict[str, Any], hostname: str | None, expected: TaskStatus
-) -> None:
+def test_status_from_json(status: dict[str, Any], hostname: str | None, expected: TaskStatus) -> None:
     assert status_from_json(status, hostname) == expected
