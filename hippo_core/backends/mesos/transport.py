@@ -36,14 +36,14 @@ def scheduler_url(master: str) -> str:
             f"Mesos master {master!r}: ZooKeeper detection is not supported; "
             "list the masters' HTTP addresses (host:5050) instead, Hippo finds the leader"
         )
-    if not _HAS_SCHEME.match(text):
-        text = "http://" + text
-    parts = urlsplit(text)
+    bare = not _HAS_SCHEME.match(text)
+    parts = urlsplit("http://" + text if bare else text)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"Mesos master {master!r}: scheme must be http or https")
     if not parts.hostname:
         raise ValueError(f"Mesos master {master!r} has no host")
-    netloc = parts.netloc if parts.port else f"{parts.netloc}:{DEFAULT_PORT}"
+    # A bare host means a master on its usual port; a URL means what it says.
+    netloc = f"{parts.netloc}:{DEFAULT_PORT}" if bare and not parts.port else parts.netloc
     return urlunsplit((parts.scheme, netloc, _with_scheduler_path(parts.path), "", ""))
 
 
