@@ -46,10 +46,13 @@ Errors
 Example (create such a queue through Hippo's API)::
 
     curl -X POST http://localhost:8080/queues/ -H 'Content-Type: application/json' -d '{
-      "name": "thumbnails",
-      "queuetype": "sqs",
-      "settings": {"queuename": "thumbnail-requests", "awsregion": "eu-west-1",
-                   "awskey": "AKIA...", "awssecret": "...", "visibility_timeout": 600}
+      "cmd": "make-thumbnail $HIPPO_DATA",
+      "container": {"docker": {"image": "example/thumbnailer:1.0"}},
+      "queue": {
+        "type": "sqs", "name": "thumbnails",
+        "sqs": {"queuename": "thumbnail-requests", "awsregion": "eu-west-1",
+                "awskey": "AKIA...", "awssecret": "...", "visibility_timeout": 600}
+      }
     }'
 """
 

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
-import jsonschema
 import pytest
 from hippo_sqs import SqsQueueType
 
 from hippo_core.testing.moto_server import MotoServer
+from hippo_core.validation import check, fill_defaults
 
 REGION = "us-east-1"
 TEST_KEY = ("testing", "testing")
@@ -29,14 +29,11 @@ def start_moto_server() -> MotoServer:
 
 
 def with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
-    """Validate against the schema and fill defaults, as Hippo does before building a queue."""
-    jsonschema.Draft202012Validator(SqsQueueType.schema).validate(settings)
-    filled = {
-        name: prop["default"]
-        for name, prop in SqsQueueType.schema["properties"].items()
-        if "default" in prop
-    }
-    filled.update(settings)
+    """Check against the schema and fill defaults, as Hippo does before building a queue."""
+    errors = check(SqsQueueType.schema, settings)
+    assert not errors, errors
+    filled = fill_defaults(SqsQueueType.schema, dict(settings))
+    assert not SqsQueueType.validate(filled)
     return filled
 
 
@@ -80,11 +77,26 @@ def queue_url(sqs: Any, queue_name: str) -> str:
 
 
 @pytest.fixture
-def make_queue(
-    moto_server: MotoServer, queue_name: str
-) -> Iterator[Callable[..., SqsQueueType]]:
-    """Builds SqsQueueType instances on the test queue; ``overrides`` replace settings."""
+def build() -> Iterator[Callable[..., SqsQueueType]]:
+    """Builds SqsQueueType instances from settings, defaults filled; closed after the test."""
     built: list[SqsQueueType] = []
+
+    def make(**settings: Any) -> SqsQueueType:
+        filled = with_defaults({"wait_time_seconds": 0, **settings})
+        queue = SqsQueueType(filled, queue_id=f"q-{uuid.uuid4().hex[:8]}")
+        built.append(queue)
+        return queue
+
+    yield make
+    for queue in built:
+        queue.close()
+
+
+@pytest.fixture
+def make_queue(
+    moto_server: MotoServer, queue_name: str, build: Callable[..., SqsQueueType]
+) -> Callable[..., SqsQueueType]:
+    """Builds SqsQueueType instances on the test queue; ``overrides`` replace settings."""
 
     def make(**overrides: Any) -> SqsQueueType:
         settings = {
@@ -92,16 +104,30 @@ def make_queue(
             "awskey": TEST_KEY[0],
             "awssecret": TEST_KEY[1],
             "endpoint_url": moto_server.url,
-            "wait_time_seconds": 0,
-            **overrides,
         }
-        queue = SqsQueueType(with_defaults(settings), queue_id=f"q-{uuid.uuid4().hex[:8]}")
-        built.append(queue)
-        return queue
+        return build(**{**settings, **overrides})
 
-    yield make
-    for queue in built:
-        queue.close()
+    return make
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[tuple[MotoServer, tuple[str, str], str]]:
+    """A server of its own that checks credentials: (server, a valid key pair, a queue).
+
+    The queue holds one message, "guarded".
+    """
+    server = start_moto_server()
+    try:
+        key = server.create_admin_credentials("hippo-poller")
+        client = sqs_client_for(server.url, key)
+        name = f"hippo-guarded-{uuid.uuid4().hex[:12]}"
+        url = client.create_queue(QueueName=name)["QueueUrl"]
+        client.send_message(QueueUrl=url, MessageBody="guarded")
+        client.close()
+        server.enforce_auth()
+        yield server, key, name
+    finally:
+        server.stop()
 
 
 @pytest.fixture
