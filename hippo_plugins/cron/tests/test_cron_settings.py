@@ -1,0 +1,94 @@
+"""Schema, validate() and registration of the cron queue type."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+from hippo_cron import CronQueueType
+from jsonschema import Draft202012Validator
+
+from hippo_core.errors import ValidationFailed
+from hippo_core.validation import validate as validate_schema
+
+DEFAULTS = {"cronstring": "* * * * *", "maxbacklog": 1, "timezone": "UTC"}
+
+
+def test_registered_under_the_name_cron():
+    (entry,) = entry_points(group="hippo.queuetypes", name="cron")
+    assert entry.load() is CronQueueType
+    assert CronQueueType.name == "cron"
+
+
+def test_schema_is_valid_draft_2020_12_with_a_default_and_description_everywhere():
+    Draft202012Validator.check_schema(CronQueueType.schema)
+    props = CronQueueType.schema["properties"]
+    assert all("default" in prop and "description" in prop for prop in props.values())
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        # an empty block is a valid every-minute queue
+        ({}, DEFAULTS),
+        # given values win over defaults
+        ({"cronstring": "@hourly", "maxbacklog": 5}, {**DEFAULTS, "cronstring": "@hourly",
+                                                       "maxbacklog": 5}),
+    ],
+)
+def test_schema_fills_defaults(given, expected):
+    assert validate_schema(CronQueueType.schema, given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "path"),
+    [
+        ({"maxbacklog": 0}, "$.maxbacklog"),  # at least one time runs
+        ({"maxbacklog": 10001}, "$.maxbacklog"),  # and the backlog is bounded
+        ({"maxbacklog": 1.5}, "$.maxbacklog"),  # in whole times
+        ({"cronstring": ""}, "$.cronstring"),  # an empty expression is no schedule
+        ({"schedule": "* * * * *"}, "$.schedule"),  # unknown fields are refused
+    ],
+)
+def test_schema_refuses(given, path):
+    with pytest.raises(ValidationFailed) as caught:
+        validate_schema(CronQueueType.schema, given)
+    assert path in [error.path for error in caught.value.errors]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "path", "reason"),
+    [
+        ({}, None, None),  # defaults are valid
+        ({"cronstring": "*/5 9-17 * * mon-fri"}, None, None),  # ranges, steps, names
+        ({"cronstring": "@daily"}, None, None),  # nicknames
+        ({"cronstring": "* * * * * */10"}, None, None),  # a 6th field of seconds
+        ({"cronstring": "H H * * *"}, None, None),  # hashed fields
+        ({"timezone": "America/New_York"}, None, None),  # any IANA zone
+        # croniter's own reason is passed on
+        ({"cronstring": "61 * * * *"}, "$.cronstring", "out of range"),
+        ({"cronstring": "every minute"}, "$.cronstring", "invalid cron expression"),
+        ({"cronstring": "* * * *"}, "$.cronstring", "invalid cron expression"),
+        # well-formed but matching no date at all (February 30th)
+        ({"cronstring": "0 0 30 2 *"}, "$.cronstring", "never matches"),
+        ({"timezone": "Mars/Olympus"}, "$.timezone", "unknown time zone 'Mars/Olympus'"),
+        ({"timezone": "../etc/passwd"}, "$.timezone", "unknown time zone"),
+    ],
+)
+def test_validate(overrides, path, reason):
+    errors = CronQueueType.validate({**DEFAULTS, **overrides})
+    if path is None:
+        assert errors == []
+    else:
+        assert len(errors) == 1
+        assert errors[0][0] == path
+        assert reason in errors[0][1]
+
+
+def test_validate_reports_every_problem_at_once():
+    errors = CronQueueType.validate({**DEFAULTS, "cronstring": "bad", "timezone": "Nowhere"})
+    assert [path for path, _ in errors] == ["$.cronstring", "$.timezone"]
+
+
+def test_initial_cursor_is_null_so_the_first_poll_starts_from_now():
+    assert CronQueueType.initial_cursor(DEFAULTS) is None
