@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable
 
 from hippo_core.config import Config, load_config
+from hippo_core.secrets import mask_url_password
 
 log = logging.getLogger("hippo")
 
@@ -33,10 +35,47 @@ def cmd_api(config: Config, args: argparse.Namespace) -> int:
     config = config.with_overrides(host=args.host, port=args.port)
     app = create_app(config)
     log.info("Hippo API on http://%s:%d/ (Redis %s)", config.host, config.port,
-             config.redis_url or "redis://localhost:6379/0")
+             mask_url_password(config.redis_url or DEFAULT_REDIS_URL))
     waitress.serve(app, host=config.host, port=config.port, threads=config.api_threads,
                    ident="hippo")
     return 0
+
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    def handler(signum: int, frame: object) -> None:
+        log.info("%s received; stopping", signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def cmd_worker(config: Config, args: argparse.Namespace) -> int:
+    from hippo_core.backends.loader import UnknownBackend, backend_factory
+    from hippo_core.store import Store
+    from hippo_core.worker import Worker
+
+    config = config.with_overrides(backend=args.backend, mesos_master=args.master)
+    try:
+        factory = backend_factory(config)
+    except UnknownBackend as exc:
+        print(f"hippo worker: {exc}", file=sys.stderr)
+        return 2
+    store = Store.from_url(config.redis_url or DEFAULT_REDIS_URL, config.key_prefix)
+    worker = Worker(config, store, factory, services=_services(config, store))
+    _stop_on_signals(worker.stop)
+    log.info("Hippo worker (%s backend%s), Redis %s", config.backend,
+             f" at {config.mesos_master}" if config.backend == "mesos" else "",
+             mask_url_password(config.redis_url or DEFAULT_REDIS_URL))
+    return worker.run()
+
+
+def _services(config: Config, store: object) -> list:
+    """What runs beside the scheduler while this worker leads."""
+    return []
 
 
 def cmd_config(config: Config, args: argparse.Namespace) -> int:
@@ -64,6 +103,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
     )
     _add_listen_options(api)
     commands["api"] = cmd_api
+
+    worker = sub.add_parser(
+        "worker", help="run the scheduler, tracker and poller (one leads, others stand by)",
+        description="Subscribe to the backend (Mesos by default), launch pending tasks, track "
+        "their states and retries, and poll the queues. Run several for failover: one holds the "
+        "leader lease in Redis and drives the cluster; a standby takes over when it lapses.",
+    )
+    worker.add_argument("--backend", help="mesos (default) or local (env HIPPO_BACKEND)")
+    worker.add_argument("--master", help="Mesos master URL(s), comma-separated (env HIPPO_MESOS_MASTER)")
+    commands["worker"] = cmd_worker
 
     sub.add_parser("config", help="print every setting, its variable and current value",
                    description="Print every setting with its environment variable, current "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +111,7 @@ def _attempt(n: int, mesos_id: str, now: float) -> Record:
         "created_at": now,
         "launched_at": None,
         "running_at": None,
+        "unreachable_at": None,
         "ended_at": None,
     }
 
@@ -184,13 +186,24 @@ def _end_attempt(task: Record, mesos_state: str, now: float, **details: Any) -> 
     task["message"] = details.get("message")
 
 
-def mark_launched(task: Record, agent_id: str, hostname: str, now: float | None = None) -> Record:
-    """PENDING -> STAGING: the worker is about to send the launch to ``agent_id``."""
+def mark_launched(
+    task: Record,
+    agent_id: str,
+    hostname: str,
+    attributes: dict[str, str] | None = None,
+    now: float | None = None,
+) -> Record:
+    """PENDING -> STAGING: the worker is about to send the launch to ``agent_id``.
+
+    The agent's attributes are kept on the attempt: constraints of later tasks of the
+    same group are checked against where this one runs.
+    """
     now = time.time() if now is None else now
     if task["state"] != PENDING:
         raise ValueError(f"task {task['mesos_id']} is {task['state']}, not PENDING")
     attempt = current_attempt(task)
-    attempt.update(state="TASK_STAGING", agent_id=agent_id, hostname=hostname, launched_at=now)
+    attempt.update(state="TASK_STAGING", agent_id=agent_id, hostname=hostname, launched_at=now,
+                   attributes=dict(attributes or {}))
     task.update(state=STAGING, mesos_state="TASK_STAGING", mesos_agent=agent_id,
                 hostname=hostname, pending_reason=None)
     _touch(task, now)
@@ -240,6 +253,11 @@ def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> 
         attempt["state"] = status.state
         if status.state == "TASK_RUNNING" and attempt["running_at"] is None:
             attempt["running_at"] = now
+        # The unreachable clock starts at the first TASK_UNREACHABLE and stops when it is back.
+        if status.state == "TASK_UNREACHABLE":
+            attempt["unreachable_at"] = attempt.get("unreachable_at") or now
+        else:
+            attempt["unreachable_at"] = None
         attempt["launched_at"] = attempt["launched_at"] or now
         task.update(
             mesos_state=status.state,
@@ -321,3 +339,23 @@ def rerun(task: Record, now: float | None = None) -> Outcome:
         task_retries_used=0, system_retries_used=0,
     )
     return Outcome(task, retried=True)
+
+
+def apply_event(
+    update_task: Callable[[str, Callable[[Record], Record | None]], Record | None],
+    mesos_id: str,
+    event: Callable[[Record], Outcome],
+) -> Outcome:
+    """Run ``event`` on the stored task through ``update_task`` (e.g. ``Store.update_task``).
+
+    ``update_task`` may call the change more than once when the task changed
+    concurrently; the outcome of the run that was stored is returned.
+    """
+    outcomes: list[Outcome] = []
+
+    def change(task: Record) -> Record | None:
+        outcomes.append(event(task))
+        return outcomes[-1].task
+
+    update_task(mesos_id, change)
+    return outcomes[-1]

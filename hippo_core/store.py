@@ -209,8 +209,15 @@ class Store:
             ids, total = pipe.execute()
         return Page(self.get_tasks(ids), total, offset, limit)
 
-    def oldest_task_ids(self, state: str, limit: int) -> list[str]:
-        return self.redis.zrange(self._index(state=state), 0, limit - 1)
+    def task_ids(
+        self, state: str | None = None, family: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[str]:
+        """Task ids of an index, oldest first (``limit`` None: all from ``offset``)."""
+        end = -1 if limit is None else offset + limit - 1
+        return self.redis.zrange(self._index(state=state, family=family), offset, end)
+
+    def count(self, state: str | None = None, family: str | None = None) -> int:
+        return self.redis.zcard(self._index(state=state, family=family))
 
     def count_tasks(self, states: Iterable[str], families: Iterable[str]) -> dict[str, int]:
         """For each family, how many of its tasks are in any of ``states``."""

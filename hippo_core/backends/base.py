@@ -114,9 +114,18 @@ class SchedulerCallbacks(Protocol):
 
 
 class Backend(ABC):
-    """Where tasks run. Calls are thread-safe and must not block for long."""
+    """Where tasks run. Calls are thread-safe and must not block for long.
+
+    A backend is used for one leadership term: ``start`` once, ``stop`` once; the
+    worker builds a fresh one (``from_config``) for each term.
+    """
 
     name: str = ""
+
+    @classmethod
+    def from_config(cls, config: Any) -> Backend:
+        """Build the backend from Hippo's settings (a ``hippo_core.config.Config``)."""
+        raise TypeError(f"backend {cls.__name__} does not implement from_config(config)")
 
     @abstractmethod
     def start(self, callbacks: SchedulerCallbacks, framework_id: str | None) -> None:

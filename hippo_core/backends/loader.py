@@ -1,0 +1,43 @@
+"""Find a backend by name in the entry-point group ``hippo.backends``."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+
+from stevedore import ExtensionManager
+
+from hippo_core.backends.base import Backend
+from hippo_core.config import Config
+
+NAMESPACE = "hippo.backends"
+
+
+class UnknownBackend(ValueError):
+    pass
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The backend class registered as ``name``; a clear error naming the installed ones."""
+    failures: dict[str, str] = {}
+
+    def failed(manager: ExtensionManager, entry_point: object, error: Exception) -> None:
+        failures[getattr(entry_point, "name", "?")] = f"{type(error).__name__}: {error}"
+
+    manager = ExtensionManager(NAMESPACE, on_load_failure_callback=failed)
+    found = {ext.name: ext.plugin for ext in manager.extensions}
+    if name in found:
+        return found[name]
+    if name in failures:
+        raise UnknownBackend(f"backend {name!r} is installed but failed to load: {failures[name]}")
+    close = difflib.get_close_matches(name, list(found), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UnknownBackend(
+        f"unknown backend {name!r}{hint} (installed: {', '.join(sorted(found)) or 'none'})"
+    )
+
+
+def backend_factory(config: Config) -> Callable[[], Backend]:
+    """A function building a fresh backend of ``config.backend`` for each leadership term."""
+    cls = backend_class(config.backend)
+    return lambda: cls.from_config(config)

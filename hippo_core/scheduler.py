@@ -1,0 +1,208 @@
+"""Offers in, launches and declines out: pending tasks x offers -> ``Backend.accept``.
+
+Each offer round takes the oldest pending tasks whose family has free slots (at most
+``batch`` of them, scanning at most ``scan_limit`` pending ids, so a family at its
+``max_concurrent`` does not starve the others), asks :func:`hippo_core.placement.plan`
+where they fit, records each launch in Redis *before* sending it (a worker that dies
+in between leaves a STAGING task that reconciliation resolves, never a task launched
+twice), and declines the rest with a refuse filter. Tasks that stay pending get a
+visible ``pending_reason``. With nothing pending, offers are suppressed; new work
+revives them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import Any
+
+from hippo_core import states
+from hippo_core.backends.base import Backend, BackendError, Offer
+from hippo_core.constraints import Placement, parse_constraints
+from hippo_core.errors import NotFound
+from hippo_core.launch import LABEL_TASK, task_launch
+from hippo_core.placement import Capacity, Launch, PendingTask, plan
+from hippo_core.store import ACTIVE_STATES, Store
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        backend: Backend,
+        refuse_seconds: float = 5.0,
+        batch: int = 500,
+        scan_limit: int = 5000,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.refuse_seconds = refuse_seconds
+        self.batch = batch
+        self.scan_limit = scan_limit
+        self.capacity = Capacity()
+        self._lock = threading.Lock()
+        self._suppressed = False
+
+    # -- offers -----------------------------------------------------------------------------
+
+    def handle_offers(self, offers: list[Offer], trusted: bool) -> None:
+        self.capacity = self.capacity.widen(Capacity.of(offers))
+        if not trusted:
+            # Until reconciliation says where every task is, launching could double one.
+            self.backend.decline([o.id for o in offers], refuse_seconds=1.0)
+            return
+        tasks, waiting = self._candidates()
+        by_id = {t["mesos_id"]: t for t in tasks}
+        if not tasks:
+            self.backend.decline([o.id for o in offers], self.refuse_seconds)
+            self._note_waiting(waiting)
+            self.sync_offers_wanted()
+            return
+        families = {t["id"] for t in tasks}
+        active = self.store.count_tasks(ACTIVE_STATES, families)
+        constrained = {t["id"] for t in tasks if t.get("constraints")}
+        placed = {f: self._placements(f) if f in constrained else [] for f in families}
+        pending = [
+            PendingTask(
+                task_id=t["mesos_id"],
+                group=t["id"],
+                cpus=float(t["cpus"]),
+                mem=float(t["mem"]),
+                constraints=tuple(parse_constraints(t.get("constraints", []))),
+                max_concurrent=t["max_concurrent"],
+            )
+            for t in tasks
+        ]
+        result = plan(offers, pending, placed, active, self.capacity)
+        offers_by_id = {o.id: o for o in offers}
+        for launch in result.launches:
+            self._launch(launch, by_id, offers_by_id)
+        if result.decline:
+            self.backend.decline(list(result.decline), self.refuse_seconds)
+        waiting.update({tid: (by_id[tid], reason) for tid, reason in result.waiting.items()})
+        self._note_waiting(waiting)
+
+    def _candidates(self) -> tuple[list[Record], dict[str, tuple[Record, str]]]:
+        """Oldest pending tasks whose family has room, and why the skipped ones wait."""
+        chosen: list[Record] = []
+        skipped: dict[str, tuple[Record, str]] = {}
+        room: dict[str, int] = {}
+        scanned = 0
+        chunk = min(self.batch, 500)
+        while len(chosen) < self.batch and scanned < self.scan_limit:
+            ids = self.store.task_ids(states.PENDING, offset=scanned, limit=chunk)
+            if not ids:
+                break
+            scanned += len(ids)
+            records = self.store.get_tasks(ids)
+            new = {t["id"] for t in records} - room.keys()
+            if new:
+                counts = self.store.count_tasks(ACTIVE_STATES, new)
+                for t in records:
+                    if t["id"] in new and t["id"] not in room:
+                        room[t["id"]] = t["max_concurrent"] - counts[t["id"]]
+            for t in records:
+                if t["state"] != states.PENDING:
+                    continue
+                if room[t["id"]] <= 0:
+                    reason = f"max_concurrent {t['max_concurrent']} reached for {self._family_name(t)}"
+                    skipped[t["mesos_id"]] = (t, reason)
+                    continue
+                room[t["id"]] -= 1
+                chosen.append(t)
+                if len(chosen) >= self.batch:
+                    break
+        return chosen, skipped
+
+    @staticmethod
+    def _family_name(task: Record) -> str:
+        return f"queue {task['queue_id']}" if task.get("queue_id") else f"task family {task['id']}"
+
+    def _placements(self, family: str) -> list[Placement]:
+        """Where the family's active tasks run, oldest first, for its constraints."""
+        placements = []
+        for state in ACTIVE_STATES:
+            ids = self.store.task_ids(state, family=family)
+            for task in self.store.get_tasks(ids):
+                attempt = states.current_attempt(task)
+                if attempt.get("hostname"):
+                    placements.append(
+                        (attempt.get("launched_at") or 0.0,
+                         Placement(attempt["hostname"], attempt.get("attributes") or {}))
+                    )
+        return [p for _, p in sorted(placements, key=lambda x: x[0])]
+
+    def _launch(self, launch: Launch, by_id: dict[str, Record], offers: dict[str, Offer]) -> None:
+        offer = offers[launch.offer_ids[0]]
+        launches = []
+        for pending in launch.tasks:
+            try:
+                record = self.store.update_task(
+                    pending.task_id,
+                    lambda t: states.mark_launched(t, launch.agent_id, launch.hostname, offer.attributes)
+                    if t["state"] == states.PENDING else None,
+                )
+            except NotFound:
+                continue  # deleted while we planned
+            if record is None or record["state"] != states.STAGING:
+                continue  # killed or re-planned meanwhile
+            launches.append(task_launch(record, launch.agent_id))
+        if not launches:
+            self.backend.decline(list(launch.offer_ids), self.refuse_seconds)
+            return
+        try:
+            self.backend.accept(list(launch.offer_ids), launches, self.refuse_seconds)
+        except BackendError as exc:
+            log.error("launch of %d task(s) on %s refused: %s", len(launches), launch.hostname, exc)
+            for item in launches:
+                self._refused(by_id[item.labels[LABEL_TASK]], str(exc))
+            return
+        log.info("launched %s on %s", ", ".join(t.task_id for t in launches), launch.hostname)
+
+    def _refused(self, task: Record, message: str) -> None:
+        # A task deleted meanwhile has nothing left to retry.
+        with contextlib.suppress(NotFound):
+            self.store.update_task(task["mesos_id"], lambda t: states.launch_refused(t, message).task)
+
+    def _note_waiting(self, waiting: dict[str, tuple[Record, str]]) -> None:
+        """Show each waiting task why, writing only reasons that changed."""
+        for mesos_id, (task, reason) in waiting.items():
+            if task.get("pending_reason") == reason:
+                continue
+
+            def note(t: Record, reason: str = reason) -> Record | None:
+                if t["state"] != states.PENDING or t.get("pending_reason") == reason:
+                    return None
+                t["pending_reason"] = reason
+                return t
+
+            try:
+                self.store.update_task(mesos_id, note)
+            except NotFound:
+                continue
+
+    # -- suppress / revive ------------------------------------------------------------------
+
+    def sync_offers_wanted(self) -> None:
+        """Suppress offers when nothing is pending; revive them when something is."""
+        pending = self.store.count(states.PENDING)
+        with self._lock:
+            if pending and self._suppressed:
+                self.backend.revive()
+                self._suppressed = False
+                log.info("%d task(s) pending: offers revived", pending)
+            elif not pending and not self._suppressed:
+                self.backend.suppress()
+                self._suppressed = True
+                log.debug("nothing pending: offers suppressed")
+
+    def reset(self) -> None:
+        """After (re)subscription the master's view is fresh: offers flow until told otherwise."""
+        with self._lock:
+            self._suppressed = False
+

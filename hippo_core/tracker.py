@@ -1,0 +1,213 @@
+"""Status updates in: the task state machine, retries, kills, reconciliation.
+
+- Every update is applied to its task atomically before it counts as handled, so a
+  crash before the backend acknowledges it only makes Mesos send it again, which
+  the state machine recognises as a repeat.
+- Kills go through Redis (``Store.request_kill``) and are sent, and re-sent every
+  ``kill_resend_seconds``, until a terminal update for that attempt arrives: a kill
+  lost on the way (a dropped connection, a worker crash) is not lost for good.
+- After every (re)subscription the books are not trusted until explicit
+  reconciliation of every task Redis believes active has been answered (then an
+  implicit one asks Mesos for anything else it knows). Unanswered tasks are asked
+  again with backoff; after ``reconcile_rounds`` rounds Hippo trusts its books anyway
+  and logs which tasks never answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from hippo_core import states
+from hippo_core.backends.base import Backend, BackendError, TaskStatus
+from hippo_core.errors import NotFound
+from hippo_core.store import ACTIVE_STATES, Store
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+
+
+class Tracker:
+    def __init__(
+        self,
+        store: Store,
+        backend: Backend,
+        unreachable_timeout: float = 900.0,
+        reconcile_retry_seconds: float = 5.0,
+        reconcile_rounds: int = 5,
+        kill_resend_seconds: float = 10.0,
+        implicit_reconcile_seconds: float = 900.0,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.unreachable_timeout = unreachable_timeout
+        self.reconcile_retry_seconds = reconcile_retry_seconds
+        self.reconcile_rounds = reconcile_rounds
+        self.kill_resend_seconds = kill_resend_seconds
+        self.implicit_reconcile_seconds = implicit_reconcile_seconds
+        self._lock = threading.Lock()
+        self._trusted = False
+        self._reconciling = False
+        self._awaiting: dict[str, str | None] = {}
+        self._round = 0
+        self._next_reconcile = 0.0
+        self._next_implicit = 0.0
+        self._kills_sent: dict[str, float] = {}
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    def trusted(self) -> bool:
+        with self._lock:
+            return self._trusted
+
+    def distrust(self) -> None:
+        with self._lock:
+            self._trusted = False
+            self._reconciling = False
+
+    def begin_reconciliation(self) -> None:
+        """Ask where every task Redis believes active is; trust the books once all answered."""
+        awaiting: dict[str, str | None] = {}
+        for state in ACTIVE_STATES:
+            for task in self.store.get_tasks(self.store.task_ids(state)):
+                attempt = states.current_attempt(task)
+                awaiting[attempt["mesos_id"]] = attempt["agent_id"]
+        now = time.monotonic()
+        with self._lock:
+            self._awaiting = awaiting
+            self._round = 0
+            self._trusted = not awaiting
+            self._reconciling = bool(awaiting)
+            self._next_reconcile = now + self.reconcile_retry_seconds
+            self._next_implicit = now + self.implicit_reconcile_seconds
+            self._kills_sent.clear()
+        log.info("reconciling %d task(s) Hippo believes active", len(awaiting))
+        if awaiting:
+            self.backend.reconcile(list(awaiting.items()))
+        self.backend.reconcile([])
+
+    def _answered(self, task_id: str) -> None:
+        with self._lock:
+            if not self._reconciling:
+                return
+            self._awaiting.pop(task_id, None)
+            if not self._awaiting:
+                self._reconciling = False
+                self._trusted = True
+                log.info("reconciliation complete: every task accounted for")
+
+    def _reconcile_tick(self, now: float) -> None:
+        with self._lock:
+            if not self._trusted and not self._reconciling:
+                return  # not subscribed: nothing to ask
+            if self._trusted:
+                if now < self._next_implicit:
+                    return
+                self._next_implicit = now + self.implicit_reconcile_seconds
+                remaining = None
+            elif now < self._next_reconcile:
+                return
+            else:
+                self._round += 1
+                if self._round > self.reconcile_rounds:
+                    log.warning(
+                        "no reconciliation answer for %d task(s) after %d rounds; trusting the "
+                        "books anyway: %s", len(self._awaiting), self.reconcile_rounds,
+                        ", ".join(sorted(self._awaiting)[:20]),
+                    )
+                    self._awaiting.clear()
+                    self._reconciling = False
+                    self._trusted = True
+                    return
+                self._next_reconcile = now + self.reconcile_retry_seconds * 2 ** self._round
+                remaining = list(self._awaiting.items())
+        if remaining is None:
+            self.backend.reconcile([])
+        else:
+            log.info("asking again about %d unreconciled task(s)", len(remaining))
+            self.backend.reconcile(remaining)
+
+    # -- status updates ---------------------------------------------------------------------
+
+    def handle_update(self, status: TaskStatus) -> states.Outcome | None:
+        """Apply one update; raises (so it is not acknowledged) only if Redis failed."""
+        try:
+            return self._apply(status)
+        finally:
+            self._answered(status.task_id)
+
+    def _apply(self, status: TaskStatus) -> states.Outcome | None:
+        mesos_id = self.store.task_for_attempt(status.task_id)
+        if status.terminal:
+            self.store.kill_sent(status.task_id)
+            with self._lock:
+                self._kills_sent.pop(status.task_id, None)
+        if mesos_id is None:
+            return self._orphan(status)
+        try:
+            outcome = states.apply_event(
+                self.store.update_task, mesos_id, lambda task: states.apply_status(task, status)
+            )
+        except NotFound:
+            return self._orphan(status)
+        if outcome.refused:
+            log.warning("refused update %s %s (%s): %s", status.task_id, status.state,
+                        status.reason, outcome.refused)
+        if outcome.kill:
+            log.info("attempt %s reappeared as %s after Hippo moved on; killing it",
+                     status.task_id, status.state)
+            self.store.request_kill(*outcome.kill)
+        if outcome.task is not None and outcome.task["state"] != states.PENDING:
+            log.info("task %s: %s (%s)", status.task_id, status.state, status.reason or "-")
+        if outcome.retried:
+            log.info("task %s will be retried (attempt %d)", mesos_id, len(outcome.task["attempts"]))
+        return outcome
+
+    def _orphan(self, status: TaskStatus) -> None:
+        """An update for a task Hippo does not know (deleted, or another framework's past)."""
+        if not status.terminal:
+            log.warning("task %s is %s but unknown to Hippo; killing it", status.task_id, status.state)
+            self.store.request_kill(status.task_id, status.agent_id)
+        return None
+
+    # -- periodic duties --------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._reconcile_tick(now)
+        self._send_kills(now)
+        self._check_unreachable()
+
+    def _send_kills(self, now: float) -> None:
+        for attempt_id, agent_id in self.store.kill_requests().items():
+            with self._lock:
+                last = self._kills_sent.get(attempt_id)
+                if last is not None and now - last < self.kill_resend_seconds:
+                    continue
+                self._kills_sent[attempt_id] = now
+            try:
+                self.backend.kill(attempt_id, agent_id)
+            except BackendError as exc:
+                log.warning("kill of %s not delivered, will retry: %s", attempt_id, exc)
+                with self._lock:
+                    self._kills_sent.pop(attempt_id, None)
+
+    def _check_unreachable(self) -> None:
+        wall = time.time()
+        for task in self.store.get_tasks(self.store.task_ids(states.UNREACHABLE)):
+            since = states.current_attempt(task).get("unreachable_at")
+            if since is None or wall - since < self.unreachable_timeout:
+                continue
+            try:
+                outcome = states.apply_event(
+                    self.store.update_task, task["mesos_id"], states.give_up_unreachable
+                )
+            except NotFound:
+                continue
+            if outcome.kill:
+                log.warning("task %s unreachable for over %.0fs; giving up on that attempt",
+                            task["mesos_id"], self.unreachable_timeout)
+                self.store.request_kill(*outcome.kill)

@@ -1,0 +1,198 @@
+"""``hippo worker``: leader election, then the scheduler, tracker and poller on one backend.
+
+Any number of workers may run; the one holding the leader lease drives the backend
+and polls the queues, the others wait. A leadership *term* owns one backend
+connection: when the lease is lost the term ends (backend stopped, never torn down:
+tasks keep running) and callbacks still arriving from it are ignored. The framework
+id lives in Redis, so the next term (here or on a standby) subscribes as the same
+framework and reconciles before it trusts its books.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import redis
+
+from hippo_core.backends.base import Backend, Offer, TaskStatus
+from hippo_core.config import Config
+from hippo_core.leader import Lease
+from hippo_core.scheduler import Scheduler
+from hippo_core.store import Store
+from hippo_core.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    """Something that runs only while this worker leads (the poller)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class StaleTerm(RuntimeError):
+    """A callback from a backend whose leadership term has ended."""
+
+
+class Term:
+    """One leadership term: the backend's callbacks, wired to scheduler and tracker."""
+
+    def __init__(
+        self, store: Store, backend: Backend, config: Config, on_fatal: Callable[[str], None]
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.on_fatal = on_fatal
+        self.active = True
+        self.scheduler = Scheduler(store, backend, refuse_seconds=config.refuse_seconds)
+        self.tracker = Tracker(store, backend, unreachable_timeout=config.unreachable_timeout)
+
+    def registered(self, framework_id: str) -> None:
+        if not self.active:
+            return
+        log.info("subscribed as framework %s", framework_id)
+        self.store.set_framework_id(framework_id)
+        self.scheduler.reset()
+        self.tracker.begin_reconciliation()
+
+    def offers(self, offers: list[Offer]) -> None:
+        if not self.active:
+            return
+        try:
+            self.scheduler.handle_offers(offers, trusted=self.tracker.trusted())
+        except Exception:
+            # Offers not declined stay out of use until the master rescinds them.
+            log.exception("could not use %d offer(s); declining them", len(offers))
+            self.backend.decline([o.id for o in offers], refuse_seconds=1.0)
+
+    def rescinded(self, offer_id: str) -> None:
+        log.debug("offer %s rescinded", offer_id)
+
+    def status_update(self, status: TaskStatus) -> None:
+        if not self.active:
+            # Not acknowledged: the master sends it again to whoever leads next.
+            raise StaleTerm(f"update {status.task_id} {status.state} arrived after the term ended")
+        self.tracker.handle_update(status)
+
+    def disconnected(self, reason: str) -> None:
+        log.warning("lost the connection to the cluster: %s", reason)
+        self.tracker.distrust()
+
+    def error(self, message: str) -> None:
+        self.on_fatal(message)
+
+    def tick(self) -> None:
+        self.tracker.tick()
+        if self.tracker.trusted():
+            self.scheduler.sync_offers_wanted()
+
+
+class Worker:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        backend_factory: Callable[[], Backend],
+        services: list[Service] | None = None,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.backend_factory = backend_factory
+        self.services = services or []
+        self.tick_seconds = tick_seconds
+        self.lease = Lease(store, config.leader_lease_seconds)
+        self.term: Term | None = None
+        self.fatal: str | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+
+    @property
+    def leading(self) -> bool:
+        return self.term is not None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run(self) -> int:
+        """Lead or stand by until ``stop()``; 0 on a clean stop, 1 if the cluster refused Hippo."""
+        listener = threading.Thread(target=self._listen, name="hippo-wake", daemon=True)
+        listener.start()
+        next_refresh = 0.0
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_refresh:
+                    self._lead_or_stand_by()
+                    next_refresh = now + self.config.leader_lease_seconds / 3
+                if self.term is not None:
+                    try:
+                        self.term.tick()
+                    except redis.RedisError as exc:
+                        log.warning("worker duties skipped, Redis failed: %s", exc)
+                    except Exception:
+                        log.exception("worker duties failed; carrying on")
+                self._wake.wait(self.tick_seconds)
+                self._wake.clear()
+        finally:
+            self._step_down()
+            self.lease.release()
+        return 1 if self.fatal else 0
+
+    def _lead_or_stand_by(self) -> None:
+        held = self.lease.refresh()
+        if held and self.term is None and not self._stop.is_set():
+            self._step_up()
+        elif not held and self.term is not None:
+            log.warning("lost the leader lease; stepping down")
+            self._step_down()
+
+    def _step_up(self) -> None:
+        backend = self.backend_factory()
+        self.term = Term(self.store, backend, self.config, self._fatal)
+        framework_id = self.store.framework_id()
+        log.info("leading with lease %s (%s backend, framework %s)", self.lease.token,
+                 backend.name, framework_id or "new")
+        backend.start(self.term, framework_id)
+        for service in self.services:
+            service.start()
+
+    def _step_down(self) -> None:
+        term, self.term = self.term, None
+        if term is None:
+            return
+        term.active = False
+        for service in self.services:
+            try:
+                service.stop()
+            except Exception:
+                log.exception("stopping %r failed", service)
+        term.backend.stop()
+
+    def _fatal(self, message: str) -> None:
+        log.error("the cluster refused Hippo: %s; forgetting the framework id and stopping", message)
+        self.fatal = message
+        self.store.set_framework_id(None)
+        self.stop()
+
+    def _listen(self) -> None:
+        """Turn pub/sub nudges into immediate ticks; without them ticks still come every second."""
+        while not self._stop.is_set():
+            pubsub = self.store.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self.store.wake_channel)
+                while not self._stop.is_set():
+                    if pubsub.get_message(timeout=1.0) is not None:
+                        self._wake.set()
+            except redis.RedisError as exc:
+                log.debug("wake-up channel lost (%s); retrying", exc)
+                self._stop.wait(1.0)
+            finally:
+                pubsub.close()
