@@ -7,9 +7,14 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hippo_core.config import Config, load_config
 from hippo_core.secrets import mask_url_password
+
+if TYPE_CHECKING:
+    from hippo_core.store import Store
+    from hippo_core.worker import Service
 
 log = logging.getLogger("hippo")
 
@@ -73,9 +78,12 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
     return worker.run()
 
 
-def _services(config: Config, store: object) -> list:
-    """What runs beside the scheduler while this worker leads."""
-    return []
+def _services(config: Config, store: Store) -> list[Service]:
+    """What runs beside the scheduler while this worker leads: the queue poller."""
+    from hippo_core.poller import Poller
+    from hippo_core.registry import QueueTypeRegistry
+
+    return [Poller(store, QueueTypeRegistry(), threads=config.poller_threads)]
 
 
 def cmd_config(config: Config, args: argparse.Namespace) -> int:

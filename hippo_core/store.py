@@ -107,6 +107,10 @@ class Store:
             raise NotFound("queue", queue_id)
         return json.loads(raw)
 
+    def get_queues(self, queue_ids: Iterable[str]) -> list[Record]:
+        """The queues that still exist among ``queue_ids``, in that order."""
+        return self._mget(self._queue_key(i) for i in queue_ids)
+
     def queue_ids(self) -> list[str]:
         return self.redis.zrange(f"{self.p}:queues", 0, -1)
 

@@ -1,0 +1,278 @@
+"""The poller: each ENABLED queue, when due, asks its queue type for items and makes tasks.
+
+One poll of a queue, in order:
+
+1. Take no more items than the queue's free slots can start soon: ``max_concurrent``
+   minus its tasks that are pending or active, times ``batch_size`` (backpressure: a
+   deep source is not drained into Redis).
+2. ``poll(limit, cursor)`` the queue type.
+3. Group the items into tasks of ``batch_size`` joined by ``batch_separator`` and
+   store them together with the new cursor and ``last_run_tstamp`` in one Redis
+   transaction: custody.
+4. Only then ``ack`` the items to the source (SQS delete, Redis processing list).
+   A crash between 3 and 4 re-delivers the items in flight (a re-run), never loses one.
+
+A source that fails is marked on the queue (``last_error``, scrubbed of secrets) and
+backed off exponentially (transient errors from one second, others from the queue's
+frequency), never stops the worker or other queues. Queues are polled on a thread
+pool, so one slow source delays no other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from hippo_core import secrets, states
+from hippo_core.documents import queue_schema, task_definition_of
+from hippo_core.queuetype import Item, QueueType
+from hippo_core.registry import QueueTypeRegistry
+from hippo_core.store import ACTIVE_STATES, Store
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+
+MAX_BACKOFF = 900.0
+TRANSIENT_BASE = 1.0
+PERMANENT_BASE = 30.0
+
+
+@dataclass
+class Custody:
+    """Items now held by Hippo as tasks, still to be acknowledged to their source."""
+
+    queue_id: str
+    instance: QueueType | None
+    items: list[Item] = field(default_factory=list)
+    tasks: list[Record] = field(default_factory=list)
+
+
+def batches(items: list[Item], size: int) -> list[list[Item]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def backoff(errors: int, base: float) -> float:
+    """Seconds to wait after the ``errors``-th consecutive failure (1, 2, 4, ... capped)."""
+    return min(MAX_BACKOFF, base * 2 ** max(0, errors - 1))
+
+
+class Poller:
+    def __init__(
+        self,
+        store: Store,
+        registry: QueueTypeRegistry,
+        threads: int = 8,
+        tick_seconds: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.tick_seconds = tick_seconds
+        self.clock = clock
+        self._threads = threads
+        self._instances: dict[str, tuple[str, QueueType]] = {}
+        self._in_flight: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    # -- running ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="hippo-poll")
+        self._thread = threading.Thread(target=self._run, name="hippo-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._lock:
+            instances, self._instances = self._instances, {}
+        for _, instance in instances.values():
+            self._close(instance)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.dispatch()
+            except Exception:
+                log.exception("poller round failed; trying again")
+            self._stop.wait(self.tick_seconds)
+
+    def dispatch(self) -> list[str]:
+        """Start a poll of every due queue not already being polled; returns their ids."""
+        started = []
+        for queue, state in self.due_queues():
+            with self._lock:
+                if queue["id"] in self._in_flight:
+                    continue
+                self._in_flight.add(queue["id"])
+            assert self._pool is not None
+            self._pool.submit(self._poll_guarded, queue, state)
+            started.append(queue["id"])
+        return started
+
+    def _poll_guarded(self, queue: Record, state: Record) -> None:
+        try:
+            self.poll(queue, state)
+        except Exception:
+            log.exception("poll of queue %s failed unexpectedly", queue["id"])
+        finally:
+            with self._lock:
+                self._in_flight.discard(queue["id"])
+
+    # -- one queue --------------------------------------------------------------------------
+
+    def due_queues(self) -> list[tuple[Record, Record]]:
+        queues = {q["id"]: q for q in self.store.get_queues(self.store.queue_ids())}
+        self._forget_gone(set(queues))
+        now = self.clock()
+        due = []
+        for queue, state in zip(queues.values(), self.store.get_queue_states(list(queues)), strict=True):
+            if queue["queue"]["status"] != "ENABLED":
+                continue
+            if now >= self.next_run(queue, state):
+                due.append((queue, state))
+        return due
+
+    @staticmethod
+    def next_run(queue: Record, state: Record) -> float:
+        if state.get("next_run_tstamp") is not None:
+            return float(state["next_run_tstamp"])
+        last = state.get("last_run_tstamp")
+        return 0.0 if last is None else float(last) + queue["queue"]["frequency_seconds"]
+
+    def poll(self, queue: Record, state: Record) -> Custody:
+        """Poll one queue now: take custody of new items, then acknowledge them."""
+        custody = self.take(queue, state)
+        self.ack(custody, queue, state)
+        return custody
+
+    def take(self, queue: Record, state: Record) -> Custody:
+        """Steps 1-3: poll the source and store its items as tasks with the new cursor."""
+        block = queue["queue"]
+        now = self.clock()
+        try:
+            qtype = self.registry.get(block["type"])
+            instance = self._instance(queue, qtype)
+            origin = qtype.initial_cursor(block[block["type"]])
+        except Exception as exc:
+            # Uninstalled type, or a plugin that cannot even be built from these settings.
+            self._failed(queue, exc, transient=False)
+            return Custody(queue["id"], None)
+        cursor = state.get("cursor") if state.get("cursor_origin") == origin else origin
+        limit = self.free_slots(queue) * block["batch_size"]
+        new_state = {
+            **state,
+            "last_run_tstamp": now,
+            "next_run_tstamp": now + block["frequency_seconds"],
+            "cursor": cursor,
+            "cursor_origin": origin,
+        }
+        if limit <= 0:
+            self.store.set_queue_state(queue["id"], new_state)
+            return Custody(queue["id"], instance)
+        try:
+            result = instance.poll(limit, cursor)
+        except Exception as exc:
+            self._failed(queue, exc, transient=instance.is_transient(exc))
+            return Custody(queue["id"], instance)
+        items = list(result.items)[:limit]
+        definition = task_definition_of(queue)
+        tasks = [
+            states.new_task(definition, family=queue["id"], queue_id=queue["id"],
+                            data=block["batch_separator"].join(i.data for i in batch), now=now)
+            for batch in batches(items, block["batch_size"])
+        ]
+        new_state.update(
+            cursor=result.cursor if result.cursor is not None else cursor,
+            last_error=None,
+            last_error_tstamp=None,
+            consecutive_errors=0,
+        )
+        self.store.create_tasks(tasks, queue_id=queue["id"], queue_state=new_state)
+        if tasks:
+            log.info("queue %s: %d item(s) -> %d task(s)", queue["id"], len(items), len(tasks))
+        return Custody(queue["id"], instance, items, tasks)
+
+    def ack(self, custody: Custody, queue: Record, state: Record) -> None:
+        """Step 4: tell the source the items are in Hippo's custody."""
+        if not custody.items or custody.instance is None:
+            return
+        try:
+            custody.instance.ack(custody.items)
+        except Exception as exc:
+            # The tasks are stored; the source will offer these items again (a re-run).
+            self._failed(queue, exc, transient=custody.instance.is_transient(exc), during="ack")
+
+    def free_slots(self, queue: Record) -> int:
+        family = queue["id"]
+        held = self.store.count_tasks((states.PENDING, *ACTIVE_STATES), [family])[family]
+        return queue["queue"]["max_concurrent"] - held
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _instance(self, queue: Record, qtype: type[QueueType]) -> QueueType:
+        settings = queue["queue"][qtype.name]
+        fingerprint = json.dumps([qtype.name, settings], sort_keys=True)
+        with self._lock:
+            cached = self._instances.get(queue["id"])
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        instance = qtype(settings, queue["id"])
+        with self._lock:
+            old = self._instances.get(queue["id"])
+            self._instances[queue["id"]] = (fingerprint, instance)
+        if old is not None:
+            self._close(old[1])
+        return instance
+
+    def _forget_gone(self, live: set[str]) -> None:
+        with self._lock:
+            gone = [qid for qid in self._instances if qid not in live and qid not in self._in_flight]
+            closing = [self._instances.pop(qid)[1] for qid in gone]
+        for instance in closing:
+            self._close(instance)
+
+    @staticmethod
+    def _close(instance: QueueType) -> None:
+        try:
+            instance.close()
+        except Exception:
+            log.exception("closing %r failed", instance)
+
+    def _failed(self, queue: Record, exc: BaseException, transient: bool, during: str = "poll") -> None:
+        now = self.clock()
+        # Read afresh: after a failed ack the stored state already holds the new cursor.
+        state = self.store.get_queue_states([queue["id"]])[0]
+        errors = int(state.get("consecutive_errors") or 0) + 1
+        delay = backoff(errors, TRANSIENT_BASE if transient else max(PERMANENT_BASE,
+                                                                        queue["queue"]["frequency_seconds"]))
+        schema = queue_schema(self.registry, queue["queue"]["type"])
+        message = secrets.scrub(f"{type(exc).__name__}: {exc}", secrets.secret_values(schema, queue))
+        kind = "transient" if transient else "permanent"
+        log.warning("queue %s (%s) %s failed (%s, retry in %.0fs): %s", queue["id"],
+                    queue["queue"]["type"], during, kind, delay, message)
+        new_state = {
+            **state,
+            "last_run_tstamp": now,
+            "next_run_tstamp": now + delay,
+            "last_error": f"{during} failed: {message}",
+            "last_error_tstamp": now,
+            "consecutive_errors": errors,
+        }
+        self.store.set_queue_state(queue["id"], new_state)
