@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hippo_core import schemas
+from hippo_core import schemas, secrets
 from hippo_core.constraints import constraint_problems
 from hippo_core.errors import FieldError, UnknownQueueType, ValidationFailed
 from hippo_core.registry import QueueTypeRegistry
@@ -50,9 +50,12 @@ def validate_task(body: Any) -> Record:
 def queue_schema(registry: QueueTypeRegistry, type_name: str | None) -> Record:
     """The queue schema with the settings block of ``type_name`` (if installed) in place."""
     schema = schemas.load("queue")
-    if type_name is None:
-        return schema
     block = schema["properties"]["queue"]
+    if type_name is None:
+        # With the type missing, that is the one error: a settings block is no extra noise.
+        for name in registry.names():
+            block["properties"][name] = {"type": "object"}
+        return schema
     try:
         qt = registry.get(type_name)
     except UnknownQueueType:
@@ -91,9 +94,23 @@ def validate_queue(body: Any, registry: QueueTypeRegistry) -> Record:
                     FieldError(f"$.queue.{type_name}{'.' + path if path else ''}", message)
                     for path, message in qt.validate(doc["queue"][type_name])
                 ]
+    errors += [
+        FieldError(path, f"holds the mask {secrets.MASK}, not a secret; send the real value")
+        for path in secrets.masked_paths(schema, doc)
+    ]
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(_without_secrets(errors, secrets.secret_values(schema, doc)))
     return fill_defaults(schema, doc)
+
+
+def _without_secrets(errors: list[FieldError], values: list[str]) -> list[FieldError]:
+    """Errors whose messages cannot leak a secret into a response or a log line.
+
+    Messages about a secret field itself never quote it (hippo_core.validation), but a
+    message about a whole block may quote the block, and a plugin's ``validate()`` may
+    quote anything: every secret value of the document is masked out of them all.
+    """
+    return [FieldError(e.path, secrets.scrub(e.message, values)) for e in errors]
 
 
 def task_definition_of(queue: Record) -> Record:

@@ -55,8 +55,19 @@ def mask(schema: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _with_password(url: str, password: str) -> str:
+    match = _URL_PASSWORD.match(url)
+    if not match:
+        return url
+    return f"{match.group('head')}{password}{match.group('tail')}"
+
+
 def keep_masked(schema: dict[str, Any], new: Any, old: Any) -> None:
-    """Where ``new`` carries a masked secret, put back the stored value from ``old``."""
+    """Where ``new`` carries a masked secret, put back the stored value from ``old``.
+
+    A URL whose password is the mask gets the stored password back even when the rest
+    of the URL changed (a new host, say), so editing a URL never needs the password.
+    """
     if not isinstance(new, dict) or not isinstance(old, dict):
         return
     for key, sub in schema.get("properties", {}).items():
@@ -65,11 +76,36 @@ def keep_masked(schema: dict[str, Any], new: Any, old: Any) -> None:
         kind = sub.get(SECRET_KEY)
         value, previous = new[key], old.get(key)
         if kind and isinstance(value, str) and isinstance(previous, str):
-            masked = mask_url_password(previous) if kind == "url-password" else MASK
-            if value == masked:
+            if kind == "url-password":
+                stored = url_password(previous)
+                if stored is not None and url_password(value) == MASK:
+                    new[key] = _with_password(value, stored)
+            elif value == MASK:
                 new[key] = previous
         elif isinstance(value, dict):
             keep_masked(sub, value, previous)
+
+
+def masked_paths(schema: dict[str, Any], doc: Any, path: str = "$") -> list[str]:
+    """JSONPaths of the secrets in ``doc`` that still hold the mask instead of a value.
+
+    After :func:`keep_masked` these are masks nothing can be put back for (a new queue,
+    or a secret that was empty): storing them would silently replace a secret by ``MASK``.
+    """
+    if not isinstance(doc, dict):
+        return []
+    found = []
+    for key, sub in schema.get("properties", {}).items():
+        if key not in doc or not isinstance(sub, dict):
+            continue
+        kind, value = sub.get(SECRET_KEY), doc[key]
+        if kind and isinstance(value, str):
+            secret = url_password(value) if kind == "url-password" else value
+            if secret == MASK:
+                found.append(f"{path}.{key}")
+        elif isinstance(value, dict):
+            found.extend(masked_paths(sub, value, f"{path}.{key}"))
+    return found
 
 
 def secret_values(schema: dict[str, Any], doc: dict[str, Any]) -> list[str]:

@@ -52,7 +52,8 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
         missing = [name for name in error.validator_value if name not in error.instance]
         return [FieldError(f"{path}.{name}", "is required") for name in missing]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = list(error.schema.get("properties", {}))
+        # Read-only fields are dropped from input anyway: suggesting one would mislead.
+        known = [k for k, v in error.schema.get("properties", {}).items() if not v.get("readOnly")]
         extras = [k for k in error.instance if k not in known]
         out = []
         for name in extras:

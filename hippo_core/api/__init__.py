@@ -5,7 +5,7 @@ from __future__ import annotations
 import falcon
 
 from hippo_core.api import errors
-from hippo_core.api.body import JSONBody
+from hippo_core.api.body import BodyLimit
 from hippo_core.api.health import HealthResource, ReadyResource
 from hippo_core.api.openapi import OpenAPIResource
 from hippo_core.api.queues import QueueResource, QueuesResource
@@ -28,7 +28,7 @@ def create_app(
         store = Store.from_url(config.redis_url or "redis://localhost:6379/0", config.key_prefix)
     if registry is None:
         registry = QueueTypeRegistry()
-    app = falcon.App(middleware=[JSONBody(config.max_body_bytes)])
+    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes)])
     # /queues and /queues/ are the same route.
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)

@@ -53,6 +53,8 @@ def _default_description(req: falcon.Request, exc: falcon.HTTPError) -> str | No
 def _validation_failed(
     req: falcon.Request, resp: falcon.Response, exc: ValidationFailed, params: Any
 ) -> None:
+    # Messages never quote a secret (see hippo_core.documents), so they are safe to log.
+    log.info("%s %s rejected: %s", req.method, req.path, exc)
     raise InvalidBody([{"path": e.path, "message": e.message} for e in exc.errors])
 
 

@@ -21,7 +21,10 @@ class ReadyResource:
         try:
             self.store.ping()
         except redis.RedisError as exc:
-            resp.status = falcon.HTTP_503
-            resp.media = {"status": "unavailable", "redis": f"{type(exc).__name__}: {exc}"}
-            return
+            # Answered in the error shape like every other failure; balancers read the 503.
+            raise falcon.HTTPServiceUnavailable(
+                title="Redis unavailable",
+                description=f"Redis did not answer the readiness ping ({type(exc).__name__}: {exc}). "
+                "Check HIPPO_REDIS_URL and that Redis is running.",
+            ) from exc
         resp.media = {"status": "ok", "redis": "ok"}

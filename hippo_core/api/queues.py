@@ -6,7 +6,7 @@ from uuid import UUID
 
 import falcon
 
-from hippo_core.api.body import require_body
+from hippo_core.api.body import json_body, require_body
 from hippo_core.api.paging import envelope, page_params
 from hippo_core.queues import QueueService
 
@@ -19,6 +19,7 @@ class QueuesResource:
         offset, limit = page_params(req)
         resp.media = envelope(self.service.list(offset, limit))
 
+    @falcon.before(json_body)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         record = self.service.create(require_body(req))
         resp.status = falcon.HTTP_201
@@ -35,6 +36,7 @@ class QueueResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response, queue_id: UUID) -> None:
         resp.media = self.service.get(str(queue_id))
 
+    @falcon.before(json_body)
     def on_post(self, req: falcon.Request, resp: falcon.Response, queue_id: UUID) -> None:
         resp.media = self.service.update(str(queue_id), require_body(req))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from hippo_core.api.body import require_body
+from hippo_core.api.body import json_body, require_body
 from hippo_core.api.paging import envelope, page_params
 from hippo_core.store import ALL_STATES
 from hippo_core.tasks import TaskService
@@ -30,6 +30,7 @@ class TasksResource:
         page = self.service.list(state=state, family=family or queue, offset=offset, limit=limit)
         resp.media = envelope(page)
 
+    @falcon.before(json_body)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         task = self.service.create(require_body(req))
         resp.status = falcon.HTTP_201
