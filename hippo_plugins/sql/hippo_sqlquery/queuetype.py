@@ -1,0 +1,163 @@
+"""The ``sqlquery`` queue type: rows of a SELECT above a cursor, in filter_field order."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, RowMapping
+from sqlalchemy.sql import quoted_name
+from sqlalchemy.types import NullType
+
+from hippo_core.queuetype import Item, PollResult, QueueType, QueueTypeError
+from hippo_sqlquery.errors import DatabaseUnavailable, database_errors
+from hippo_sqlquery.rows import cursor_value, row_json
+from hippo_sqlquery.urls import engine_url
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Each driver's name for "give up connecting after this many seconds".
+_TIMEOUT_ARGUMENT = {
+    "postgresql": "connect_timeout",
+    "mysql": "connect_timeout",
+    "mariadb": "connect_timeout",
+    "sqlite": "timeout",
+}
+_LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
+
+
+def _load_schema() -> dict[str, Any]:
+    text = resources.files("hippo_sqlquery").joinpath("schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def query_problem(query: str) -> str | None:
+    """Why ``query`` cannot be the source of a queue; ``None`` when it looks like a SELECT."""
+    body = _LEADING_COMMENTS.sub("", query).lstrip("( \t\r\n")
+    first_word = body.split(None, 1)[0].lower() if body else ""
+    if first_word not in ("select", "with"):
+        return "must be a SELECT query (or WITH ... SELECT)"
+    return None
+
+
+def _as_derived_table(query: str) -> str:
+    """``query`` ready to sit inside ``( ... ) AS hippo_rows``."""
+    body = query.strip().rstrip(";").rstrip()
+    # SQLAlchemy reads ":name" as a bind parameter; the user's SQL has none, so every
+    # colon (casts, times in literals) is literal. The newline ends a trailing
+    # "-- comment" before the closing parenthesis.
+    return body.replace(":", r"\:") + "\n"
+
+
+def _connect_args(url: URL, timeout: int) -> dict[str, Any]:
+    argument = _TIMEOUT_ARGUMENT.get(url.get_backend_name())
+    if argument is None or argument in url.query:  # the URL's own setting wins
+        return {}
+    return {argument: timeout}
+
+
+class SqlQueryQueueType(QueueType):
+    name = "sqlquery"
+    label = "SQL query"
+    schema = _load_schema()
+    transient_errors = (DatabaseUnavailable,)
+
+    def __init__(self, settings: dict[str, Any], queue_id: str) -> None:
+        super().__init__(settings, queue_id)
+        try:
+            self.url = engine_url(settings["conn_string"])
+        except ValueError as exc:
+            raise QueueTypeError(f"conn_string: {exc}") from None
+        self.filter_field: str = settings["filter_field"]
+        self.engine = sa.create_engine(
+            self.url,
+            pool_pre_ping=True,  # a connection the server dropped while idle is replaced
+            pool_recycle=1800,
+            connect_args=_connect_args(self.url, settings["connect_timeout"]),
+        )
+        self._rows = sa.text(_as_derived_table(settings["query"])).columns().subquery("hippo_rows")
+        self._column = sa.column(quoted_name(self.filter_field, quote=True))
+
+    @classmethod
+    def validate(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        errors = []
+        try:
+            engine_url(settings["conn_string"])
+        except ValueError as exc:
+            errors.append(("$.conn_string", str(exc)))
+        if problem := query_problem(settings["query"]):
+            errors.append(("$.query", problem))
+        if not IDENTIFIER.fullmatch(settings["filter_field"]):
+            errors.append((
+                "$.filter_field",
+                f"must be a plain column name (letters, digits and _, not starting with a "
+                f"digit), not {settings['filter_field']!r}",
+            ))
+        return errors
+
+    @classmethod
+    def initial_cursor(cls, settings: dict[str, Any]) -> Any:
+        value = settings.get("filter_val", "")
+        return None if value == "" else value
+
+    def poll(self, limit: int, cursor: Any) -> PollResult:
+        with database_errors(self.url), self.engine.connect() as connection:
+            # One row past the limit shows whether the limit cuts through a run of
+            # rows sharing one filter value.
+            rows = connection.execute(self._newer_than(cursor).limit(limit + 1)).mappings().all()
+            taken = self._whole_runs(connection, rows, limit)
+        if not taken:
+            return PollResult([], cursor)
+        try:
+            last = cursor_value(self._filter_value(taken[-1]))
+        except TypeError as exc:
+            raise QueueTypeError(f"filter_field {self.filter_field!r}: {exc}") from None
+        return PollResult([Item(data=row_json(row)) for row in taken], last)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _select(self) -> sa.Select[Any]:
+        return sa.select(sa.literal_column("*")).select_from(self._rows)
+
+    def _newer_than(self, cursor: Any) -> sa.Select[Any]:
+        if cursor is None:
+            condition = self._column.is_not(None)
+        else:
+            # NullType: no cast is rendered, so the database converts ISO text to its
+            # own time types the way it converts a literal.
+            condition = self._column > sa.bindparam("hippo_cursor", cursor, type_=NullType())
+        return self._select().where(condition).order_by(self._column)
+
+    def _whole_runs(
+        self, connection: sa.Connection, rows: Sequence[RowMapping], limit: int
+    ) -> Sequence[RowMapping]:
+        """At most ``limit`` of ``rows`` without splitting a filter value between polls.
+
+        A run cut in two would lose its second half: the cursor moves past the value.
+        So a cut run is left for the next poll; only when one run alone exceeds the
+        limit is it taken whole, beyond the limit, since the queue could not move on.
+        """
+        if len(rows) <= limit:
+            return rows
+        boundary = self._filter_value(rows[limit])
+        before = [row for row in rows[:limit] if self._filter_value(row) != boundary]
+        if before:
+            return before
+        run = self._select().where(
+            self._column == sa.bindparam("hippo_run", boundary, type_=NullType())
+        )
+        return connection.execute(run).mappings().all()
+
+    def _filter_value(self, row: RowMapping) -> Any:
+        try:
+            return row[self.filter_field]
+        except KeyError:
+            columns = ", ".join(str(key) for key in row) or "none"
+            raise QueueTypeError(
+                f"the query's rows have no column {self.filter_field!r} (filter_field); "
+                f"they have: {columns}"
+            ) from None
