@@ -191,7 +191,9 @@ class Poller:
         except Exception as exc:
             self._failed(queue, exc, transient=instance.is_transient(exc))
             return Custody(queue["id"], instance)
-        items = list(result.items)[:limit]
+        # A source may return a little more than asked when it cannot split a run of items
+        # sharing one cursor value; dropping any would lose them behind the cursor.
+        items = list(result.items)
         definition = task_definition_of(queue)
         tasks = [
             states.new_task(definition, family=queue["id"], queue_id=queue["id"],

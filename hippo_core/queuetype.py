@@ -96,7 +96,13 @@ class QueueType:
         return None
 
     def poll(self, limit: int, cursor: JSON) -> PollResult:
-        """Return at most ``limit`` new items (``limit`` >= 1) and the cursor after them."""
+        """Return new items (``limit`` >= 1) and the cursor after them.
+
+        Return at most ``limit`` items, unless the source cannot split a group of
+        items sharing one cursor value (rows with the same ``filter_field`` value):
+        such a group is returned whole, since items behind the cursor are never seen
+        again. The cursor returned is stored even when there are no items.
+        """
         raise NotImplementedError
 
     def ack(self, items: list[Item]) -> None:  # noqa: B027 - optional hook with a safe default
