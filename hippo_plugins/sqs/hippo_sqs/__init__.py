@@ -170,16 +170,19 @@ class SqsQueueType(QueueType):
     def ack(self, items: list[Item]) -> None:
         if not items:
             return
+        # Every receipt is checked before the first delete, so a bad item deletes nothing.
+        entries = [
+            {"Id": str(index), "ReceiptHandle": _receipt(item, index)}
+            for index, item in enumerate(items)
+        ]
         queue_url = self._url()
         failures: list[str] = []
         only_server_faults = True
-        for start in range(0, len(items), MAX_BATCH):
-            entries = [
-                {"Id": str(index), "ReceiptHandle": _receipt(item, index)}
-                for index, item in enumerate(items[start : start + MAX_BATCH], start)
-            ]
+        for start in range(0, len(entries), MAX_BATCH):
             with self._translate("delete messages from"):
-                answer = self._client.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+                answer = self._client.delete_message_batch(
+                    QueueUrl=queue_url, Entries=entries[start : start + MAX_BATCH]
+                )
             for failed in answer.get("Failed", []):
                 only_server_faults = only_server_faults and not failed.get("SenderFault", True)
                 failures.append(
@@ -188,8 +191,8 @@ class SqsQueueType(QueueType):
         if failures:
             error_class = SqsTransientError if only_server_faults else QueueTypeError
             raise error_class(
-                f"{self.where}: {len(failures)} of {len(items)} messages were not deleted and "
-                f"will be delivered again after their visibility timeout ({'; '.join(failures)})"
+                f"{self.where}: {len(failures)} of {len(items)} messages were not deleted and may "
+                f"be delivered again after their visibility timeout ({'; '.join(failures)})"
             )
 
     def close(self) -> None:
@@ -210,15 +213,20 @@ class SqsQueueType(QueueType):
                 for index, item in enumerate(items[start : start + MAX_BATCH], start)
             ]
             try:
-                self._client.change_message_visibility_batch(
+                answer = self._client.change_message_visibility_batch(
                     QueueUrl=self._url(), Entries=entries
                 )
             except (BotoCoreError, ClientError, QueueTypeError) as release_error:
                 error.add_note(
-                    f"{len(items)} messages received before the failure stay hidden until "
-                    f"their visibility timeout: releasing them failed too ({release_error})"
+                    f"{len(items) - start} messages received before the failure stay hidden "
+                    f"until their visibility timeout: releasing them failed too ({release_error})"
                 )
                 return
+            for failed in answer.get("Failed", []):
+                error.add_note(
+                    f"item {failed['Id']} stays hidden until its visibility timeout: releasing "
+                    f"it failed ({failed.get('Code')}: {failed.get('Message', '')})"
+                )
 
     @contextmanager
     def _translate(self, action: str) -> Iterator[None]:

@@ -122,9 +122,13 @@ def test_failed_delete_is_raised_and_names_the_item(make_queue, send, counts):
     assert counts() == (0, 1)
 
 
-def test_ack_refuses_an_item_without_a_receipt(make_queue):
-    with pytest.raises(QueueTypeError, match="no SQS receipt handle"):
-        make_queue().ack([Item(data="x")])
+def test_ack_refuses_an_item_without_a_receipt_and_deletes_nothing(make_queue, send, counts):
+    send([f"m{i}" for i in range(12)])
+    queue = make_queue()
+    items = queue.poll(12, None).items
+    with pytest.raises(QueueTypeError, match="item 12 carries no SQS receipt handle"):
+        queue.ack([*items, Item(data="x")])
+    assert counts() == (0, 12)
 
 
 def test_failed_receive_mid_poll_releases_what_it_took(make_queue, send, counts):
