@@ -144,6 +144,8 @@ class Worker:
         finally:
             self._step_down()
             self.lease.release()
+            self._stop.set()
+            listener.join()
         return 1 if self.fatal else 0
 
     def _lead_or_stand_by(self) -> None:
@@ -189,7 +191,7 @@ class Worker:
             try:
                 pubsub.subscribe(self.store.wake_channel)
                 while not self._stop.is_set():
-                    if pubsub.get_message(timeout=1.0) is not None:
+                    if pubsub.get_message(timeout=0.5) is not None:
                         self._wake.set()
             except redis.RedisError as exc:
                 log.debug("wake-up channel lost (%s); retrying", exc)
