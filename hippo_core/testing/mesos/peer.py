@@ -1,0 +1,291 @@
+"""``MesosMasterPeer``: a Mesos master speaking the v1 scheduler HTTP API on a real socket."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from hippo_core.testing.mesos.behaviors import Behavior, TaskPredicate, check_behavior
+from hippo_core.testing.mesos.cluster import AgentRecord, OfferRecord, SimAgent
+from hippo_core.testing.mesos.frameworks import SimFramework
+from hippo_core.testing.mesos.master import Master
+from hippo_core.testing.mesos.protocol import is_terminal
+from hippo_core.testing.mesos.server import HttpFrontend
+from hippo_core.testing.mesos.tasks import SimTask
+
+
+class PeerError(AssertionError):
+    """The peer itself failed (a timer callback or a task rule raised)."""
+
+
+class MesosMasterPeer:
+    """A leading Mesos master with simulated agents, for tests and benchmarks.
+
+    The endpoint is ``url + "/api/v1/scheduler"``. Every property returns a
+    snapshot taken under the peer's lock; ``SimTask``/``SimFramework`` objects in
+    it are live and keep changing.
+    """
+
+    def __init__(
+        self,
+        agents: list[SimAgent] | None = None,
+        *,
+        heartbeat_interval: float = 15.0,
+        allocation_interval: float = 0.1,
+        failover_timeout_cap: float | None = None,
+        default_behavior: Behavior | None = None,
+        status_update_retry: float = 0.5,
+        status_update_retry_max: float | None = None,
+        offer_timeout: float | None = None,
+        launch_delay: float = 0.0,
+        kill_delay: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self._master = Master(
+            agents=list(agents) if agents is not None else [SimAgent(hostname="agent1")],
+            heartbeat_interval=heartbeat_interval,
+            allocation_interval=allocation_interval,
+            failover_timeout_cap=failover_timeout_cap,
+            default_behavior=default_behavior,
+            status_update_retry=status_update_retry,
+            status_update_retry_max=status_update_retry_max,
+            offer_timeout=offer_timeout,
+            launch_delay=launch_delay,
+            kill_delay=kill_delay,
+        )
+        self._host = host
+        self._port = port
+        self._frontend: HttpFrontend | None = None
+
+    # -- life --------------------------------------------------------------------------
+
+    def start(self) -> MesosMasterPeer:
+        if self._frontend is not None:
+            raise RuntimeError("the Mesos test peer is already started")
+        self._frontend = HttpFrontend(self._master, self._host, self._port)
+        with self._master.lock:
+            self._master.host, self._master.port = self._frontend.host, self._frontend.port
+            self._master.clock.start()
+            self._master.start_allocation()
+        self._frontend.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; raises :class:`PeerError` if the peer failed internally meanwhile."""
+        if self._frontend is None:
+            return
+        with self._master.lock:
+            for framework in self._master.frameworks.values():
+                if framework.stream is not None:
+                    framework.stream.close(abrupt=True)
+        self._frontend.stop()
+        self._master.clock.stop()
+        self._frontend = None
+        self.raise_internal_errors()
+
+    def __enter__(self) -> MesosMasterPeer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._frontend is None:
+            raise RuntimeError("start() the Mesos test peer before asking for its url")
+        return f"http://{self._frontend.host}:{self._frontend.port}"
+
+    @property
+    def scheduler_url(self) -> str:
+        return self.url + "/api/v1/scheduler"
+
+    @property
+    def master_id(self) -> str:
+        return self._master.master_id
+
+    # -- scripting ---------------------------------------------------------------------
+
+    def add_rule(self, predicate: TaskPredicate, behavior: Behavior) -> None:
+        """Tasks whose ``TaskInfo`` ``predicate`` accepts behave as ``behavior`` (first match wins)."""
+        if not callable(predicate):
+            raise TypeError(f"add_rule: predicate must be callable, got {predicate!r}")
+        with self._master.lock:
+            self._master.rules.append((predicate, check_behavior(behavior)))
+
+    def clear_rules(self) -> None:
+        with self._master.lock:
+            self._master.rules.clear()
+
+    # -- the books ---------------------------------------------------------------------
+
+    @property
+    def tasks(self) -> dict[str, SimTask]:
+        """task id -> the latest launch of that id."""
+        with self._master.lock:
+            return {task.task_id: task for task in self._master.launches}
+
+    @property
+    def launches(self) -> list[SimTask]:
+        with self._master.lock:
+            return list(self._master.launches)
+
+    def launch_count(self, task_id: str) -> int:
+        with self._master.lock:
+            return sum(1 for task in self._master.launches if task.task_id == task_id)
+
+    def max_active(self, label_key: str, label_value: str) -> int:
+        """Most tasks labelled ``label_key=label_value`` that were non-terminal at one moment."""
+        with self._master.lock:
+            changes: list[tuple[float, int]] = []
+            for task in self._master.launches:
+                if task.labels.get(label_key) != label_value:
+                    continue
+                active = False
+                for state, at in task.history:
+                    now_active = not is_terminal(state)
+                    if now_active != active:
+                        changes.append((at, 1 if now_active else -1))
+                        active = now_active
+        peak = current = 0
+        for _, delta in sorted(changes):
+            current += delta
+            peak = max(peak, current)
+        return peak
+
+    @property
+    def calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """(call type, JSON body) of every request whose body was a JSON object, in order."""
+        with self._master.lock:
+            return list(self._master.calls)
+
+    @property
+    def responses(self) -> list[tuple[str, int, str]]:
+        """(call type, HTTP status, body) of every request answered, in order."""
+        with self._master.lock:
+            return list(self._master.responses)
+
+    @property
+    def sent(self) -> list[tuple[str, dict[str, Any]]]:
+        """(framework id, event) of every event written to a subscription stream."""
+        with self._master.lock:
+            return list(self._master.sent)
+
+    @property
+    def notes(self) -> list[str]:
+        """Calls the master accepted but ignored, and why (unknown offers, stale acks, ...)."""
+        with self._master.lock:
+            return list(self._master.notes)
+
+    @property
+    def refused_launches(self) -> list[tuple[str, str, str, str]]:
+        """(task id, state, reason, message) of every task an ACCEPT did not launch."""
+        with self._master.lock:
+            return list(self._master.refused_launches)
+
+    def unacknowledged(self, framework_id: str | None = None) -> list[dict[str, Any]]:
+        """Status updates sent with a uuid and not acknowledged yet (one per task at most)."""
+        with self._master.lock:
+            return [
+                dict(task.pending[0].status)
+                for task in self._master.tasks.values()
+                if task.pending and task.pending[0].sent and framework_id in (None, task.framework_id)
+            ]
+
+    @property
+    def frameworks(self) -> dict[str, SimFramework]:
+        """Frameworks the master knows (removed ones are in :attr:`removed_frameworks`)."""
+        with self._master.lock:
+            return dict(self._master.frameworks)
+
+    @property
+    def removed_frameworks(self) -> dict[str, SimFramework]:
+        with self._master.lock:
+            return dict(self._master.removed_frameworks)
+
+    @property
+    def agents(self) -> dict[str, AgentRecord]:
+        with self._master.lock:
+            return dict(self._master.agents)
+
+    @property
+    def offers(self) -> dict[str, OfferRecord]:
+        """Outstanding offers by offer id."""
+        with self._master.lock:
+            return dict(self._master.offers)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Poll ``predicate`` (run under the peer's lock: read the books, do not call the peer
+        over HTTP in it) until it is true; TimeoutError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._master.lock:
+                if predicate():
+                    return
+            self.raise_internal_errors()
+            if time.monotonic() > deadline:
+                name = getattr(predicate, "__name__", repr(predicate))
+                raise TimeoutError(
+                    f"Mesos test peer: {name} still false after {timeout}s; "
+                    f"last calls: {[c for c, _ in self.calls[-10:]]}; notes: {self.notes[-5:]}"
+                )
+            time.sleep(0.01)
+
+    def raise_internal_errors(self) -> None:
+        with self._master.lock:
+            errors = list(self._master.errors)
+        if errors:
+            details = "".join(
+                "".join(traceback.format_exception(type(e), e, e.__traceback__)) for e in errors
+            )
+            raise PeerError(f"the Mesos test peer failed internally:\n{details}")
+
+    # -- faults ------------------------------------------------------------------------
+
+    def drop_subscriptions(self) -> None:
+        """Break every subscription connection (no final chunk); frameworks must resubscribe."""
+        with self._master.lock:
+            self._master.drop_subscriptions()
+
+    def remove_agent(self, hostname_or_id: str) -> None:
+        with self._master.lock:
+            self._master.remove_agent(hostname_or_id)
+
+    def partition_agent(self, hostname_or_id: str) -> None:
+        with self._master.lock:
+            self._master.partition_agent(hostname_or_id)
+
+    def heal_agent(self, hostname_or_id: str) -> None:
+        with self._master.lock:
+            self._master.heal_agent(hostname_or_id)
+
+    def add_agent(self, agent: SimAgent) -> AgentRecord:
+        with self._master.lock:
+            return self._master.add_agent(agent)
+
+    def restart(self, agent_reregister_delay: float = 0.0) -> None:
+        """Master failover: connections drop, state held in memory is lost, agents reregister."""
+        with self._master.lock:
+            self._master.restart(agent_reregister_delay)
+
+    def set_leader(
+        self, leading: bool, leader_url: str | None = None, agent_reregister_delay: float = 0.0
+    ) -> None:
+        """Not leading: every request gets 307 to ``leader_url`` (503 without one)."""
+        with self._master.lock:
+            if not leading:
+                self._master.lose_leadership(leader_url)
+            elif not self._master.leading:
+                self._master.become_leader(agent_reregister_delay)
+
+    def rescind_offers(self) -> None:
+        with self._master.lock:
+            self._master.rescind_all_offers()

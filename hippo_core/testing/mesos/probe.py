@@ -1,0 +1,216 @@
+"""A bare v1 scheduler for poking a master by hand in tests: plain ``requests``, its own
+RecordIO reader, no retries and no cleverness, so the master's answers show as they are.
+
+    probe = SchedulerProbe(peer.scheduler_url)
+    probe.subscribe()                       # SUBSCRIBED and the first HEARTBEAT arrive
+    offers = probe.next_event("OFFERS")["offers"]["offers"]
+    probe.call({"type": "DECLINE", "decline": {"offer_ids": [offers[0]["id"]]}})
+    probe.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+Event = dict[str, Any]
+
+
+class RecordIOReader:
+    """Splits ``<length>\\n<bytes>`` records out of a byte stream cut anywhere."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        records = []
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline < 0:
+                return records
+            length = int(self._buffer[:newline])
+            end = newline + 1 + length
+            if len(self._buffer) < end:
+                return records
+            records.append(self._buffer[newline + 1 : end])
+            self._buffer = self._buffer[end:]
+
+    @property
+    def leftover(self) -> bytes:
+        return self._buffer
+
+
+class SchedulerProbe:
+    """One subscription (read on a thread) plus calls on other connections."""
+
+    def __init__(self, url: str, timeout: float = 10.0):
+        self.url = url
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.framework_id: str | None = None
+        self.stream_id: str | None = None
+        self.response: requests.Response | None = None
+        self.events: list[Event] = []
+        self.ended = False
+        self.stream_error: BaseException | None = None
+        self._seen = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def framework_info(**overrides: Any) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "user": "root",
+            "name": "probe",
+            "failover_timeout": 60.0,
+            "roles": ["*"],
+            "capabilities": [{"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}],
+        }
+        info.update(overrides)
+        return info
+
+    def subscribe(
+        self,
+        framework_info: dict[str, Any] | None = None,
+        *,
+        resubscribe: bool = False,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        """POST SUBSCRIBE and start reading the stream; waits for its first event on 200."""
+        info = dict(framework_info or self.framework_info())
+        if resubscribe and self.framework_id:
+            info["id"] = {"value": self.framework_id}
+        if body is None:
+            body = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+            if "id" in info:
+                body["framework_id"] = info["id"]
+        self.close_stream()
+        with self._cond:
+            self.events, self._seen, self.ended, self.stream_error = [], 0, False, None
+        response = self.session.post(
+            self.url,
+            json=body,
+            headers={"Accept": "application/json", **(headers or {})},
+            stream=True,
+            timeout=self.timeout,
+        )
+        self.response = response
+        if response.status_code != 200:
+            response.close()
+            return response
+        self.stream_id = response.headers.get("Mesos-Stream-Id")
+        self._thread = threading.Thread(target=self._read, args=(response,), daemon=True)
+        self._thread.start()
+        first = self.next_event()
+        if first["type"] == "SUBSCRIBED":
+            self.framework_id = first["subscribed"]["framework_id"]["value"]
+        return response
+
+    def _read(self, response: requests.Response) -> None:
+        reader = RecordIOReader()
+        try:
+            for data in response.iter_content(chunk_size=None):
+                for record in reader.feed(data):
+                    with self._cond:
+                        self.events.append(json.loads(record))
+                        self._cond.notify_all()
+        except (requests.RequestException, OSError, ValueError) as exc:
+            # Kept for the test to look at: an abrupt end is what some tests expect.
+            self.stream_error = exc
+        finally:
+            with self._cond:
+                self.ended = True
+                self._cond.notify_all()
+
+    def next_event(
+        self, event_type: str | None = None, where: Callable[[Event], bool] | None = None
+    ) -> Event:
+        """The next not yet returned event (of ``event_type``, matching ``where``)."""
+        deadline = time.monotonic() + self.timeout
+        with self._cond:
+            while True:
+                while self._seen < len(self.events):
+                    event = self.events[self._seen]
+                    self._seen += 1
+                    if event_type in (None, event["type"]) and (where is None or where(event)):
+                        return event
+                if self.ended:
+                    raise EOFError(f"stream ended before a {event_type or 'event'} arrived")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [e["type"] for e in self.events]
+                    raise TimeoutError(f"no {event_type or 'event'} within {self.timeout}s; got {seen}")
+                self._cond.wait(left)
+
+    def next_update(self, task_id: str, state: str | None = None) -> dict[str, Any]:
+        """The status of the next UPDATE for ``task_id`` (in ``state``)."""
+
+        def matches(event: Event) -> bool:
+            status = event["update"]["status"]
+            return status["task_id"]["value"] == task_id and state in (None, status["state"])
+
+        return self.next_event("UPDATE", matches)["update"]["status"]
+
+    def wait_ended(self) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.ended, self.timeout):
+                raise TimeoutError(f"stream still open after {self.timeout}s")
+
+    def call(
+        self,
+        body: dict[str, Any],
+        *,
+        headers: dict[str, str] | None = None,
+        with_stream_id: bool = True,
+    ) -> requests.Response:
+        """POST a call with this framework's id and stream id unless the body/headers say otherwise."""
+        body = dict(body)
+        if self.framework_id and "framework_id" not in body:
+            body["framework_id"] = {"value": self.framework_id}
+        sent = {"Content-Type": "application/json"}
+        if with_stream_id and self.stream_id:
+            sent["Mesos-Stream-Id"] = self.stream_id
+        sent.update(headers or {})
+        return self.session.post(
+            self.url, data=json.dumps(body), headers=sent, timeout=self.timeout, allow_redirects=False
+        )
+
+    def acknowledge(self, status: dict[str, Any]) -> requests.Response:
+        return self.call(
+            {
+                "type": "ACKNOWLEDGE",
+                "acknowledge": {
+                    "agent_id": status["agent_id"],
+                    "task_id": status["task_id"],
+                    "uuid": status["uuid"],
+                },
+            }
+        )
+
+    def close_stream(self) -> None:
+        """Hang up the subscription (shutting the socket wakes the reading thread)."""
+        if self.response is not None:
+            raw = self.response.raw
+            connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                # OSError: the other side closed it already, nothing left to hang up.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            self.response.close()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout)
+            self._thread = None
+
+    def close(self) -> None:
+        self.close_stream()
+        self.session.close()
