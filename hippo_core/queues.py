@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import time
 import uuid
 from typing import Any
@@ -14,6 +15,8 @@ from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Page, Store
 
 Record = dict[str, Any]
+
+log = logging.getLogger(__name__)
 
 # Poller state shown inside the queue block (all read-only).
 STATE_FIELDS = ("last_run_tstamp", "next_run_tstamp", "last_error", "last_error_tstamp", "cursor")
@@ -40,6 +43,7 @@ class QueueService:
         now = time.time()
         record.update(id=str(uuid.uuid4()), created_at=now, updated_at=now)
         self.store.create_queue(record)
+        log.info("queue %s created: %s %r", record["id"], record["queue"]["type"], record["queue"]["name"])
         return self.public(record, None)
 
     def get(self, queue_id: str) -> Record:
@@ -69,6 +73,7 @@ class QueueService:
             return record
 
         new = self.store.update_queue(queue_id, replace)
+        log.info("queue %s updated", queue_id)
         return self.public(new, self.store.get_queue_states([queue_id])[0])
 
     def toggle(self, queue_id: str) -> Record:
@@ -79,8 +84,10 @@ class QueueService:
             return stored
 
         new = self.store.update_queue(queue_id, flip)
+        log.info("queue %s is now %s", queue_id, new["queue"]["status"])
         return self.public(new, self.store.get_queue_states([queue_id])[0])
 
     def delete(self, queue_id: str) -> None:
         """Remove the queue; its tasks stay (they are history, and may still be running)."""
         self.store.delete_queue(queue_id)
+        log.info("queue %s deleted", queue_id)

@@ -3,11 +3,15 @@
 A plugin that fails to import, or that does not honour the contract (not a
 ``QueueType``, a schema that is not a valid JSON schema), is kept as a failure with its
 reason: ``GET /queuetypes/`` reports it and the rest of Hippo carries on.
+
+Entry points are read when the registry is built, i.e. when ``hippo api`` or ``hippo
+worker`` starts: restart them after installing or uninstalling a queue type.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.metadata
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -32,12 +36,21 @@ class LoadFailure:
     error: str
 
 
-def _distribution(ext_or_ep: Any) -> tuple[str | None, str | None]:
-    ep = getattr(ext_or_ep, "entry_point", ext_or_ep)
-    dist = getattr(ep, "dist", None)
-    if dist is None:
-        return None, None
-    return dist.metadata["Name"], dist.version
+Provider = tuple[str | None, str | None]  # (distribution name, version)
+
+
+def _providers() -> dict[tuple[str, str], Provider]:
+    """(entry point name, target) -> the distribution that declares it, for our group.
+
+    stevedore's entry-point cache drops each entry point's distribution, so it is looked
+    up here, once, from the installed metadata.
+    """
+    found: dict[tuple[str, str], Provider] = {}
+    for ep in importlib.metadata.entry_points(group=NAMESPACE):
+        dist = getattr(ep, "dist", None)
+        if dist is not None:
+            found.setdefault((ep.name, ep.value), (dist.metadata["Name"], dist.version))
+    return found
 
 
 def _contract_problem(name: str, plugin: Any) -> str | None:
@@ -55,12 +68,14 @@ def _contract_problem(name: str, plugin: Any) -> str | None:
 class QueueTypeRegistry:
     def __init__(self, manager: ExtensionManager | None = None) -> None:
         self.failures: dict[str, LoadFailure] = {}
+        self._providers: dict[tuple[str, str], Provider] = {}
         if manager is None:
+            self._providers = _providers()
             manager = ExtensionManager(
                 NAMESPACE, invoke_on_load=False, on_load_failure_callback=self._load_failed
             )
         self._types: dict[str, type[QueueType]] = {}
-        self._dists: dict[str, tuple[str | None, str | None]] = {}
+        self._dists: dict[str, Provider] = {}
         for ext in manager.extensions:
             self._add(ext)
 
@@ -70,8 +85,16 @@ class QueueTypeRegistry:
         extensions = [Extension(t.name, None, t, None) for t in types]
         return cls(ExtensionManager.make_test_instance(extensions, namespace=NAMESPACE))
 
+    def _provider(self, entry_point: Any) -> Provider:
+        if entry_point is None:
+            return None, None
+        dist = getattr(entry_point, "dist", None)
+        if dist is not None:
+            return dist.metadata["Name"], dist.version
+        return self._providers.get((entry_point.name, entry_point.value), (None, None))
+
     def _load_failed(self, manager: ExtensionManager, entry_point: Any, error: Exception) -> None:
-        dist, _ = _distribution(entry_point)
+        dist, _ = self._provider(entry_point)
         log.warning("queue type %r (%s) failed to load: %s", entry_point.name, dist, error,
                     exc_info=error)
         reason = f"{type(error).__name__}: {error}"
@@ -79,7 +102,7 @@ class QueueTypeRegistry:
 
     def _add(self, ext: Extension) -> None:
         problem = _contract_problem(ext.name, ext.plugin)
-        dist = _distribution(ext)
+        dist = self._provider(ext.entry_point)
         if problem:
             log.warning("queue type %r (%s) is unusable: %s", ext.name, dist[0], problem)
             self.failures[ext.name] = LoadFailure(ext.name, dist[0], problem)

@@ -7,6 +7,7 @@ The Redis fixtures (``redis_server``, ``redis_url``, ``redis_client``) come from
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -144,7 +145,7 @@ def error_of() -> Callable[[Any, int], dict[str, Any]]:
         assert resp.status_code == status, resp.text
         content_type = resp.headers.get("content-type", "")
         assert content_type.startswith("application/json"), content_type
-        body = resp.json()
+        body = json.loads(resp.text)
         ERROR_VALIDATOR.validate(body)
         assert body["status"] == status
         return body

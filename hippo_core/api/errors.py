@@ -75,8 +75,20 @@ def _redis_down(req: falcon.Request, resp: falcon.Response, exc: redis.RedisErro
     )
 
 
+def _unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, params: Any) -> None:
+    if isinstance(exc, falcon.HTTPError):
+        raise exc
+    # The traceback goes to the log; the client learns only that it was not its fault.
+    log.error("%s %s failed", req.method, req.path, exc_info=exc)
+    raise falcon.HTTPInternalServerError(
+        title="Internal error",
+        description="Hippo failed to handle the request; the server log has the details.",
+    )
+
+
 def install(app: falcon.App) -> None:
     app.set_error_serializer(serialize_error)
+    app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(ValidationFailed, _validation_failed)
     app.add_error_handler(NotFound, _not_found)
     app.add_error_handler(Conflict, _conflict)

@@ -26,11 +26,16 @@ def _errors(*codes: int) -> dict[str, Any]:
         404: "No such resource",
         405: "Method not allowed (see the Allow header)",
         409: "Conflict with the resource's state",
+        411: "Chunked body the server cannot bound; send Content-Length",
         413: "Body larger than max_body_bytes",
         415: "Body is not JSON",
         503: "Redis unavailable",
     }
     return {str(c): _json(_ref("Error"), reasons[c]) for c in codes}
+
+
+def _items(item: str) -> dict[str, Any]:
+    return {"type": "object", "properties": {"items": {"type": "array", "items": _ref(item)}}}
 
 
 def _listing(item: str) -> dict[str, Any]:
@@ -81,14 +86,14 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
         "summary": "Create a queue",
         "requestBody": _body("Queue"),
         "responses": {
-            "201": _json(_ref("Queue"), "Created; Location names it"), **_errors(400, 413, 415, 503)
+            "201": _json(_ref("Queue"), "Created; Location names it"), **_errors(400, 411, 413, 415, 503)
         },
     }
     update_queue = {
         "summary": "Replace a queue's definition (masked secrets sent back keep their value)",
         "parameters": [queue_id],
         "requestBody": _body("Queue"),
-        "responses": {"200": _json(_ref("Queue"), "Updated"), **_errors(400, 404, 413, 415, 503)},
+        "responses": {"200": _json(_ref("Queue"), "Updated"), **_errors(400, 404, 411, 413, 415, 503)},
     }
     toggle = {
         "summary": "Switch a queue between ENABLED and DISABLED",
@@ -129,7 +134,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
             "get": {
                 "summary": "Installed queue types and their settings schemas; "
                 "failed plugins are listed as unavailable",
-                "responses": {"200": _json(_listing("QueueType"), "Every queue type")},
+                "responses": {"200": _json(_items("QueueType"), "Every queue type")},
             }
         },
         "/tasks/": {
@@ -148,7 +153,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                 "requestBody": _body("Task"),
                 "responses": {
                     "201": _json(_ref("Task"), "Created; Location names it"),
-                    **_errors(400, 413, 415, 503),
+                    **_errors(400, 411, 413, 415, 503),
                 },
             },
         },
@@ -175,6 +180,12 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                 "responses": {
                     "200": _json(_ref("Task"), "The task, PENDING again"), **_errors(404, 409, 503)
                 },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1 document of every route"}},
             }
         },
         "/healthz": {"get": {"summary": "The process answers", "responses": {"200": {"description": "Up"}}}},
