@@ -9,6 +9,7 @@ field names below, e.g. ``redis_url = "redis://redis:6379/0"``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -103,18 +104,63 @@ class Config:
         return rows
 
 
+def _kind(f: dataclasses.Field) -> str:
+    return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+
+
 def _coerce(f: dataclasses.Field, raw: Any, origin: str) -> Any:
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    """``raw`` (a TOML value or an environment string) as the type of setting ``f``."""
+    kind = _kind(f)
     if raw is None or (raw == "" and "None" in kind):
         return None
+    # TOML booleans are ints to Python; no setting is a boolean, so one is always a mistake.
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise ValueError(f"{origin}: {f.name} cannot be {raw!r}")
     try:
         if kind.startswith("int"):
-            return int(raw)
+            number = float(raw) if isinstance(raw, float) else int(raw)
+            if number != int(number):
+                raise ValueError("not a whole number")
+            return int(number)
         if kind.startswith("float"):
             return float(raw)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{origin}: expected a number for {f.name}, got {raw!r}") from exc
-    return str(raw)
+        expected = "a whole number" if kind.startswith("int") else "a number"
+        raise ValueError(f"{origin}: expected {expected} for {f.name}, got {raw!r}") from exc
+    if not isinstance(raw, str):
+        raise ValueError(f"{origin}: expected a string for {f.name}, got {raw!r}")
+    return raw
+
+
+# (lowest, highest) of numeric settings; None means unbounded on that side.
+RANGES: dict[str, tuple[float | None, float | None]] = {
+    "max_body_bytes": (1, None),
+    "port": (0, 65535),
+    "api_threads": (1, None),
+    "poller_threads": (1, None),
+    "mesos_failover_timeout": (0, None),
+    "refuse_seconds": (0, None),
+    "unreachable_timeout": (0, None),
+    "leader_lease_seconds": (0.1, None),
+    "local_cpus": (0, None),
+    "local_mem": (0, None),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _check(config: Config) -> None:
+    problems = []
+    for name, (low, high) in RANGES.items():
+        value = getattr(config, name, None)
+        if value is None:
+            continue
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+            problems.append(f"{name} must be {bounds}, got {value}")
+    if config.log_level.upper() not in LOG_LEVELS:
+        problems.append(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {config.log_level!r}")
+    if problems:
+        raise ValueError("invalid settings: " + "; ".join(problems))
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:
@@ -133,8 +179,12 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
             raise ValueError(f"config file {path} is not valid TOML: {exc}") from exc
         unknown = sorted(set(data) - set(fields))
         if unknown:
+            hints = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, list(fields), n=1)
+                hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
             raise ValueError(
-                f"config file {path}: unknown setting(s) {', '.join(unknown)}; "
+                f"config file {path}: unknown setting(s) {', '.join(hints)}; "
                 f"known: {', '.join(fields)}"
             )
         for name, raw in data.items():
@@ -143,4 +193,6 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         var = f.metadata["env"]
         if var in env:
             values[name] = _coerce(f, env[var], f"environment variable {var}")
-    return Config(**values)
+    config = Config(**values)
+    _check(config)
+    return config

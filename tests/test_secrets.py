@@ -1,0 +1,131 @@
+"""Secrets: masked on the way out, kept on round trips, refused as masks, scrubbed from text."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from hippo_core.secrets import (
+    MASK,
+    keep_masked,
+    mask,
+    mask_url_password,
+    masked_paths,
+    scrub,
+    secret_values,
+    url_password,
+)
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "token": {"type": "string", "x-hippo-secret": True},
+        "dsn": {"type": "string", "x-hippo-secret": "url-password"},
+        "nested": {
+            "type": "object",
+            "properties": {"awssecret": {"type": "string", "x-hippo-secret": True}},
+        },
+    },
+}
+STORED = {
+    "name": "orders",
+    "token": "tok-123456",
+    "dsn": "postgresql://app:pg-pass@db:5432/orders",
+    "nested": {"awssecret": "aws-abcdef"},
+}
+
+
+@pytest.mark.parametrize(
+    ("url", "masked", "password"),
+    [
+        ("postgresql://app:pg-pass@db:5432/x", f"postgresql://app:{MASK}@db:5432/x", "pg-pass"),
+        ("mysql+pymysql://u:p@h/db", f"mysql+pymysql://u:{MASK}@h/db", "p"),
+        ("jdbc:mysql://u:pw@h:3306/db", f"jdbc:mysql://u:{MASK}@h:3306/db", "pw"),
+        ("redis://:only-pw@h:6379/0", f"redis://:{MASK}@h:6379/0", "only-pw"),
+        # Passwords with ':' or '@' in them are masked whole.
+        ("postgresql://app:a:b@c@db/x", f"postgresql://app:{MASK}@db/x", "a:b@c"),
+        # Nothing to mask.
+        ("postgresql://app@db/x", "postgresql://app@db/x", None),
+        ("postgresql://db:5432/x", "postgresql://db:5432/x", None),
+        ("postgresql://app:@db/x", "postgresql://app:@db/x", None),
+        ("not a url", "not a url", None),
+        ("", "", None),
+    ],
+)
+def test_url_passwords(url: str, masked: str, password: str | None) -> None:
+    assert mask_url_password(url) == masked
+    assert url_password(url) == password
+
+
+def test_mask_hides_every_secret_and_nothing_else() -> None:
+    shown = mask(SCHEMA, copy.deepcopy(STORED))
+    assert shown == {
+        "name": "orders",
+        "token": MASK,
+        "dsn": f"postgresql://app:{MASK}@db:5432/orders",
+        "nested": {"awssecret": MASK},
+    }
+
+
+def test_mask_leaves_empty_secrets_empty() -> None:
+    """An empty secret shows as empty, so people see that none is set."""
+    assert mask(SCHEMA, {"token": "", "dsn": ""}) == {"token": "", "dsn": ""}
+
+
+def test_mask_ignores_what_is_not_a_string() -> None:
+    assert mask(SCHEMA, {"token": 5, "nested": "x"}) == {"token": 5, "nested": "x"}
+
+
+def test_a_masked_record_sent_back_gets_the_stored_secrets() -> None:
+    new = mask(SCHEMA, copy.deepcopy(STORED))
+    keep_masked(SCHEMA, new, STORED)
+    assert new == STORED
+
+
+def test_a_url_edited_around_its_masked_password_keeps_the_password() -> None:
+    new = {"dsn": f"postgresql://app:{MASK}@new-db:6432/orders"}
+    keep_masked(SCHEMA, new, STORED)
+    assert new == {"dsn": "postgresql://app:pg-pass@new-db:6432/orders"}
+
+
+def test_new_secrets_replace_the_stored_ones() -> None:
+    new = {"token": "tok-new", "dsn": "postgresql://app:new-pass@db/x", "nested": {"awssecret": ""}}
+    keep_masked(SCHEMA, new, STORED)
+    assert new == {"token": "tok-new", "dsn": "postgresql://app:new-pass@db/x", "nested": {"awssecret": ""}}
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "paths"),
+    [
+        ({"token": MASK}, {}, ["$.token"]),
+        ({"dsn": f"pg://u:{MASK}@h/x"}, {"dsn": "pg://u@h/x"}, ["$.dsn"]),
+        ({"nested": {"awssecret": MASK}}, {"nested": {}}, ["$.nested.awssecret"]),
+        ({"token": MASK, "dsn": f"pg://u:{MASK}@h/x"}, STORED, []),
+        ({"name": MASK}, {}, []),
+    ],
+    ids=["whole-secret-new", "url-without-stored-password", "nested", "all-kept", "not-a-secret"],
+)
+def test_masks_nothing_can_be_put_back_for_are_found(new: dict, old: dict, paths: list[str]) -> None:
+    new = copy.deepcopy(new)
+    keep_masked(SCHEMA, new, old)
+    assert masked_paths(SCHEMA, new) == paths
+
+
+def test_secret_values_and_scrub() -> None:
+    values = secret_values(SCHEMA, STORED)
+    assert sorted(values) == ["aws-abcdef", "pg-pass", "tok-123456"]
+    text = f"failed: {STORED} / token tok-123456"
+    cleaned = scrub(text, values)
+    for value in values:
+        assert value not in cleaned
+    assert cleaned.count(MASK) == 4
+
+
+def test_scrub_replaces_longer_secrets_first_and_skips_tiny_ones() -> None:
+    assert scrub("abcdef abc", ["abc", "abcdef"]) == f"{MASK} {MASK}"
+    # Masking 'a' everywhere would make every message unreadable; such secrets are
+    # never quoted by Hippo's messages in the first place.
+    assert scrub("a cat", ["a"]) == "a cat"
