@@ -23,6 +23,33 @@ import requests
 Event = dict[str, Any]
 
 
+def task_info(
+    task_id: str,
+    offer: Event,
+    *,
+    cpus: float = 0.1,
+    mem: float = 32.0,
+    command: str = "true",
+    labels: dict[str, str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A command ``TaskInfo`` for ``offer``'s agent."""
+    info: dict[str, Any] = {
+        "name": task_id,
+        "task_id": {"value": task_id},
+        "agent_id": offer["agent_id"],
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}},
+        ],
+        "command": {"value": command, "shell": True},
+    }
+    if labels:
+        info["labels"] = {"labels": [{"key": k, "value": v} for k, v in labels.items()]}
+    info.update(extra)
+    return info
+
+
 class RecordIOReader:
     """Splits ``<length>\\n<bytes>`` records out of a byte stream cut anywhere."""
 
@@ -102,6 +129,7 @@ class SchedulerProbe:
             headers={"Accept": "application/json", **(headers or {})},
             stream=True,
             timeout=self.timeout,
+            allow_redirects=False,
         )
         self.response = response
         if response.status_code != 200:
@@ -196,20 +224,87 @@ class SchedulerProbe:
             }
         )
 
+    def next_offers(self) -> list[Event]:
+        return self.next_event("OFFERS")["offers"]["offers"]
+
+    def offers_for(self, *hostnames: str) -> dict[str, Event]:
+        """The next offer of each of ``hostnames`` (over as many OFFERS events as it takes)."""
+        got: dict[str, Event] = {}
+        while not set(hostnames) <= set(got):
+            for offer in self.next_offers():
+                got.setdefault(offer["hostname"], offer)
+        return got
+
+    def arriving(self, event_type: str, seconds: float) -> list[Event]:
+        """Every ``event_type`` event that arrives in the next ``seconds`` (waits them out)."""
+        deadline = time.monotonic() + seconds
+        found = []
+        with self._cond:
+            while True:
+                while self._seen < len(self.events):
+                    event = self.events[self._seen]
+                    self._seen += 1
+                    if event["type"] == event_type:
+                        found.append(event)
+                left = deadline - time.monotonic()
+                if left <= 0 or self.ended:
+                    return found
+                self._cond.wait(left)
+
+    def accept(
+        self,
+        offers: Event | list[Event],
+        task_infos: list[dict[str, Any]],
+        *,
+        refuse_seconds: float | None = None,
+    ) -> requests.Response:
+        offers = offers if isinstance(offers, list) else [offers]
+        accept: dict[str, Any] = {
+            "offer_ids": [o["id"] for o in offers],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": task_infos}}],
+        }
+        if refuse_seconds is not None:
+            accept["filters"] = {"refuse_seconds": refuse_seconds}
+        return self.call({"type": "ACCEPT", "accept": accept})
+
+    def decline(self, offers: Event | list[Event], refuse_seconds: float | None = None) -> requests.Response:
+        offers = offers if isinstance(offers, list) else [offers]
+        decline: dict[str, Any] = {"offer_ids": [o["id"] for o in offers]}
+        if refuse_seconds is not None:
+            decline["filters"] = {"refuse_seconds": refuse_seconds}
+        return self.call({"type": "DECLINE", "decline": decline})
+
+    def kill(self, task_id: str, agent_id: str | None = None) -> requests.Response:
+        kill: dict[str, Any] = {"task_id": {"value": task_id}}
+        if agent_id is not None:
+            kill["agent_id"] = {"value": agent_id}
+        return self.call({"type": "KILL", "kill": kill})
+
+    def reconcile(self, tasks: list[tuple[str, str | None]]) -> requests.Response:
+        items: list[dict[str, Any]] = []
+        for task_id, agent_id in tasks:
+            item: dict[str, Any] = {"task_id": {"value": task_id}}
+            if agent_id is not None:
+                item["agent_id"] = {"value": agent_id}
+            items.append(item)
+        return self.call({"type": "RECONCILE", "reconcile": {"tasks": items}})
+
     def close_stream(self) -> None:
-        """Hang up the subscription (shutting the socket wakes the reading thread)."""
-        if self.response is not None:
-            raw = self.response.raw
-            connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
-            sock = getattr(connection, "sock", None)
-            if sock is not None:
-                # OSError: the other side closed it already, nothing left to hang up.
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            self.response.close()
+        """Hang up the subscription: shutting the socket wakes the reading thread."""
+        if self.response is None:
+            return
+        raw = self.response.raw
+        connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            # OSError: the other side closed it already, nothing left to hang up.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=self.timeout)
             self._thread = None
+        self.response.close()
+        self.response = None
 
     def close(self) -> None:
         self.close_stream()

@@ -37,8 +37,6 @@ def _peer_hung_up(sock: socket.socket) -> bool:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "mesos-test-peer"
-    sys_version = ""
     server: _Server
 
     def _serve(self) -> None:
@@ -119,6 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"{len(item):X}\r\n".encode("ascii") + item + b"\r\n")
             self.wfile.flush()
 
+    def version_string(self) -> str:
+        return "mesos-test-peer"
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
@@ -160,8 +161,9 @@ class HttpFrontend:
     def __init__(self, master: Master, host: str, port: int):
         self._server = _Server((host, port), master)
         self.host, self.port = self._server.server_address[:2]
+        # A short poll interval keeps stop() quick; the loop itself costs next to nothing.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="mesos-peer-http", daemon=True
+            target=self._server.serve_forever, args=(0.02,), name="mesos-peer-http", daemon=True
         )
 
     def start(self) -> None:
