@@ -1,0 +1,510 @@
+"""``LocalBackend``: this machine as Hippo's one agent, each task a local process or container.
+
+See the package docstring (``hippo_core.backends.local``) for what a task sees and how
+it ends. Threads: one *event thread* calls the :class:`SchedulerCallbacks` (registered,
+offers, status updates: one event at a time, updates in the order they happened);
+each task has a thread that starts its process and waits for it.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from hippo_core.backends.base import (
+    Backend,
+    BackendError,
+    Offer,
+    SchedulerCallbacks,
+    TaskLaunch,
+    TaskStatus,
+)
+from hippo_core.backends.local import docker as docker_cli
+from hippo_core.backends.local import machine
+from hippo_core.backends.local.logs import LogStore
+from hippo_core.backends.local.process import TaskProcess
+
+log = logging.getLogger(__name__)
+
+# Less than this is not worth offering (no task asks for under 4 MB; cpus are fractions).
+MIN_CPUS = 0.01
+MIN_MEM = 1.0
+# Room for rounding when launches add up to exactly what was offered.
+EPSILON = 1e-6
+MAX_RETRY_SECONDS = 10.0
+# Variables a plain process inherits from Hippo's own environment; nothing else is
+# passed on, so Hippo's settings and credentials stay out of the tasks.
+INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+
+EXECUTOR = "SOURCE_EXECUTOR"
+AGENT = "SOURCE_AGENT"
+MASTER = "SOURCE_MASTER"
+
+
+@dataclass
+class _Task:
+    launch: TaskLaunch
+    last: TaskStatus
+    process: TaskProcess | None = None
+    kill_requested: bool = False
+    thread: threading.Thread | None = None
+    escalation: threading.Timer | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.last.terminal
+
+
+class LocalBackend(Backend):
+    """Offers this machine's free cpus and mem; runs each launch with ``docker run`` or ``/bin/sh -c``.
+
+    ``docker``: ``None`` asks the engine once at ``start`` (``docker version``);
+    ``True``/``False`` decide without asking. ``offer_interval``: how often free
+    resources are offered again while nobody accepts or declines them.
+    ``kill_grace_seconds``: between SIGTERM and SIGKILL when killing a task.
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        cpus: float | None = None,
+        mem: float | None = None,
+        *,
+        docker: bool | None = None,
+        shell: str = "/bin/sh",
+        hostname: str | None = None,
+        offer_interval: float = 0.5,
+        kill_grace_seconds: float = 5.0,
+        retry_seconds: float = 1.0,
+        keep_ended: int = 10000,
+    ) -> None:
+        self.logs = LogStore(data_dir)
+        self.cpus = float(cpus) if cpus is not None else machine.cpu_count()
+        self.mem = float(mem) if mem is not None else machine.memory_mb()
+        if self.cpus <= 0 or self.mem <= 0:
+            raise ValueError(f"the local backend needs cpus and mem above 0, got {self.cpus} and {self.mem}")
+        self.docker = docker
+        self.shell = shell
+        self.hostname = hostname or machine.hostname()
+        self.agent_id = machine.agent_id(self.hostname)
+        self.offer_interval = offer_interval
+        self.kill_grace_seconds = kill_grace_seconds
+        self.retry_seconds = retry_seconds
+        self.keep_ended = keep_ended
+
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._callbacks: SchedulerCallbacks | None = None
+        self._framework_id: str | None = None
+        self._registered = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._outbox: collections.deque[TaskStatus] = collections.deque()
+        self._retry_at = 0.0
+        self._retry_delay = retry_seconds
+        self._tasks: dict[str, _Task] = {}
+        self._ended: collections.deque[str] = collections.deque()
+        self._used_cpus = 0.0
+        self._used_mem = 0.0
+        self._suppressed = False
+        self._filter_until = 0.0
+        self._filter_free = (0.0, 0.0)
+        self._outstanding: Offer | None = None
+        self._last_offer_at = float("-inf")
+        self._offered_free: tuple[float, float] | None = None
+        self._offer_seq = 0
+
+    @classmethod
+    def from_config(cls, config: Any) -> LocalBackend:
+        return cls(config.data_dir, cpus=config.local_cpus, mem=config.local_mem)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self, callbacks: SchedulerCallbacks, framework_id: str | None) -> None:
+        with self._lock:
+            if self._thread is not None:
+                raise BackendError("the local backend is already started")
+            self._callbacks = callbacks
+            self._framework_id = framework_id or f"local-{uuid.uuid4()}"
+        if self.docker is None:
+            self.docker = docker_cli.engine_answers()
+        if not self.docker:
+            log.warning("no Docker engine answers on %s: tasks run as plain processes (/bin/sh -c) "
+                        "and their images are not used", self.hostname)
+        log.info("local backend on %s: %g cpus, %.0f MB, task files in %s", self.hostname, self.cpus,
+                 self.mem, self.logs.root)
+        self._thread = threading.Thread(target=self._events, name="hippo-local-events", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop delivering events and kill every running task (SIGTERM, SIGKILL after the grace).
+
+        Unlike Mesos nothing keeps a task running once its backend is gone, so none is
+        left behind: after a restart reconciliation answers TASK_LOST for them.
+        """
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            running = [t for t in self._tasks.values() if not t.ended]
+            for task in running:
+                task.kill_requested = True
+            self._cond.notify_all()
+        for task in running:
+            if task.process is not None:
+                task.process.terminate()
+        deadline = time.monotonic() + self.kill_grace_seconds
+        for task in running:
+            if task.thread is not None:
+                task.thread.join(max(0.0, deadline - time.monotonic()))
+        for task in running:
+            if task.thread is not None and task.thread.is_alive():
+                if task.process is not None:
+                    task.process.force_kill()
+                task.thread.join(10.0)
+                if task.thread.is_alive():
+                    log.error("task %s did not end after SIGKILL", task.launch.task_id)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(10.0)
+        with self._lock:
+            undelivered = len(self._outbox)
+            self._outbox.clear()
+        if running or undelivered:
+            log.info("local backend stopped: killed %d running task(s); %d update(s) left for "
+                     "reconciliation", len(running), undelivered)
+
+    # -- offers -----------------------------------------------------------------------------
+
+    def _free(self) -> tuple[float, float]:
+        return self.cpus - self._used_cpus, self.mem - self._used_mem
+
+    def accept(self, offer_ids: list[str], launches: list[TaskLaunch], refuse_seconds: float) -> None:
+        if not launches:
+            self.decline(offer_ids, refuse_seconds)
+            return
+        with self._lock:
+            offer = self._outstanding
+            if self._stopping:
+                raise BackendError("the local backend is stopping")
+            if offer is None or list(offer_ids) != [offer.id]:
+                raise BackendError(f"offer(s) {', '.join(offer_ids)} no longer valid")
+            cpus = sum(launch.cpus for launch in launches)
+            mem = sum(launch.mem for launch in launches)
+            if cpus > offer.cpus + EPSILON or mem > offer.mem + EPSILON:
+                raise BackendError(
+                    f"launches need {cpus:g} cpus and {mem:g} MB but offer {offer.id} has "
+                    f"{offer.cpus:g} cpus and {offer.mem:g} MB"
+                )
+            for launch in launches:
+                known = self._tasks.get(launch.task_id)
+                if known is not None and not known.ended:
+                    raise BackendError(f"task {launch.task_id} is already running here")
+            self._outstanding = None
+            tasks = []
+            for launch in launches:
+                status = self._status(launch.task_id, "TASK_STAGING", source=AGENT)
+                task = _Task(launch, status)
+                task.thread = threading.Thread(target=self._run_task, args=(task,), daemon=True,
+                                               name=f"hippo-task-{launch.task_id[:40]}")
+                self._tasks[launch.task_id] = task
+                self._used_cpus += launch.cpus
+                self._used_mem += launch.mem
+                tasks.append(task)
+            self._refuse(refuse_seconds)
+            self._cond.notify_all()
+        for task in tasks:
+            assert task.thread is not None
+            task.thread.start()
+
+    def decline(self, offer_ids: list[str], refuse_seconds: float) -> None:
+        with self._lock:
+            if self._outstanding is not None and self._outstanding.id in offer_ids:
+                self._outstanding = None
+                self._refuse(refuse_seconds)
+            self._cond.notify_all()
+
+    def _refuse(self, refuse_seconds: float) -> None:
+        """Hold back what is free now for ``refuse_seconds``; resources freed later are offered."""
+        if refuse_seconds > 0:
+            self._filter_until = time.monotonic() + refuse_seconds
+            self._filter_free = self._free()
+
+    def suppress(self) -> None:
+        with self._lock:
+            self._suppressed = True
+
+    def revive(self) -> None:
+        with self._lock:
+            self._suppressed = False
+            self._filter_until = 0.0
+            self._cond.notify_all()
+
+    def _next_offer(self, now: float) -> tuple[Offer | None, float]:
+        """The offer to send now, or how long until one may be due."""
+        if self._suppressed or self._outstanding is not None:
+            return None, float("inf")
+        free = self._free()
+        if free[0] < MIN_CPUS or free[1] < MIN_MEM:
+            return None, float("inf")
+        if now < self._filter_until and free[0] <= self._filter_free[0] + EPSILON \
+                and free[1] <= self._filter_free[1] + EPSILON:
+            return None, self._filter_until - now
+        if free == self._offered_free and now < self._last_offer_at + self.offer_interval:
+            return None, self._last_offer_at + self.offer_interval - now
+        self._offer_seq += 1
+        offer = Offer(
+            id=f"{self._framework_id}-O{self._offer_seq}",
+            agent_id=self.agent_id,
+            hostname=self.hostname,
+            cpus=round(free[0], 6),
+            mem=round(free[1], 6),
+        )
+        self._outstanding = offer
+        self._offered_free = free
+        self._last_offer_at = now
+        return offer, 0.0
+
+    # -- kills and reconciliation -----------------------------------------------------------
+
+    def kill(self, task_id: str, agent_id: str | None) -> None:
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None:
+                self._send(self._lost(task_id, "kill of a task the local backend does not know"))
+                return
+            if task.ended:
+                self._send(self._replay(task.last))  # the kill's answer: how it ended
+                return
+            task.kill_requested = True
+        self._begin_kill(task)
+
+    def _begin_kill(self, task: _Task) -> None:
+        process = task.process
+        if process is None:
+            return  # not started yet: its thread sees kill_requested and never starts it
+        process.terminate()
+        with self._lock:
+            if task.escalation is None and not task.ended:
+                task.escalation = threading.Timer(self.kill_grace_seconds, process.force_kill)
+                task.escalation.daemon = True
+                task.escalation.start()
+
+    def reconcile(self, tasks: list[tuple[str, str | None]]) -> None:
+        with self._lock:
+            if not tasks:
+                for task in self._tasks.values():
+                    if not task.ended:
+                        self._send(self._replay(task.last))
+                return
+            for task_id, agent_id in tasks:
+                task = self._tasks.get(task_id)
+                if task is None or agent_id not in (None, self.agent_id):
+                    self._send(self._lost(task_id, "reconciliation"))
+                else:
+                    self._send(self._replay(task.last))
+
+    def _lost(self, task_id: str, asked: str) -> TaskStatus:
+        return self._status(
+            task_id, "TASK_LOST", reason="REASON_RECONCILIATION", source=MASTER,
+            message=f"{asked}: the local backend on {self.hostname} has no record of this task; it "
+            "ran under an earlier backend (a restarted `hippo up` or worker), which killed it on stopping",
+        )
+
+    def _replay(self, status: TaskStatus) -> TaskStatus:
+        return TaskStatus(status.task_id, status.state, self.agent_id, self.hostname,
+                          "REASON_RECONCILIATION", status.message, MASTER, time.time())
+
+    # -- running one task -------------------------------------------------------------------
+
+    def _run_task(self, task: _Task) -> None:
+        launch = task.launch
+        warning = None
+        try:
+            sandbox = self.logs.create(launch.task_id)
+        except (OSError, ValueError) as exc:
+            self._finish(task, "TASK_ERROR", "REASON_CONTAINER_LAUNCH_FAILED",
+                         f"could not create the task's directory under {self.logs.root}: {exc}", AGENT)
+            return
+        try:
+            if self.docker:
+                run = docker_cli.docker_run(launch)
+                argv, env, name = run.argv, {**os.environ, **run.env}, launch.task_id
+            else:
+                argv, env, name = [self.shell, "-c", launch.cmd], {**_inherited(), **launch.env}, None
+                warning = _no_image_warning(launch, self.shell)
+                self.logs.write_warning(launch.task_id, warning)
+        except (OSError, ValueError) as exc:
+            self._finish(task, "TASK_ERROR", "REASON_CONTAINER_LAUNCH_FAILED",
+                         f"could not prepare the task: {exc}", AGENT)
+            return
+        with self._lock:
+            if task.kill_requested:
+                self._end(task, "TASK_KILLED", "REASON_TASK_KILLED_DURING_LAUNCH", "killed before it started",
+                          AGENT)
+                return
+            self._update(task, "TASK_STARTING", message=warning)
+        try:
+            process = TaskProcess.spawn(argv, env, sandbox, docker_name=name)
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            self._finish(task, "TASK_ERROR", "REASON_CONTAINER_LAUNCH_FAILED",
+                         f"could not start {argv[0]}: {exc}", AGENT)
+            return
+        with self._lock:
+            task.process = process
+            self._update(task, "TASK_RUNNING", message=warning)
+            kill_now = task.kill_requested
+        if kill_now:
+            self._begin_kill(task)
+        code = process.wait()
+        with self._lock:
+            escalation = task.escalation
+        if escalation is not None:
+            escalation.cancel()
+        self._finish(task, *self._outcome(task, code))
+
+    def _outcome(self, task: _Task, code: int) -> tuple[str, str | None, str | None, str]:
+        """(state, reason, message, source) for a process that exited with ``code``."""
+        if code == 0:
+            return "TASK_FINISHED", None, None, EXECUTOR
+        how = f"killed by signal {_signal_name(-code)}" if code < 0 else f"exit code {code}"
+        if task.kill_requested:
+            return "TASK_KILLED", None, f"killed by Hippo ({how})", EXECUTOR
+        if self.docker and code == 125:
+            return ("TASK_ERROR", "REASON_CONTAINER_LAUNCH_FAILED",
+                    "docker run could not start the container (exit code 125); see the attempt's stderr",
+                    AGENT)
+        return "TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED", how, EXECUTOR
+
+    def _finish(self, task: _Task, state: str, reason: str | None, message: str | None, source: str) -> None:
+        with self._lock:
+            self._end(task, state, reason, message, source)
+
+    def _end(self, task: _Task, state: str, reason: str | None, message: str | None, source: str) -> None:
+        """Record how the task ended and free its resources (the lock is held)."""
+        self._update(task, state, reason, message, source)
+        self._used_cpus = max(0.0, self._used_cpus - task.launch.cpus)
+        self._used_mem = max(0.0, self._used_mem - task.launch.mem)
+        self._ended.append(task.launch.task_id)
+        while len(self._ended) > self.keep_ended:
+            old = self._ended.popleft()
+            if old in self._tasks and self._tasks[old].ended:
+                del self._tasks[old]
+        self._cond.notify_all()
+
+    # -- status updates ---------------------------------------------------------------------
+
+    def _status(self, task_id: str, state: str, reason: str | None = None, message: str | None = None,
+                source: str = EXECUTOR) -> TaskStatus:
+        return TaskStatus(task_id, state, self.agent_id, self.hostname, reason, message, source, time.time())
+
+    def _update(self, task: _Task, state: str, reason: str | None = None, message: str | None = None,
+                source: str = EXECUTOR) -> None:
+        """The task is now ``state``: remember it and queue the update (the lock is held)."""
+        task.last = self._status(task.launch.task_id, state, reason, message, source)
+        self._send(task.last)
+
+    def _send(self, status: TaskStatus) -> None:
+        if not self._stopping:
+            self._outbox.append(status)
+            self._cond.notify_all()
+
+    # -- the event thread -------------------------------------------------------------------
+
+    def _events(self) -> None:
+        callbacks = self._callbacks
+        assert callbacks is not None
+        while True:
+            with self._lock:
+                event, wait = self._next_event(time.monotonic())
+                if event is None:
+                    if self._stopping:
+                        return
+                    self._cond.wait(min(wait, 60.0))
+                    continue
+            kind, payload = event
+            try:
+                if kind == "registered":
+                    callbacks.registered(payload)
+                elif kind == "update":
+                    callbacks.status_update(payload)
+                else:
+                    callbacks.offers([payload])
+            except Exception as exc:
+                self._failed(kind, payload, exc)
+                continue
+            with self._lock:
+                self._retry_delay = self.retry_seconds
+                unanswered = kind == "offer" and self._outstanding is payload
+                if kind == "registered":
+                    self._registered = True
+                elif kind == "update":
+                    if self._outbox and self._outbox[0] is payload:
+                        self._outbox.popleft()
+                elif unanswered:
+                    self._outstanding = None
+            if unanswered:
+                # Hippo answers offers inside the callback; one left open is taken back and
+                # offered again later, so resources are never held by an offer nobody sees.
+                self._call(callbacks.rescinded, payload.id)
+
+    def _call(self, callback: Any, *args: Any) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("%s callback failed", getattr(callback, "__name__", callback))
+
+    def _next_event(self, now: float) -> tuple[tuple[str, Any] | None, float]:
+        if self._stopping:
+            return None, 0.0
+        if not self._registered or self._outbox:
+            if now < self._retry_at:
+                return None, self._retry_at - now
+            if not self._registered:
+                return ("registered", self._framework_id), 0.0
+            return ("update", self._outbox[0]), 0.0
+        offer, wait = self._next_offer(now)
+        return (("offer", offer), 0.0) if offer is not None else (None, wait)
+
+    def _failed(self, kind: str, payload: Any, exc: Exception) -> None:
+        with self._lock:
+            delay = self._retry_delay
+            if kind == "offer":
+                if self._outstanding is payload:
+                    self._outstanding = None
+                self._last_offer_at = time.monotonic()
+            else:
+                # Kept at the head of the outbox: delivered again, before anything newer.
+                self._retry_at = time.monotonic() + delay
+                self._retry_delay = min(delay * 2, MAX_RETRY_SECONDS)
+        what = f"{payload.task_id} {payload.state}" if kind == "update" else kind
+        log.warning("%s callback failed (%s: %s); %s", what, type(exc).__name__, exc,
+                    "offering again later" if kind == "offer" else f"delivering it again in {delay:g}s")
+
+
+def _inherited() -> dict[str, str]:
+    env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
+    env.setdefault("PATH", os.defpath)
+    return env
+
+
+def _no_image_warning(launch: TaskLaunch, shell: str) -> str:
+    image = ((launch.container or {}).get("docker") or {}).get("image") or "(none)"
+    return (f"image {image} was not used: no Docker engine answered on this machine, so the command "
+            f"ran as a plain process ({shell} -c) with this machine's programs")
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)

@@ -1,0 +1,103 @@
+"""Where the local backend keeps each attempt's files, and reading them back for the API.
+
+Layout, one directory per attempt (the attempt's mesos id), like a Mesos sandbox::
+
+    <data_dir>/tasks/<attempt mesos id>/
+        stdout     what the task wrote to standard output
+        stderr     ... and to standard error
+        WARNING    present when the task did not run as asked (no Docker engine:
+                   the image was not used); one line saying so
+
+The directory is also the task's working directory when it runs as a plain process.
+Files are kept until someone removes them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+STREAMS = ("stdout", "stderr")
+WARNING_FILE = "WARNING"
+# What one read returns at most per stream; more is cut from the front (the end matters).
+MAX_READ_BYTES = 1024 * 1024
+
+# Mesos ids Hippo makes are `<family>.<uuid>`; anything else (a slash, `..`) is not ours.
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+
+
+@dataclass(frozen=True)
+class StreamText:
+    """The end of one log file: ``text`` (UTF-8, invalid bytes replaced) of ``size`` bytes."""
+
+    text: str
+    size: int
+    truncated: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {"text": self.text, "size": self.size, "truncated": self.truncated}
+
+
+@dataclass(frozen=True)
+class AttemptLogs:
+    attempt_id: str
+    stdout: StreamText
+    stderr: StreamText
+    warning: str | None
+
+
+class LogStore:
+    """The attempts' directories under ``<data_dir>/tasks``."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(data_dir).expanduser() / "tasks"
+
+    def sandbox(self, attempt_id: str) -> Path:
+        if not _SAFE_NAME.match(attempt_id) or ".." in attempt_id:
+            raise ValueError(f"{attempt_id!r} is not a task id the local backend can keep files for")
+        return self.root / attempt_id
+
+    def create(self, attempt_id: str) -> Path:
+        """The attempt's directory, made if needed (``OSError`` if it cannot be)."""
+        path = self.sandbox(attempt_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_warning(self, attempt_id: str, text: str) -> None:
+        (self.sandbox(attempt_id) / WARNING_FILE).write_text(text.rstrip("\n") + "\n")
+
+    def has_logs(self, attempt_id: str) -> bool:
+        try:
+            path = self.sandbox(attempt_id)
+        except ValueError:
+            return False
+        return any((path / stream).is_file() for stream in STREAMS)
+
+    def read(self, attempt_id: str, tail: int | None = None) -> AttemptLogs | None:
+        """Both streams of the attempt (their last ``tail`` bytes), or ``None`` if it has none."""
+        if not self.has_logs(attempt_id):
+            return None
+        path = self.sandbox(attempt_id)
+        limit = MAX_READ_BYTES if tail is None else max(0, min(tail, MAX_READ_BYTES))
+        warning_file = path / WARNING_FILE
+        warning = warning_file.read_text(errors="replace").strip() if warning_file.is_file() else None
+        return AttemptLogs(
+            attempt_id=attempt_id,
+            stdout=_read_end(path / "stdout", limit),
+            stderr=_read_end(path / "stderr", limit),
+            warning=warning or None,
+        )
+
+
+def _read_end(path: Path, limit: int) -> StreamText:
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            start = max(0, size - limit)
+            fh.seek(start)
+            data = fh.read(size - start)
+    except FileNotFoundError:
+        return StreamText("", 0, False)
+    return StreamText(data.decode("utf-8", errors="replace"), size, start > 0)

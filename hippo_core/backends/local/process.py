@@ -1,0 +1,103 @@
+"""One attempt's process: started in its own session (so its own process group), stopped as a group.
+
+The process is a shell running the task's command, or a ``docker run`` client. Its
+whole process group is signalled: children the command started (``sleep 100 &``)
+go with it. When the shell itself ends, whatever is left of its group is killed
+too, as a container's processes end with the container.
+
+Signals go to the group only while its leader is not yet reaped, so a process
+group id the kernel has handed to someone else is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class TaskProcess:
+    def __init__(self, popen: subprocess.Popen[bytes], docker_name: str | None = None) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self.docker_name = docker_name
+        self._lock = threading.Lock()
+        self._reaped = False
+
+    @classmethod
+    def spawn(
+        cls,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        docker_name: str | None = None,
+    ) -> TaskProcess:
+        """Start ``argv`` in ``cwd`` with stdout/stderr appended to files there.
+
+        Raises ``OSError`` (or ``ValueError`` for an environment Unix cannot carry)
+        when the process cannot be started.
+        """
+        with open(cwd / "stdout", "ab") as out, open(cwd / "stderr", "ab") as err:
+            popen = subprocess.Popen(
+                list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
+                stderr=err, start_new_session=True, close_fds=True,
+            )
+        return cls(popen, docker_name)
+
+    def signal(self, signum: int) -> bool:
+        """Send ``signum`` to the whole group; ``False`` once the process has been reaped."""
+        with self._lock:
+            if self._reaped:
+                return False
+            try:
+                os.killpg(self.pid, signum)
+            except ProcessLookupError:
+                return False
+            return True
+
+    def terminate(self) -> None:
+        """Ask the group to stop (a ``docker run`` client passes SIGTERM on to the container)."""
+        self.signal(signal.SIGTERM)
+
+    def force_kill(self) -> None:
+        """Kill the group now; a container is removed first, since SIGKILL cannot reach it."""
+        if self.docker_name is not None and self.popen.poll() is None:
+            self._remove_container()
+        self.signal(signal.SIGKILL)
+
+    def wait(self) -> int:
+        """Wait for the leader to exit, kill what is left of its group, reap; the return code."""
+        if hasattr(os, "waitid"):
+            # WNOWAIT leaves the leader a zombie, which keeps its group id ours until the
+            # group is cleared below.
+            while True:
+                try:
+                    os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+                    break
+                except InterruptedError:
+                    continue
+                except ChildProcessError:
+                    break
+        else:  # pragma: no cover - platforms without waitid
+            self.popen.wait()
+        with self._lock:
+            # ESRCH: nothing but the zombie leader was left.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+            code = self.popen.wait()
+            self._reaped = True
+        return code
+
+    def _remove_container(self) -> None:
+        try:
+            subprocess.run(["docker", "rm", "--force", self.docker_name], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("could not remove container %s: %s", self.docker_name, exc)
