@@ -105,10 +105,10 @@ class QueueType:
         """
         raise NotImplementedError
 
-    def ack(self, items: list[Item]) -> None:  # noqa: B027 - optional hook with a safe default
+    def ack(self, items: list[Item]) -> None:
         """Remove items from the source now that Hippo holds them. Default: nothing to do."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook with a safe default
+    def close(self) -> None:
         """Release clients and connections; called when the queue changes or is deleted."""
 
     def is_transient(self, error: BaseException) -> bool:

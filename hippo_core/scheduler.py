@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from typing import Any
 
 from hippo_core import states
@@ -45,12 +46,17 @@ class Scheduler:
         self.batch = batch
         self.scan_limit = scan_limit
         self.capacity = Capacity()
+        # Work pending but no offer for this long: revive even if Hippo thinks it did
+        # (a SUPPRESS racing a resubscription, a lost REVIVE, refuse filters piling up).
+        self.revive_after = max(2.0, 3 * refuse_seconds)
         self._lock = threading.Lock()
         self._suppressed = False
+        self._last_offers = time.monotonic()
 
     # -- offers -----------------------------------------------------------------------------
 
     def handle_offers(self, offers: list[Offer], trusted: bool) -> None:
+        self._last_offers = time.monotonic()
         self.capacity = self.capacity.widen(Capacity.of(offers))
         if not trusted:
             # Until reconciliation says where every task is, launching could double one.
@@ -191,11 +197,15 @@ class Scheduler:
     def sync_offers_wanted(self) -> None:
         """Suppress offers when nothing is pending; revive them when something is."""
         pending = self.store.count(states.PENDING)
+        now = time.monotonic()
         with self._lock:
-            if pending and self._suppressed:
+            starved = now - self._last_offers > self.revive_after
+            if pending and (self._suppressed or starved):
                 self.backend.revive()
                 self._suppressed = False
-                log.info("%d task(s) pending: offers revived", pending)
+                self._last_offers = now
+                log.info("%d task(s) pending%s: offers revived", pending,
+                         "" if not starved else f", no offer for {self.revive_after:g}s")
             elif not pending and not self._suppressed:
                 self.backend.suppress()
                 self._suppressed = True
@@ -205,4 +215,5 @@ class Scheduler:
         """After (re)subscription the master's view is fresh: offers flow until told otherwise."""
         with self._lock:
             self._suppressed = False
+            self._last_offers = time.monotonic()
 

@@ -219,14 +219,13 @@ def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> 
     if attempt is not current_attempt(task):
         # An earlier attempt reappeared (e.g. its agent came back after Hippo gave up on
         # it): record what it says, and make sure it does not keep running next to the retry.
-        if attempt["state"] == status.state:
+        # Its own ``state`` keeps how Hippo ended it; what Mesos says now goes beside it.
+        if attempt.get("reported_state") == status.state:
             return Outcome(None)
-        attempt["state"] = status.state
-        if status.state in NON_TERMINAL_MESOS:
-            _touch(task, now)
-            return Outcome(task, kill=(status.task_id, status.agent_id or attempt["agent_id"]))
-        attempt["ended_at"] = attempt["ended_at"] or now
+        attempt["reported_state"] = status.state
         _touch(task, now)
+        if status.state in NON_TERMINAL_MESOS:
+            return Outcome(task, kill=(status.task_id, status.agent_id or attempt["agent_id"]))
         return Outcome(task)
 
     state = task["state"]

@@ -208,6 +208,6 @@ class Tracker:
             except NotFound:
                 continue
             if outcome.kill:
-                log.warning("task %s unreachable for over %.0fs; giving up on that attempt",
+                log.warning("task %s unreachable for over %gs; giving up on that attempt",
                             task["mesos_id"], self.unreachable_timeout)
                 self.store.request_kill(*outcome.kill)

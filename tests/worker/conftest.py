@@ -100,14 +100,18 @@ class Hippo:
 
 
 @pytest.fixture
-def peer() -> Iterator[MesosMasterPeer]:
-    with MesosMasterPeer(
-        agents=list(AGENTS),
-        heartbeat_interval=1.0,
-        allocation_interval=0.05,
-        default_behavior=Finish(after=0.05),
-        status_update_retry=0.3,
-    ) as master:
+def peer(request: pytest.FixtureRequest) -> Iterator[MesosMasterPeer]:
+    """The master; a test changes its settings with ``@pytest.mark.peer(launch_delay=30)``."""
+    marker = request.node.get_closest_marker("peer")
+    settings: dict[str, Any] = {
+        "agents": list(AGENTS),
+        "heartbeat_interval": 1.0,
+        "allocation_interval": 0.05,
+        "default_behavior": Finish(after=0.05),
+        "status_update_retry": 0.3,
+        **(marker.kwargs if marker else {}),
+    }
+    with MesosMasterPeer(**settings) as master:
         yield master
         master.raise_internal_errors()
 
