@@ -24,6 +24,7 @@ import jsonschema
 import pytest
 import redis
 import requests
+from stevedore import ExtensionManager
 
 from hippo_core import schemas
 from hippo_core.api import create_app
@@ -157,6 +158,12 @@ def error_of() -> Callable[[Any, int], dict[str, Any]]:
 
 
 @pytest.fixture
+def fresh_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stevedore reads a group's entry points once per process; tests that add some reset that."""
+    monkeypatch.setattr(ExtensionManager, "ENTRY_POINT_CACHE", {})
+
+
+@pytest.fixture
 def plugin_dist(tmp_path: Path) -> Callable[..., Path]:
     """Write a distribution into a directory that can go on PYTHONPATH (or sys.path).
 
@@ -199,6 +206,15 @@ class ApiProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
 
 def _hippo_command() -> list[str]:
     script = Path(sys.executable).with_name("hippo")
@@ -223,16 +239,16 @@ def _wait_until_up(api: ApiProcess, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture
-def hippo_api(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ApiProcess]]:
-    """Start ``hippo api --port <free>`` on the test Redis; stopped at the end of the test.
+class ApiStarter:
+    """Starts ``hippo api --port <free>`` processes and stops whatever is left at the end."""
 
-    ``start(pythonpath=[dirs], env={...})``: extra PYTHONPATH entries (e.g. a plugin
-    distribution) and environment variables.
-    """
-    started: list[ApiProcess] = []
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[ApiProcess] = []
 
-    def start(pythonpath: list[Path] | None = None, env: dict[str, str] | None = None) -> ApiProcess:
+    def start(
+        self, redis_url: str, pythonpath: list[Path] | None = None, env: dict[str, str] | None = None
+    ) -> ApiProcess:
         port = free_port()
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("HIPPO_")}
         child_env.update(HIPPO_REDIS_URL=redis_url, HIPPO_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
@@ -241,23 +257,49 @@ def hippo_api(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ApiProce
         else:
             child_env.pop("PYTHONPATH", None)
         child_env.update(env or {})
-        log_path = tmp_path / f"hippo-api-{port}.log"
+        log_path = self.log_dir / f"hippo-api-{port}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [*_hippo_command(), "api", "--host", "127.0.0.1", "--port", str(port)],
                 env=child_env, stdout=log, stderr=subprocess.STDOUT,
             )
         api = ApiProcess(process, f"http://127.0.0.1:{port}", log_path)
+        self.started.append(api)
+        try:
+            _wait_until_up(api)
+        except Exception:
+            api.stop()
+            raise
+        return api
+
+    def stop_all(self) -> None:
+        for api in self.started:
+            api.stop()
+
+
+@pytest.fixture(scope="session")
+def api_starter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiStarter]:
+    starter = ApiStarter(tmp_path_factory.mktemp("hippo-api"))
+    try:
+        yield starter
+    finally:
+        starter.stop_all()
+
+
+@pytest.fixture
+def hippo_api(redis_url: str, api_starter: ApiStarter) -> Iterator[Callable[..., ApiProcess]]:
+    """Start ``hippo api`` on the test's Redis; stopped at the end of the test.
+
+    ``start(pythonpath=[dirs], env={...})``: extra PYTHONPATH entries (e.g. a plugin
+    distribution) and environment variables.
+    """
+    started: list[ApiProcess] = []
+
+    def start(pythonpath: list[Path] | None = None, env: dict[str, str] | None = None) -> ApiProcess:
+        api = api_starter.start(redis_url, pythonpath, env)
         started.append(api)
-        _wait_until_up(api)
         return api
 
     yield start
     for api in started:
-        if api.process.poll() is None:
-            api.process.terminate()
-            try:
-                api.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                api.process.kill()
-                api.process.wait()
+        api.stop()

@@ -108,12 +108,6 @@ def test_a_plugin_breaking_the_contract_is_listed_unavailable_and_not_fatal(
 # -- real entry points --------------------------------------------------------------------
 
 
-@pytest.fixture
-def fresh_entry_points(monkeypatch) -> None:
-    """stevedore reads a group's entry points once per process; these tests change them."""
-    monkeypatch.setattr(ExtensionManager, "ENTRY_POINT_CACHE", {})
-
-
 def test_a_distribution_on_the_path_registers_its_type(
     plugin_dist, monkeypatch, store, fresh_entry_points
 ) -> None:
