@@ -4,6 +4,17 @@ Addressing: ``/tasks/{id}/`` accepts a task's ``mesos_id``, the mesos id of any 
 attempts, or a family id (a one-off's ``id`` or a queue's id), which means the
 family's newest task. So a retried task is found by any of its mesos ids, and a
 one-off posted with ``"id": "nightly-report"`` is found by that name.
+
+Retries: a task is one record however often it runs. Each run is an attempt with a
+mesos id of its own (``<family>.<uuid>``; the first attempt's is the task's
+``mesos_id``); ``attempts`` lists them oldest first, and the retry budgets spent are in
+``task_retries_used`` and ``system_retries_used``.
+
+Kill and delete are safe on an active task: a kill only marks the task KILLING and
+records a kill request that the worker sends to the agent, and the task ends as KILLED
+when Mesos confirms (it is never retried). Deleting an active task is refused (409)
+unless forced; forced, the kill request is recorded before the record goes, so the
+container does not run on unobserved.
 """
 
 from __future__ import annotations
@@ -26,6 +37,9 @@ class TaskService:
     def create(self, body: Any) -> Record:
         definition = validate_task(body)
         family = definition.pop("id", None) or str(uuid.uuid4())
+        if self.store.get_queues([family]):
+            # It would share the queue's family: its concurrency and its task listing.
+            raise Conflict(f"{family!r} is the id of a queue; give the one-off task an id of its own")
         data = definition.pop("data", "")
         task = states.new_task(definition, family=family, queue_id=None, data=data)
         self.store.create_tasks([task])

@@ -153,7 +153,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                 "requestBody": _body("Task"),
                 "responses": {
                     "201": _json(_ref("Task"), "Created; Location names it"),
-                    **_errors(400, 411, 413, 415, 503),
+                    **_errors(400, 409, 411, 413, 415, 503),
                 },
             },
         },

@@ -58,6 +58,16 @@ def test_post_with_a_family_id(client, task_body) -> None:
     assert task["env"] == {"N": "3"}  # numbers become strings
 
 
+def test_post_with_a_queue_id_as_family_is_409(
+    client, task_body, queue_body, error_of, redis_snapshot
+) -> None:
+    queue = client.simulate_post("/queues/", json=queue_body()).json
+    before = redis_snapshot()
+    body = error_of(client.simulate_post("/tasks/", json=task_body(id=queue["id"])), 409)
+    assert queue["id"] in body["description"]
+    assert redis_snapshot() == before
+
+
 def test_post_invalid_task_names_every_field(client, task_body, error_of, redis_snapshot) -> None:
     before = redis_snapshot()
     resp = client.simulate_post("/tasks/", json=task_body(task_retry=1, mem="a lot", id="bad id"))
