@@ -33,6 +33,11 @@ class QueueService:
     def public(self, record: Record, state: Record | None) -> Record:
         """The record as the API shows it: secrets masked, poller state merged in."""
         out = secrets.mask(self._schema_for(record), copy.deepcopy(record))
+        type_name = out["queue"]["type"]
+        if type_name not in self.registry.names() and type_name in out["queue"]:
+            # Its plugin is gone (uninstalled, or failed to load), and with it the knowledge
+            # of which settings are secret: show none of them.
+            out["queue"][type_name] = secrets.mask_all(out["queue"][type_name])
         state = state or {}
         for name in STATE_FIELDS:
             out["queue"][name] = state.get(name)

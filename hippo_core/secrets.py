@@ -62,6 +62,17 @@ def _with_password(url: str, password: str) -> str:
     return f"{match.group('head')}{password}{match.group('tail')}"
 
 
+def mask_all(value: Any) -> Any:
+    """``value`` with every non-empty string in it masked (for settings of an unknown schema)."""
+    if isinstance(value, dict):
+        return {k: mask_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_all(v) for v in value]
+    if isinstance(value, str) and value:
+        return MASK
+    return value
+
+
 def keep_masked(schema: dict[str, Any], new: Any, old: Any) -> None:
     """Where ``new`` carries a masked secret, put back the stored value from ``old``.
 

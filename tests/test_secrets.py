@@ -11,6 +11,7 @@ from hippo_core.secrets import (
     MASK,
     keep_masked,
     mask,
+    mask_all,
     mask_url_password,
     masked_paths,
     scrub,
@@ -129,3 +130,9 @@ def test_scrub_replaces_longer_secrets_first_and_skips_tiny_ones() -> None:
     # Masking 'a' everywhere would make every message unreadable; such secrets are
     # never quoted by Hippo's messages in the first place.
     assert scrub("a cat", ["a"]) == "a cat"
+
+
+def test_mask_all_hides_every_string() -> None:
+    assert mask_all({"a": "x", "b": ["y", 1, ""], "c": {"d": "z", "e": None}}) == {
+        "a": MASK, "b": [MASK, 1, ""], "c": {"d": MASK, "e": None},
+    }

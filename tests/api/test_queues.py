@@ -7,7 +7,12 @@ import logging
 import uuid
 from typing import Any
 
+import falcon.testing
 import pytest
+
+from hippo_core.api import create_app
+from hippo_core.config import Config
+from hippo_core.registry import QueueTypeRegistry
 
 SLASHES = pytest.mark.parametrize("slash", ["", "/"], ids=["no-slash", "slash"])
 
@@ -259,6 +264,19 @@ def test_secrets_are_masked_in_every_answer(client, queue_body, secrets_sent, re
     stored = _stored(redis_client, qid)["queue"]["memory"]
     assert stored["token"] == token
     assert stored["url"] == f"memory://app:{password}@broker/jobs"
+
+
+def test_secrets_stay_hidden_when_the_queue_type_is_gone(client, queue_body, store, secrets_sent) -> None:
+    """Without its plugin nobody knows which settings are secret: every setting is masked."""
+    record = _create(client, queue_body())
+    without_plugin = falcon.testing.TestClient(create_app(Config(), store, QueueTypeRegistry.of()))
+    for resp in (without_plugin.simulate_get(f"/queues/{record['id']}/"),
+                 without_plugin.simulate_get("/queues/"),
+                 without_plugin.simulate_get(f"/queues/{record['id']}/toggle/")):
+        assert resp.status_code == 200, resp.text
+        _assert_no_secret(resp.text, secrets_sent)
+    shown = without_plugin.simulate_get(f"/queues/{record['id']}/").json["queue"]["memory"]
+    assert shown == {"list": "********", "token": "********", "url": "********", "start": 0, "stop": None}
 
 
 def test_a_masked_secret_sent_back_keeps_the_stored_one(
