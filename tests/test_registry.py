@@ -111,3 +111,42 @@ def test_entry_points_on_the_path_are_found_with_their_distribution(
     [record] = [r for r in caplog.records if "regbroken" in r.getMessage()]
     assert record.levelno == logging.WARNING
     assert record.exc_info is not None  # with its traceback
+
+
+# -- the reference queue type -------------------------------------------------------------
+
+
+@pytest.fixture
+def memory_list() -> str:
+    name = f"jobs-{uuid.uuid4().hex}"
+    MemoryQueueType.push(name, *[f"item-{n}" for n in range(5)])
+    return name
+
+
+def test_reference_type_reads_like_a_log_with_a_cursor(memory_list: str) -> None:
+    settings = {"list": memory_list, "start": 1, "stop": None, "token": "", "url": ""}
+    queue = MemoryQueueType(settings, "q1")
+    cursor = MemoryQueueType.initial_cursor(settings)
+    first = queue.poll(2, cursor)
+    assert ([i.data for i in first.items], first.cursor) == (["item-1", "item-2"], 3)
+    rest = queue.poll(10, first.cursor)
+    assert ([i.data for i in rest.items], rest.cursor) == (["item-3", "item-4"], 5)
+    assert queue.poll(10, rest.cursor).items == []
+    MemoryQueueType.push(memory_list, "item-5")
+    assert [i.data for i in queue.poll(10, rest.cursor).items] == ["item-5"]
+    assert MemoryQueueType.items(memory_list)[0] == "item-0"  # reading takes nothing away
+
+
+def test_reference_type_stops_where_told(memory_list: str) -> None:
+    queue = MemoryQueueType({"list": memory_list, "start": 0, "stop": 2}, "q1")
+    found = queue.poll(10, None)
+    assert ([i.data for i in found.items], found.cursor) == (["item-0", "item-1"], 2)
+    assert queue.poll(10, found.cursor).items == []
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "problems"),
+    [(0, None, []), (0, 1, []), (3, 3, [("stop", "must be greater than start (3), or null")])],
+)
+def test_reference_type_cross_field_rule(start: int, stop: int | None, problems: list) -> None:
+    assert MemoryQueueType.validate({"list": "x", "start": start, "stop": stop}) == problems
