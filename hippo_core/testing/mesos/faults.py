@@ -114,7 +114,8 @@ class FaultsMixin:
             self._drop_agent_stream(task)
             if not is_terminal(task.agent_state):
                 task.agent_state = "TASK_GONE_BY_OPERATOR"
-                task.record("TASK_GONE_BY_OPERATOR")
+                if not known:
+                    task.record("TASK_GONE_BY_OPERATOR")
             task.in_master = False
         if previous == REGISTERED:
             self._notify_agent_lost(agent)

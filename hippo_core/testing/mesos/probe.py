@@ -88,7 +88,7 @@ class SchedulerProbe:
         self.events: list[Event] = []
         self.ended = False
         self.stream_error: BaseException | None = None
-        self._seen = 0
+        self._taken: set[int] = set()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -122,7 +122,7 @@ class SchedulerProbe:
                 body["framework_id"] = info["id"]
         self.close_stream()
         with self._cond:
-            self.events, self._seen, self.ended, self.stream_error = [], 0, False, None
+            self.events, self._taken, self.ended, self.stream_error = [], set(), False, None
         response = self.session.post(
             self.url,
             json=body,
@@ -159,18 +159,26 @@ class SchedulerProbe:
                 self.ended = True
                 self._cond.notify_all()
 
+    def _take(self, event_type: str | None, where: Callable[[Event], bool] | None) -> Event | None:
+        for index, event in enumerate(self.events):
+            if index in self._taken or event_type not in (None, event["type"]):
+                continue
+            if where is None or where(event):
+                self._taken.add(index)
+                return event
+        return None
+
     def next_event(
         self, event_type: str | None = None, where: Callable[[Event], bool] | None = None
     ) -> Event:
-        """The next not yet returned event (of ``event_type``, matching ``where``)."""
+        """The oldest event not returned yet (of ``event_type``, matching ``where``);
+        events of other kinds stay for later calls."""
         deadline = time.monotonic() + self.timeout
         with self._cond:
             while True:
-                while self._seen < len(self.events):
-                    event = self.events[self._seen]
-                    self._seen += 1
-                    if event_type in (None, event["type"]) and (where is None or where(event)):
-                        return event
+                event = self._take(event_type, where)
+                if event is not None:
+                    return event
                 if self.ended:
                     raise EOFError(f"stream ended before a {event_type or 'event'} arrived")
                 left = deadline - time.monotonic()
@@ -236,16 +244,15 @@ class SchedulerProbe:
         return got
 
     def arriving(self, event_type: str, seconds: float) -> list[Event]:
-        """Every ``event_type`` event that arrives in the next ``seconds`` (waits them out)."""
+        """Every ``event_type`` event not returned yet, waiting ``seconds`` for more."""
         deadline = time.monotonic() + seconds
         found = []
         with self._cond:
             while True:
-                while self._seen < len(self.events):
-                    event = self.events[self._seen]
-                    self._seen += 1
-                    if event["type"] == event_type:
-                        found.append(event)
+                event = self._take(event_type, None)
+                while event is not None:
+                    found.append(event)
+                    event = self._take(event_type, None)
                 left = deadline - time.monotonic()
                 if left <= 0 or self.ended:
                     return found
