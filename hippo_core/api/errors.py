@@ -70,8 +70,8 @@ def _redis_down(req: falcon.Request, resp: falcon.Response, exc: redis.RedisErro
     log.error("Redis failed during %s %s: %s", req.method, req.path, exc)
     raise falcon.HTTPServiceUnavailable(
         title="Redis unavailable",
-        description=f"Hippo's Redis did not answer ({type(exc).__name__}); nothing was changed. "
-        "Check HIPPO_REDIS_URL and that Redis is running, then retry.",
+        description=f"Hippo's Redis failed ({type(exc).__name__}). Check HIPPO_REDIS_URL and that "
+        "Redis is running; then read the resource again before retrying a change.",
     )
 
 
