@@ -261,11 +261,12 @@ class FrameworksMixin:
         self._rescind_framework_offers(framework)
 
     def stream_closed(self, stream: EventStream) -> None:
-        """The subscription connection broke (``Master::exited``)."""
-        for framework in self.frameworks.values():
-            if framework.stream is stream and framework.connected:
-                self._exited(framework, abrupt=True)
-                return
+        """The subscription connection broke (``Master::exited``); called by the HTTP side."""
+        with self.lock:
+            for framework in self.frameworks.values():
+                if framework.stream is stream and framework.connected:
+                    self._exited(framework, abrupt=True)
+                    return
 
     def _exited(self, framework: SimFramework, *, abrupt: bool) -> None:
         self._disconnect(framework, abrupt=abrupt)

@@ -42,6 +42,7 @@ class MesosMasterPeer:
         offer_timeout: float | None = None,
         launch_delay: float = 0.0,
         kill_delay: float = 0.0,
+        record_events: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -56,6 +57,7 @@ class MesosMasterPeer:
             offer_timeout=offer_timeout,
             launch_delay=launch_delay,
             kill_delay=kill_delay,
+            record_events=record_events,
         )
         self._host = host
         self._port = port
@@ -240,8 +242,10 @@ class MesosMasterPeer:
             time.sleep(0.01)
 
     def raise_internal_errors(self) -> None:
+        """Raise :class:`PeerError` for failures inside the peer not reported yet."""
         with self._master.lock:
             errors = list(self._master.errors)
+            self._master.errors.clear()
         if errors:
             details = "".join(
                 "".join(traceback.format_exception(type(e), e, e.__traceback__)) for e in errors

@@ -31,6 +31,7 @@ class MasterState:
         offer_timeout: float | None = None,
         launch_delay: float = 0.0,
         kill_delay: float = 0.0,
+        record_events: bool = True,
     ):
         for name, value in (
             ("heartbeat_interval", heartbeat_interval),
@@ -52,6 +53,7 @@ class MasterState:
         self.offer_timeout = offer_timeout
         self.launch_delay = launch_delay
         self.kill_delay = kill_delay
+        self.record_events = record_events
         self.host = "127.0.0.1"
         self.port = 0
         self.master_id = str(uuid.uuid4())
@@ -102,7 +104,7 @@ class MasterState:
         self.errors.append(exc)
 
     def _send(self, framework: SimFramework, event: dict[str, Any]) -> None:
-        if framework.stream is not None and framework.stream.send(event):
+        if framework.stream is not None and framework.stream.send(event) and self.record_events:
             self.sent.append((framework.framework_id, event))
 
     def _master_update(
