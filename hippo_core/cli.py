@@ -49,7 +49,7 @@ def cmd_api(config: Config, args: argparse.Namespace) -> int:
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
 
-def _stop_on_signals(stop: Callable[[], None]) -> None:
+def stop_on_signals(stop: Callable[[], None]) -> None:
     def handler(signum: int, frame: object) -> None:
         log.info("%s received; stopping", signal.Signals(signum).name)
         stop()
@@ -70,20 +70,30 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
         print(f"hippo worker: {exc}", file=sys.stderr)
         return 2
     store = Store.from_url(config.redis_url or DEFAULT_REDIS_URL, config.key_prefix)
-    worker = Worker(config, store, factory, services=_services(config, store))
-    _stop_on_signals(worker.stop)
+    worker = Worker(config, store, factory, services=worker_services(config, store))
+    stop_on_signals(worker.stop)
     log.info("Hippo worker (%s backend%s), Redis %s", config.backend,
              f" at {config.mesos_master}" if config.backend == "mesos" else "",
              mask_url_password(config.redis_url or DEFAULT_REDIS_URL))
     return worker.run()
 
 
-def _services(config: Config, store: Store) -> list[Service]:
+def worker_services(config: Config, store: Store) -> list[Service]:
     """What runs beside the scheduler while this worker leads: the queue poller."""
     from hippo_core.poller import Poller
     from hippo_core.registry import QueueTypeRegistry
 
     return [Poller(store, QueueTypeRegistry(), threads=config.poller_threads)]
+
+
+def cmd_up(config: Config, args: argparse.Namespace) -> int:
+    from hippo_core.up import UpError, run_up
+
+    try:
+        return run_up(config.with_overrides(host=args.host, port=args.port))
+    except UpError as exc:
+        print(f"hippo up: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_config(config: Config, args: argparse.Namespace) -> int:
@@ -121,6 +131,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
     worker.add_argument("--backend", help="mesos (default) or local (env HIPPO_BACKEND)")
     worker.add_argument("--master", help="Mesos master URL(s), comma-separated (env HIPPO_MESOS_MASTER)")
     commands["worker"] = cmd_worker
+
+    up = sub.add_parser(
+        "up", help="run all of Hippo on this machine: API, worker, local backend, own Redis",
+        description="Run the API, the worker and the poller in one process, with tasks running on "
+        "this machine (docker run when a Docker engine answers, else plain processes) and, unless "
+        "HIPPO_REDIS_URL is set, a private Redis persisted in the data directory (HIPPO_DATA_DIR, "
+        "default ~/.hippo). Ctrl-C stops everything and kills running tasks; the next `hippo up` "
+        "retries them.",
+    )
+    _add_listen_options(up)
+    commands["up"] = cmd_up
 
     sub.add_parser("config", help="print every setting, its variable and current value",
                    description="Print every setting with its environment variable, current "

