@@ -93,8 +93,8 @@ class MesosBackend(Backend):
 
     def start(self, callbacks: SchedulerCallbacks, framework_id: str | None) -> None:
         with self._lock:
-            if self._driver is not None:
-                raise BackendError("the mesos backend is already started")
+            if self._driver is not None and not self._driver.join(0):
+                raise BackendError("the mesos backend is already started; stop() it first")
             self._driver = MesosSchedulerDriver(
                 _CallbackAdapter(callbacks, roles=(self.role,)),
                 self.masters,

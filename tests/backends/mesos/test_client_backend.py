@@ -235,9 +235,13 @@ def test_failed_calls_raise_backend_errors(peer, callbacks: Callbacks, make_back
     bad = launch("t1", offer, container={"docker": {"image": "x", "network": "OVERLAY"}})
     with pytest.raises(BackendError, match="OVERLAY"):
         backend.accept([offer.id], [bad], refuse_seconds=1)
+    with pytest.raises(BackendError, match="already started"):
+        backend.start(callbacks, None)
     backend.stop()
     with pytest.raises(BackendError, match="not subscribed"):
         backend.decline([offer.id], refuse_seconds=1)
+    backend.start(callbacks, backend.framework_id)  # a stopped backend may start again
+    wait_until(lambda: len(callbacks.of("registered")) == 2, what="registered again")
 
 
 def test_unreachable_masters_leave_calls_failing_not_hanging(callbacks: Callbacks, make_backend) -> None:
