@@ -276,3 +276,14 @@ def test_error_reaches_the_callbacks(peer, callbacks: Callbacks, make_backend, w
     assert wait_until(lambda: callbacks.of("error"), what="the error") == [
         "Mesos reported an error: Framework failed over"
     ]
+
+
+def test_credentials_name_the_principal_and_never_put_the_secret_in_a_body(
+    peer, callbacks: Callbacks, make_backend, wait_until
+) -> None:
+    backend = make_backend([peer.url], principal="hippo-principal", secret="s3cret-value")
+    backend.start(callbacks, None)
+    wait_until(lambda: callbacks.of("registered"), what="registered")
+    backend.revive()
+    assert calls_of(peer, "SUBSCRIBE")[0]["subscribe"]["framework_info"]["principal"] == "hippo-principal"
+    assert all("s3cret-value" not in repr(body) for _, body in peer.calls)
