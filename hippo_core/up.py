@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -134,6 +135,8 @@ def _redis(config: Config, data_dir: Path) -> Iterator[str]:
         yield config.redis_url
         return
     server = RedisServer(data_dir=data_dir / "redis")
+    pidfile = server.data_dir / "hippo-up-redis.pid"
+    _stop_leftover_redis(pidfile, server.data_dir)
     try:
         # A Ctrl-C in the terminal reaches the whole foreground process group; blocked
         # here, SIGINT stays blocked in redis-server, which must outlive the worker's
@@ -145,10 +148,45 @@ def _redis(config: Config, data_dir: Path) -> Iterator[str]:
             raise UpError(f"could not start the embedded Redis: {exc}") from exc
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        assert server.process is not None
+        pidfile.write_text(f"{server.process.pid}\n")
         log.info("embedded Redis on %s, data in %s", server.url, server.data_dir)
         yield server.url
     finally:
         server.stop()
+        pidfile.unlink(missing_ok=True)
+
+
+def _stop_leftover_redis(pidfile: Path, redis_dir: Path) -> None:
+    """Stop a Redis an earlier ``hippo up`` left running (it was killed with SIGKILL).
+
+    Two servers appending to one file would corrupt it. Only a process that is
+    redis-server working in this very directory is stopped (Linux: /proc).
+    """
+    try:
+        pid = int(pidfile.read_text().strip())
+        title = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except (OSError, ValueError):
+        return  # no pid file, or that process is gone
+    if b"redis-server" not in title or cwd != redis_dir.resolve() or not _running(pid):
+        return  # the pid now belongs to someone else
+    log.warning("stopping the Redis (pid %d) an earlier `hippo up` left running on %s", pid, redis_dir)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _running(pid):
+        if time.monotonic() > deadline:
+            raise UpError(f"the Redis an earlier `hippo up` left running (pid {pid}) on {redis_dir} "
+                          "did not stop; stop it, then start again")
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,11 +84,14 @@ def _ready(up: Up) -> bool:
 
 @pytest.fixture
 def hippo_up(tmp_path: Path) -> Iterator[Callable[..., Up]]:
-    """``start(data_dir=None)``: ``hippo up`` on a free port with HOME and HIPPO_DATA_DIR under tmp_path."""
+    """``start(data_dir=None, wait=True, port=None)``: ``hippo up`` with HOME and data under tmp_path.
+
+    Started in a session of its own, as a terminal starts a command; stopped at the end.
+    """
     started: list[Up] = []
 
-    def start(data_dir: Path | None = None, wait: bool = True) -> Up:
-        port = free_port()
+    def start(data_dir: Path | None = None, wait: bool = True, port: int | None = None) -> Up:
+        port = port or free_port()
         data_dir = data_dir or tmp_path / "home" / ".hippo"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HIPPO_")}
         env.update(HOME=str(tmp_path / "home"), HIPPO_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
@@ -146,6 +150,19 @@ def descendants(pid: int) -> dict[int, str]:
 
 def alive(pids: list[int]) -> list[int]:
     return [pid for pid in pids if _proc_stat(pid) is not None]
+
+
+def redis_servers_in(redis_dir: Path) -> list[int]:
+    """Live redis-server processes working in ``redis_dir``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (entry.name.isdigit() and b"redis-server" in (entry / "cmdline").read_bytes()
+                    and Path(os.readlink(entry / "cwd")) == redis_dir.resolve()):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return alive(found)
 
 
 # -- the tests ---------------------------------------------------------------------------
@@ -259,3 +276,32 @@ def test_one_data_directory_serves_one_hippo_up_at_a_time(hippo_up):
     assert second.process.wait(WAIT) == 2
     assert f"another `hippo up` (pid {first.process.pid}) uses {first.data_dir}" in second.log()
     assert _ready(first)
+
+
+def test_a_redis_left_by_a_killed_hippo_up_is_stopped_by_the_next(hippo_up):
+    first = hippo_up()
+    first.post("/tasks/", {"id": "done", "cmd": "echo kept", "container": BUSYBOX})
+    first.wait_task("done", ("FINISHED",))
+    os.kill(first.process.pid, signal.SIGKILL)  # no chance to clean up
+    first.process.wait(WAIT)
+    left = redis_servers_in(first.data_dir / "redis")
+    assert len(left) == 1, "the killed hippo up's Redis should still run"
+
+    # Two servers on one append-only file would corrupt it: the next hippo up stops the old one.
+    second = hippo_up(data_dir=first.data_dir)
+    assert alive(left) == []
+    assert second.get("/tasks/done/")["state"] == "FINISHED"
+    assert "an earlier `hippo up` left running" in second.log()
+    assert second.ctrl_c() == 0, second.log()
+    assert redis_servers_in(first.data_dir / "redis") == []
+
+
+def test_a_port_in_use_stops_hippo_up_with_a_clear_message_and_nothing_left(hippo_up, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        up = hippo_up(wait=False, port=port)
+        assert up.process.wait(WAIT) == 2, up.log()
+    assert f"cannot listen on 127.0.0.1:{port}" in up.log()
+    assert redis_servers_in(up.data_dir / "redis") == []
