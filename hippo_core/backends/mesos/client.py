@@ -267,10 +267,10 @@ class MesosSchedulerDriver:
     def _run(self) -> None:
         try:
             self._subscribe_loop()
-        except Exception:
+        except Exception as exc:
+            # A bug, not a cluster problem: logged with its traceback and reported as fatal.
             log.exception("the Mesos scheduler driver failed unexpectedly")
-            self._fail("the Mesos scheduler driver failed unexpectedly; see the log")
-            raise
+            self._fail(f"the Mesos scheduler driver failed unexpectedly: {type(exc).__name__}: {exc}")
         finally:
             with self._lock:
                 self._stream = None
