@@ -57,8 +57,10 @@ def test_stream_is_recordio_with_exact_lengths(peer: MesosMasterPeer):
             + data
         )
         raw = b""
-        while raw.count(b"HEARTBEAT") < 1:
-            raw += sock.recv(65536)
+        while b"HEARTBEAT" not in raw:
+            data = sock.recv(65536)
+            assert data, f"connection closed before the first HEARTBEAT: {raw!r}"
+            raw += data
     head, _, chunked = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     payload = b""

@@ -56,17 +56,25 @@ def test_outstanding_offers_are_not_offered_again(peer: MesosMasterPeer, probe: 
     assert len(peer.offers) == 2
 
 
-def test_decline_filter_holds_for_refuse_seconds(probe: SchedulerProbe):
+def test_decline_filter_keeps_the_agent_away(probe: SchedulerProbe):
     offers = probe.offers_for("agent1", "agent2")
-    probe.decline(offers["agent1"], refuse_seconds=0.5)
+    probe.decline(offers["agent1"], refuse_seconds=3600)
     probe.decline(offers["agent2"], refuse_seconds=0)
 
-    again = probe.next_offers()  # agent2 comes back at once: a zero filter sets none
-    later = probe.next_offers()  # agent1 once its half second is over
+    again = probe.offers_for("agent2")  # a zero filter sets none
+    meanwhile = probe.arriving("OFFERS", 0.3)
 
-    assert [o["hostname"] for o in again] == ["agent2"]
-    assert [o["hostname"] for o in later] == ["agent1"]
-    assert later[0]["id"] != offers["agent1"]["id"]
+    assert again["agent2"]["id"] != offers["agent2"]["id"]
+    assert [o["hostname"] for e in meanwhile for o in e["offers"]["offers"]] == []
+
+
+def test_decline_filter_expires_after_refuse_seconds(probe: SchedulerProbe):
+    offers = probe.offers_for("agent1", "agent2")
+    probe.decline(offers["agent1"], refuse_seconds=0.3)
+
+    later = probe.offers_for("agent1")
+
+    assert later["agent1"]["id"] != offers["agent1"]["id"]
 
 
 def test_decline_without_filters_refuses_for_the_default_five_seconds(

@@ -187,12 +187,18 @@ class SchedulerProbe:
                     raise TimeoutError(f"no {event_type or 'event'} within {self.timeout}s; got {seen}")
                 self._cond.wait(left)
 
-    def next_update(self, task_id: str, state: str | None = None) -> dict[str, Any]:
-        """The status of the next UPDATE for ``task_id`` (in ``state``)."""
+    def next_update(
+        self, task_id: str, state: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
+        """The status of the next UPDATE for ``task_id`` (in ``state``, with ``reason``)."""
 
         def matches(event: Event) -> bool:
             status = event["update"]["status"]
-            return status["task_id"]["value"] == task_id and state in (None, status["state"])
+            return (
+                status["task_id"]["value"] == task_id
+                and state in (None, status["state"])
+                and reason in (None, status.get("reason"))
+            )
 
         return self.next_event("UPDATE", matches)["update"]["status"]
 
@@ -243,16 +249,19 @@ class SchedulerProbe:
                 got.setdefault(offer["hostname"], offer)
         return got
 
-    def arriving(self, event_type: str, seconds: float) -> list[Event]:
-        """Every ``event_type`` event not returned yet, waiting ``seconds`` for more."""
+    def arriving(
+        self, event_type: str, seconds: float, where: Callable[[Event], bool] | None = None
+    ) -> list[Event]:
+        """Every ``event_type`` event (matching ``where``) not returned yet, waiting
+        ``seconds`` for more."""
         deadline = time.monotonic() + seconds
         found = []
         with self._cond:
             while True:
-                event = self._take(event_type, None)
+                event = self._take(event_type, where)
                 while event is not None:
                     found.append(event)
-                    event = self._take(event_type, None)
+                    event = self._take(event_type, where)
                 left = deadline - time.monotonic()
                 if left <= 0 or self.ended:
                     return found
