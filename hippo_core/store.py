@@ -260,6 +260,9 @@ class Store:
             if new is None:
                 return old
             pipe.set(key, _dumps(new))
+            if new["state"] == "KILLING" and old["state"] != "KILLING":
+                # The kill request is written with the state, so no crash can separate them.
+                self._queue_kill(pipe, new["attempts"][-1])
             if new["state"] != old["state"]:
                 score = old["created_at"]
                 for family in (None, old["id"]):
@@ -272,12 +275,29 @@ class Store:
                 pipe.hset(f"{self.p}:attempts", mapping=dict.fromkeys(new_attempts, mesos_id))
             return new
 
-        return self.redis.transaction(apply, key, value_from_callable=True)
+        stored = self.redis.transaction(apply, key, value_from_callable=True)
+        if stored is not None and stored["state"] == "KILLING":
+            self.wake()
+        return stored
 
-    def delete_task(self, task: Record) -> None:
-        mesos_id = task["mesos_id"]
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._task_key(mesos_id))
+    def delete_task(self, mesos_id: str, guard: Callable[[Record], None] | None = None) -> Record:
+        """Delete the task as it is now, atomically; returns the record deleted.
+
+        ``guard`` sees the current record and may refuse by raising. A task deleted while
+        active has its current attempt queued for a kill in the same transaction, so
+        nothing keeps running unseen.
+        """
+        key = self._task_key(mesos_id)
+
+        def apply(pipe: redis.client.Pipeline) -> Record:
+            raw = pipe.get(key)
+            if raw is None:
+                raise NotFound("task", mesos_id)
+            task = json.loads(raw)
+            if guard is not None:
+                guard(task)
+            pipe.multi()
+            pipe.delete(key)
             for index in (
                 self._index(),
                 self._index(state=task["state"]),
@@ -286,9 +306,19 @@ class Store:
             ):
                 pipe.zrem(index, mesos_id)
             pipe.hdel(f"{self.p}:attempts", *[a["mesos_id"] for a in task["attempts"]])
-            pipe.execute()
+            if task["state"] in ACTIVE_STATES:
+                self._queue_kill(pipe, task["attempts"][-1])
+            return task
+
+        task = self.redis.transaction(apply, key, value_from_callable=True)
+        if task["state"] in ACTIVE_STATES:
+            self.wake()
+        return task
 
     # -- kills ------------------------------------------------------------------------------
+
+    def _queue_kill(self, pipe: redis.client.Pipeline, attempt: Record) -> None:
+        pipe.hset(f"{self.p}:kills", attempt["mesos_id"], attempt.get("agent_id") or "")
 
     def request_kill(self, attempt_mesos_id: str, agent_id: str | None) -> None:
         self.redis.hset(f"{self.p}:kills", attempt_mesos_id, agent_id or "")

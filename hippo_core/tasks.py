@@ -67,45 +67,34 @@ class TaskService:
         killing one that finished or failed is a conflict.
         """
         mesos_id = self.resolve(ident)
-        outcome: list[states.Outcome] = []
 
-        def change(task: Record) -> Record | None:
+        def kill(task: Record) -> states.Outcome:
             if task["state"] in (states.FINISHED, states.FAILED):
                 raise Conflict(f"task {mesos_id} already ended as {task['state']}; nothing to kill")
-            outcome[:] = [states.request_kill(task)]
-            return outcome[0].task
+            # Entering KILLING records the kill request for the worker in the same write.
+            return states.request_kill(task)
 
-        task = self.store.update_task(mesos_id, change)
-        if outcome and outcome[0].kill:
-            self.store.request_kill(*outcome[0].kill)
-        return task
+        states.apply_event(self.store.update_task, mesos_id, kill)
+        return self.store.get_task(mesos_id)
 
     def delete(self, ident: str, force: bool = False) -> None:
         """Delete the task. An active one needs ``force``, and is then killed first."""
         mesos_id = self.resolve(ident)
-        task = self.store.get_task(mesos_id)
-        if task["state"] in states.ACTIVE:
-            if not force:
+
+        def refuse_active(task: Record) -> None:
+            if task["state"] in states.ACTIVE and not force:
                 raise Conflict(
                     f"task {mesos_id} is {task['state']}; kill it first or delete with ?force=true"
                 )
-            attempt = states.current_attempt(task)
-            self.store.request_kill(attempt["mesos_id"], attempt["agent_id"])
-        self.store.delete_task(task)
+
+        # A forced delete of an active task queues its kill in the same transaction.
+        self.store.delete_task(mesos_id, refuse_active)
 
     def rerun(self, ident: str) -> Record:
         """Run an ended task again as a new attempt, its retry budgets restored."""
         mesos_id = self.resolve(ident)
-        refused: list[str] = []
-
-        def change(task: Record) -> Record | None:
-            outcome = states.rerun(task)
-            if outcome.refused:
-                refused[:] = [outcome.refused]
-            return outcome.task
-
-        task = self.store.update_task(mesos_id, change)
-        if refused:
-            raise Conflict(f"task {mesos_id}: {refused[0]}")
+        outcome = states.apply_event(self.store.update_task, mesos_id, states.rerun)
+        if outcome.refused:
+            raise Conflict(f"task {mesos_id}: {outcome.refused}")
         self.store.wake()
-        return task
+        return self.store.get_task(mesos_id)

@@ -81,6 +81,19 @@ class MesosBackend(Backend):
         self._driver: MesosSchedulerDriver | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_config(cls, config: Any) -> MesosBackend:
+        """The backend for Hippo's settings (``mesos_*`` in :mod:`hippo_core.config`)."""
+        return cls(
+            config.mesos_masters,
+            framework_name=config.mesos_framework_name,
+            user=config.mesos_user,
+            role=config.mesos_role,
+            failover_timeout=config.mesos_failover_timeout,
+            principal=config.mesos_principal,
+            secret=config.mesos_secret,
+        )
+
     @property
     def framework_id(self) -> str | None:
         """The id Mesos gave the framework, once subscribed (persist it to fail over)."""
