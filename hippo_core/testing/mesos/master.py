@@ -18,6 +18,7 @@ status a real master gives:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ from hippo_core.testing.mesos.launch import LaunchMixin
 from hippo_core.testing.mesos.protocol import SCHEDULER_PATHS
 from hippo_core.testing.mesos.state import MasterState
 from hippo_core.testing.mesos.tasks import TasksMixin
+
+log = logging.getLogger(__name__)
 
 JSON = "application/json"
 PROTOBUF = "application/x-protobuf"
@@ -88,6 +91,12 @@ class Master(FaultsMixin, TasksMixin, LaunchMixin, AllocationMixin, FrameworksMi
                 call_type = rejected.headers.pop("X-Call-Type", "-")
                 headers_out = {"Content-Type": "text/plain; charset=utf-8", **rejected.headers}
                 reply = Reply(rejected.status, headers_out, rejected.message.encode("utf-8"))
+            except Exception as exc:
+                # A bug in the peer: answer 500 and make the test that waits or stops fail.
+                log.exception("Mesos test peer failed handling %s %s", method, path)
+                self._internal_error(exc)
+                body = f"Mesos test peer internal error: {exc!r}".encode()
+                reply = Reply(500, {"Content-Type": "text/plain; charset=utf-8"}, body)
             self.responses.append((call_type, reply.status, reply.body.decode("utf-8", "replace")))
             return reply
 
