@@ -91,7 +91,7 @@ def validate_queue(body: Any, registry: QueueTypeRegistry) -> Record:
             if not errors:
                 fill_defaults(schema, doc)
                 errors = [
-                    FieldError(f"$.queue.{type_name}{'.' + path if path else ''}", message)
+                    FieldError(settings_path(type_name, path), message)
                     for path, message in qt.validate(doc["queue"][type_name])
                 ]
     errors += [
@@ -111,6 +111,15 @@ def _without_secrets(errors: list[FieldError], values: list[str]) -> list[FieldE
     quote anything: every secret value of the document is masked out of them all.
     """
     return [FieldError(e.path, secrets.scrub(e.message, values)) for e in errors]
+
+
+def settings_path(type_name: str, path: str) -> str:
+    """The document path of a queue type's ``validate()`` path (``cronstring``, ``$.cronstring``)."""
+    base = f"$.queue.{type_name}"
+    path = path.removeprefix("$")
+    if not path:
+        return base
+    return base + path if path[0] in ".[" else f"{base}.{path}"
 
 
 def task_definition_of(queue: Record) -> Record:

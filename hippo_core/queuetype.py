@@ -80,8 +80,9 @@ class QueueType:
         """Cross-field and semantic rules the schema cannot express.
 
         Called at creation and update, after the schema passed, with defaults
-        filled in. Returns ``(json_path_within_settings, message)`` pairs; an
-        empty list means valid. Must not contact the source.
+        filled in. Returns ``(path, message)`` pairs, the path within the settings
+        block either as a name (``"cronstring"``) or rooted at it (``"$.cronstring"``,
+        ``"$"`` for the block); an empty list means valid. Must not contact the source.
         """
         return []
 
