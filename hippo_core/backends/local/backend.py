@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -22,31 +21,28 @@ from typing import Any
 from hippo_core.backends.base import (
     Backend,
     BackendError,
-    Offer,
     SchedulerCallbacks,
     TaskLaunch,
     TaskStatus,
 )
 from hippo_core.backends.local import docker as docker_cli
 from hippo_core.backends.local import machine
+from hippo_core.backends.local.endings import (
+    AGENT,
+    EXECUTOR,
+    KILLED_BEFORE_START,
+    MASTER,
+    Ending,
+    exited,
+    launch_failed,
+)
 from hippo_core.backends.local.logs import LogStore
-from hippo_core.backends.local.process import TaskProcess
+from hippo_core.backends.local.offers import EPSILON, OfferBook
+from hippo_core.backends.local.process import TaskProcess, plain_command
 
 log = logging.getLogger(__name__)
 
-# Less than this is not worth offering (no task asks for under 4 MB; cpus are fractions).
-MIN_CPUS = 0.01
-MIN_MEM = 1.0
-# Room for rounding when launches add up to exactly what was offered.
-EPSILON = 1e-6
 MAX_RETRY_SECONDS = 10.0
-# Variables a plain process inherits from Hippo's own environment; nothing else is
-# passed on, so Hippo's settings and credentials stay out of the tasks.
-INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
-
-EXECUTOR = "SOURCE_EXECUTOR"
-AGENT = "SOURCE_AGENT"
-MASTER = "SOURCE_MASTER"
 
 
 @dataclass
@@ -97,7 +93,6 @@ class LocalBackend(Backend):
         self.shell = shell
         self.hostname = hostname or machine.hostname()
         self.agent_id = machine.agent_id(self.hostname)
-        self.offer_interval = offer_interval
         self.kill_grace_seconds = kill_grace_seconds
         self.retry_seconds = retry_seconds
         self.keep_ended = keep_ended
@@ -114,15 +109,7 @@ class LocalBackend(Backend):
         self._retry_delay = retry_seconds
         self._tasks: dict[str, _Task] = {}
         self._ended: collections.deque[str] = collections.deque()
-        self._used_cpus = 0.0
-        self._used_mem = 0.0
-        self._suppressed = False
-        self._filter_until = 0.0
-        self._filter_free = (0.0, 0.0)
-        self._outstanding: Offer | None = None
-        self._last_offer_at = float("-inf")
-        self._offered_free: tuple[float, float] | None = None
-        self._offer_seq = 0
+        self._book = OfferBook(self.agent_id, self.hostname, self.cpus, self.mem, offer_interval)
 
     @classmethod
     def from_config(cls, config: Any) -> LocalBackend:
@@ -185,17 +172,14 @@ class LocalBackend(Backend):
 
     # -- offers -----------------------------------------------------------------------------
 
-    def _free(self) -> tuple[float, float]:
-        return self.cpus - self._used_cpus, self.mem - self._used_mem
-
     def accept(self, offer_ids: list[str], launches: list[TaskLaunch], refuse_seconds: float) -> None:
         if not launches:
             self.decline(offer_ids, refuse_seconds)
             return
         with self._lock:
-            offer = self._outstanding
             if self._stopping:
                 raise BackendError("the local backend is stopping")
+            offer = self._book.outstanding
             if offer is None or list(offer_ids) != [offer.id]:
                 raise BackendError(f"offer(s) {', '.join(offer_ids)} no longer valid")
             cpus = sum(launch.cpus for launch in launches)
@@ -209,7 +193,7 @@ class LocalBackend(Backend):
                 known = self._tasks.get(launch.task_id)
                 if known is not None and not known.ended:
                     raise BackendError(f"task {launch.task_id} is already running here")
-            self._outstanding = None
+            self._book.answer(offer_ids)
             tasks = []
             for launch in launches:
                 status = self._status(launch.task_id, "TASK_STAGING", source=AGENT)
@@ -217,10 +201,9 @@ class LocalBackend(Backend):
                 task.thread = threading.Thread(target=self._run_task, args=(task,), daemon=True,
                                                name=f"hippo-task-{launch.task_id[:40]}")
                 self._tasks[launch.task_id] = task
-                self._used_cpus += launch.cpus
-                self._used_mem += launch.mem
+                self._book.take(launch.cpus, launch.mem)
                 tasks.append(task)
-            self._refuse(refuse_seconds)
+            self._book.refuse(refuse_seconds, time.monotonic())
             self._cond.notify_all()
         for task in tasks:
             assert task.thread is not None
@@ -228,51 +211,18 @@ class LocalBackend(Backend):
 
     def decline(self, offer_ids: list[str], refuse_seconds: float) -> None:
         with self._lock:
-            if self._outstanding is not None and self._outstanding.id in offer_ids:
-                self._outstanding = None
-                self._refuse(refuse_seconds)
+            if self._book.answer(offer_ids) is not None:
+                self._book.refuse(refuse_seconds, time.monotonic())
             self._cond.notify_all()
-
-    def _refuse(self, refuse_seconds: float) -> None:
-        """Hold back what is free now for ``refuse_seconds``; resources freed later are offered."""
-        if refuse_seconds > 0:
-            self._filter_until = time.monotonic() + refuse_seconds
-            self._filter_free = self._free()
 
     def suppress(self) -> None:
         with self._lock:
-            self._suppressed = True
+            self._book.suppress()
 
     def revive(self) -> None:
         with self._lock:
-            self._suppressed = False
-            self._filter_until = 0.0
+            self._book.revive()
             self._cond.notify_all()
-
-    def _next_offer(self, now: float) -> tuple[Offer | None, float]:
-        """The offer to send now, or how long until one may be due."""
-        if self._suppressed or self._outstanding is not None:
-            return None, float("inf")
-        free = self._free()
-        if free[0] < MIN_CPUS or free[1] < MIN_MEM:
-            return None, float("inf")
-        if now < self._filter_until and free[0] <= self._filter_free[0] + EPSILON \
-                and free[1] <= self._filter_free[1] + EPSILON:
-            return None, self._filter_until - now
-        if free == self._offered_free and now < self._last_offer_at + self.offer_interval:
-            return None, self._last_offer_at + self.offer_interval - now
-        self._offer_seq += 1
-        offer = Offer(
-            id=f"{self._framework_id}-O{self._offer_seq}",
-            agent_id=self.agent_id,
-            hostname=self.hostname,
-            cpus=round(free[0], 6),
-            mem=round(free[1], 6),
-        )
-        self._outstanding = offer
-        self._offered_free = free
-        self._last_offer_at = now
-        return offer, 0.0
 
     # -- kills and reconciliation -----------------------------------------------------------
 
@@ -332,32 +282,29 @@ class LocalBackend(Backend):
         try:
             sandbox = self.logs.create(launch.task_id)
         except (OSError, ValueError) as exc:
-            self._finish(task, "TASK_ERROR", "REASON_CONTAINER_LAUNCH_FAILED",
-                         f"could not create the task's directory under {self.logs.root}: {exc}", AGENT)
+            self._finish(task, launch_failed(f"could not create the task's directory under {self.logs.root}: "
+                                             f"{exc}"))
             return
         try:
             if self.docker:
                 run = docker_cli.docker_run(launch)
                 argv, env, name = run.argv, {**os.environ, **run.env}, launch.task_id
             else:
-                argv, env, name = [self.shell, "-c", launch.cmd], {**_inherited(), **launch.env}, None
-                warning = _no_image_warning(launch, self.shell)
+                argv, env, warning = plain_command(launch, self.shell)
+                name = None
                 self.logs.write_warning(launch.task_id, warning)
         except (OSError, ValueError) as exc:
-            self._finish(task, "TASK_ERROR", "REASON_CONTAINER_LAUNCH_FAILED",
-                         f"could not prepare the task: {exc}", AGENT)
+            self._finish(task, launch_failed(f"could not prepare the task: {exc}"))
             return
         with self._lock:
             if task.kill_requested:
-                self._end(task, "TASK_KILLED", "REASON_TASK_KILLED_DURING_LAUNCH", "killed before it started",
-                          AGENT)
+                self._end(task, KILLED_BEFORE_START)
                 return
             self._update(task, "TASK_STARTING", message=warning)
         try:
             process = TaskProcess.spawn(argv, env, sandbox, docker_name=name)
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            self._finish(task, "TASK_ERROR", "REASON_CONTAINER_LAUNCH_FAILED",
-                         f"could not start {argv[0]}: {exc}", AGENT)
+            self._finish(task, launch_failed(f"could not start {argv[0]}: {exc}"))
             return
         with self._lock:
             task.process = process
@@ -370,30 +317,16 @@ class LocalBackend(Backend):
             escalation = task.escalation
         if escalation is not None:
             escalation.cancel()
-        self._finish(task, *self._outcome(task, code))
+        self._finish(task, exited(code, task.kill_requested, bool(self.docker)))
 
-    def _outcome(self, task: _Task, code: int) -> tuple[str, str | None, str | None, str]:
-        """(state, reason, message, source) for a process that exited with ``code``."""
-        if code == 0:
-            return "TASK_FINISHED", None, None, EXECUTOR
-        how = f"killed by signal {_signal_name(-code)}" if code < 0 else f"exit code {code}"
-        if task.kill_requested:
-            return "TASK_KILLED", None, f"killed by Hippo ({how})", EXECUTOR
-        if self.docker and code == 125:
-            return ("TASK_ERROR", "REASON_CONTAINER_LAUNCH_FAILED",
-                    "docker run could not start the container (exit code 125); see the attempt's stderr",
-                    AGENT)
-        return "TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED", how, EXECUTOR
-
-    def _finish(self, task: _Task, state: str, reason: str | None, message: str | None, source: str) -> None:
+    def _finish(self, task: _Task, ending: Ending) -> None:
         with self._lock:
-            self._end(task, state, reason, message, source)
+            self._end(task, ending)
 
-    def _end(self, task: _Task, state: str, reason: str | None, message: str | None, source: str) -> None:
+    def _end(self, task: _Task, ending: Ending) -> None:
         """Record how the task ended and free its resources (the lock is held)."""
-        self._update(task, state, reason, message, source)
-        self._used_cpus = max(0.0, self._used_cpus - task.launch.cpus)
-        self._used_mem = max(0.0, self._used_mem - task.launch.mem)
+        self._update(task, ending.state, ending.reason, ending.message, ending.source)
+        self._book.give_back(task.launch.cpus, task.launch.mem)
         self._ended.append(task.launch.task_id)
         while len(self._ended) > self.keep_ended:
             old = self._ended.popleft()
@@ -444,14 +377,11 @@ class LocalBackend(Backend):
                 continue
             with self._lock:
                 self._retry_delay = self.retry_seconds
-                unanswered = kind == "offer" and self._outstanding is payload
+                unanswered = kind == "offer" and self._book.withdraw(payload, time.monotonic())
                 if kind == "registered":
                     self._registered = True
-                elif kind == "update":
-                    if self._outbox and self._outbox[0] is payload:
-                        self._outbox.popleft()
-                elif unanswered:
-                    self._outstanding = None
+                elif kind == "update" and self._outbox and self._outbox[0] is payload:
+                    self._outbox.popleft()
             if unanswered:
                 # Hippo answers offers inside the callback; one left open is taken back and
                 # offered again later, so resources are never held by an offer nobody sees.
@@ -472,16 +402,14 @@ class LocalBackend(Backend):
             if not self._registered:
                 return ("registered", self._framework_id), 0.0
             return ("update", self._outbox[0]), 0.0
-        offer, wait = self._next_offer(now)
+        offer, wait = self._book.next_offer(now)
         return (("offer", offer), 0.0) if offer is not None else (None, wait)
 
     def _failed(self, kind: str, payload: Any, exc: Exception) -> None:
         with self._lock:
             delay = self._retry_delay
             if kind == "offer":
-                if self._outstanding is payload:
-                    self._outstanding = None
-                self._last_offer_at = time.monotonic()
+                self._book.withdraw(payload, time.monotonic())
             else:
                 # Kept at the head of the outbox: delivered again, before anything newer.
                 self._retry_at = time.monotonic() + delay
@@ -490,21 +418,3 @@ class LocalBackend(Backend):
         log.warning("%s callback failed (%s: %s); %s", what, type(exc).__name__, exc,
                     "offering again later" if kind == "offer" else f"delivering it again in {delay:g}s")
 
-
-def _inherited() -> dict[str, str]:
-    env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
-    env.setdefault("PATH", os.defpath)
-    return env
-
-
-def _no_image_warning(launch: TaskLaunch, shell: str) -> str:
-    image = ((launch.container or {}).get("docker") or {}).get("image") or "(none)"
-    return (f"image {image} was not used: no Docker engine answered on this machine, so the command "
-            f"ran as a plain process ({shell} -c) with this machine's programs")
-
-
-def _signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return str(signum)

@@ -20,7 +20,24 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hippo_core.backends.base import TaskLaunch
+
 log = logging.getLogger(__name__)
+
+# Variables a plain process inherits from Hippo's own environment; nothing else is
+# passed on, so Hippo's settings and credentials stay out of the tasks.
+INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+
+
+def plain_command(launch: TaskLaunch, shell: str = "/bin/sh") -> tuple[list[str], dict[str, str], str]:
+    """argv and environment to run the task without Docker, and the warning that says so."""
+    env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.update(launch.env)
+    image = ((launch.container or {}).get("docker") or {}).get("image") or "(none)"
+    warning = (f"image {image} was not used: no Docker engine answered on this machine, so the command "
+               f"ran as a plain process ({shell} -c) with this machine's programs")
+    return [shell, "-c", launch.cmd], env, warning
 
 
 class TaskProcess:

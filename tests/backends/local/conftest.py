@@ -161,6 +161,22 @@ def task_pids() -> Callable[[str], list[int]]:
 
 
 @pytest.fixture
+def pids_left() -> Callable[[str], list[int]]:
+    """``pids_left(task_id)``: the task's processes still alive after up to 10 s for them to die.
+
+    A SIGKILLed process is gone a moment after the signal, not when ``kill`` returns.
+    """
+
+    def left(task_id: str) -> list[int]:
+        deadline = time.monotonic() + 10
+        while (pids := _task_pids(task_id)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return pids
+
+    return left
+
+
+@pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
 

@@ -204,7 +204,7 @@ def test_a_process_that_cannot_start_is_task_error(
         "trap '' TERM; sleep 100 & sleep 100",  # SIGTERM ignored: SIGKILL after the grace period
     ],
 )
-def test_kill_stops_the_whole_process_group(make_launch, task_pids, start_backend, recorder, cmd):
+def test_kill_stops_the_whole_process_group(make_launch, task_pids, pids_left, start_backend, recorder, cmd):
     backend = start_backend()
     recorder.launch_on_next_offer(make_launch("t.kill", cmd))
     recorder.wait_for("the task running", lambda: "TASK_RUNNING" in recorder.states("t.kill"))
@@ -212,14 +212,14 @@ def test_kill_stops_the_whole_process_group(make_launch, task_pids, start_backen
     backend.kill("t.kill", "local-testhost")
     end = recorder.wait_terminal("t.kill")
     assert end.state == "TASK_KILLED"
-    assert task_pids("t.kill") == []
+    assert pids_left("t.kill") == []
 
 
-def test_what_a_finished_shell_left_running_is_killed(run_task, task_pids, start_backend, recorder):
+def test_what_a_finished_shell_left_running_is_killed(run_task, pids_left, start_backend, recorder):
     start_backend()
     end = run_task("t.orphan", "sleep 100 & echo started")
     assert end.state == "TASK_FINISHED"
-    assert task_pids("t.orphan") == []
+    assert pids_left("t.orphan") == []
 
 
 def test_killing_an_unknown_task_answers_task_lost(start_backend, recorder):
@@ -229,14 +229,14 @@ def test_killing_an_unknown_task_answers_task_lost(start_backend, recorder):
     assert recorder.wait_terminal("t.gone").state == "TASK_LOST"
 
 
-def test_stop_kills_running_tasks_and_leaves_no_process(make_launch, task_pids, start_backend, recorder):
+def test_stop_kills_running_tasks_and_leaves_no_process(make_launch, pids_left, start_backend, recorder):
     backend = start_backend()
     recorder.launch_on_next_offer(make_launch("t.a", "sleep 100 & sleep 100"),
                                   make_launch("t.b", "trap '' TERM; sleep 100"))
     recorder.wait_for("both running", lambda: "TASK_RUNNING" in recorder.states("t.a")
                       and "TASK_RUNNING" in recorder.states("t.b"))
     backend.stop()
-    assert task_pids("t.a") == [] and task_pids("t.b") == []
+    assert pids_left("t.a") == [] and pids_left("t.b") == []
     assert not any(t.name.startswith("hippo-task-") for t in threading.enumerate())
 
 
