@@ -123,13 +123,6 @@ class LocalBackend(Backend):
                 raise BackendError("the local backend is already started")
             self._callbacks = callbacks
             self._framework_id = framework_id or f"local-{uuid.uuid4()}"
-        if self.docker is None:
-            self.docker = docker_cli.engine_answers()
-        if not self.docker:
-            log.warning("no Docker engine answers on %s: tasks run as plain processes (/bin/sh -c) "
-                        "and their images are not used", self.hostname)
-        log.info("local backend on %s: %g cpus, %.0f MB, task files in %s", self.hostname, self.cpus,
-                 self.mem, self.logs.root)
         self._thread = threading.Thread(target=self._events, name="hippo-local-events", daemon=True)
         self._thread.start()
 
@@ -356,6 +349,15 @@ class LocalBackend(Backend):
     def _events(self) -> None:
         callbacks = self._callbacks
         assert callbacks is not None
+        # Asked here, not in start(): an engine that hangs must not hold up the worker. No
+        # task can be launched before the first offer, which comes after this.
+        if self.docker is None:
+            self.docker = docker_cli.engine_answers()
+        if not self.docker:
+            log.warning("no Docker engine answers on %s: tasks run as plain processes (%s -c) and "
+                        "their images are not used", self.hostname, self.shell)
+        log.info("local backend on %s: %g cpus, %.0f MB, task files in %s", self.hostname, self.cpus,
+                 self.mem, self.logs.root)
         while True:
             with self._lock:
                 event, wait = self._next_event(time.monotonic())
