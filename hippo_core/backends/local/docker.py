@@ -7,9 +7,10 @@ Marathon-style ``container``:
 - ``--cpus`` and ``--memory <mem>m`` from the task's resources;
 - ``-e NAME`` per environment variable: docker takes the value from its own
   environment (:attr:`DockerRun.env`), so values never show in the process list;
-- ``-v hostPath:containerPath:ro|rw`` per volume;
-- ``--network bridge|host|none`` from ``network``; ``USER`` adds no ``--network``:
-  name the network with a ``{"key": "network", "value": "my-net"}`` parameter;
+- ``-v hostPath:containerPath:ro|rw`` per volume (``-v containerPath`` without a
+  ``hostPath``: an anonymous volume);
+- ``--network bridge|host|none`` from ``network``, or ``--network <network_name>``
+  for ``USER`` (a user-defined Docker network);
 - ``--pull always`` when ``force_pull_image``;
 - each parameter as ``--key=value`` (``--key`` alone when the value is empty): the
   ``=`` form also suits boolean options such as ``privileged``, which would take a
@@ -24,6 +25,7 @@ import logging
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from typing import Any
 
 from hippo_core.backends.base import TaskLaunch
 
@@ -72,12 +74,13 @@ def docker_run(launch: TaskLaunch, docker: str = "docker") -> DockerRun:
     for name in sorted(launch.env):
         argv += ["-e", name]
     for volume in container.get("volumes") or []:
-        mode = str(volume.get("mode", "RW")).lower()
-        argv += ["-v", f"{volume['hostPath']}:{volume['containerPath']}:{mode}"]
-    network = str(spec.get("network") or "BRIDGE").upper()
-    if network in NETWORKS:
-        argv += ["--network", NETWORKS[network]]
-    if spec.get("force_pull_image"):
+        mode = str(volume.get("mode") or "RW").lower()
+        host = _either(volume, "hostPath", "host_path")
+        inside = _either(volume, "containerPath", "container_path")
+        # Docker takes no mode for an anonymous volume (only a container path).
+        argv += ["-v", f"{host}:{inside}:{mode}" if host else str(inside)]
+    argv += ["--network", _network(launch.task_id, spec)]
+    if _either(spec, "force_pull_image", "forcePullImage"):
         argv += ["--pull", "always"]
     for parameter in spec.get("parameters") or []:
         key = str(parameter["key"]).lstrip("-")
@@ -85,3 +88,21 @@ def docker_run(launch: TaskLaunch, docker: str = "docker") -> DockerRun:
         argv.append(f"--{key}={value}" if value else f"--{key}")
     argv += ["--entrypoint", "/bin/sh", image, "-c", launch.cmd]
     return DockerRun(argv, dict(launch.env))
+
+
+def _network(task_id: str, spec: dict[str, Any]) -> str:
+    network = str(spec.get("network") or "BRIDGE").upper()
+    if network in NETWORKS:
+        return NETWORKS[network]
+    if network == "USER":
+        name = _either(spec, "network_name", "networkName")
+        if not name:
+            raise ValueError(f"task {task_id}: docker network USER needs container.docker.network_name")
+        return str(name)
+    raise ValueError(f"task {task_id}: container.docker.network {network!r} is not one of "
+                     "BRIDGE, HOST, NONE, USER")
+
+
+def _either(block: dict[str, Any], snake: str, camel: str) -> Any:
+    """Hippo writes snake_case; Marathon definitions pasted as they are use camelCase."""
+    return block.get(snake) if block.get(snake) is not None else block.get(camel)

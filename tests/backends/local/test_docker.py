@@ -39,13 +39,20 @@ CASES = [
         id="volumes with their modes; no network",
     ),
     pytest.param(
-        launch({"docker": {"image": "alpine", "network": "USER",
-                           "parameters": [{"key": "network", "value": "jobs-net"},
-                                          {"key": "privileged", "value": "true"},
+        launch({"docker": {"image": "alpine", "network": "USER", "network_name": "jobs-net",
+                           "parameters": [{"key": "privileged", "value": "true"},
                                           {"key": "--init", "value": ""}]}}),
-        [*BASE, "--cpus", "0.5", "--memory", "256m", "--network=jobs-net", "--privileged=true", "--init",
+        [*BASE, "--cpus", "0.5", "--memory", "256m", "--network", "jobs-net", "--privileged=true", "--init",
          "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
-        id="parameters as --key=value (booleans too), a bare flag when empty; USER names its network",
+        id="USER joins network_name; parameters as --key=value (booleans too), a bare flag when empty",
+    ),
+    pytest.param(
+        launch({"docker": {"image": "alpine", "forcePullImage": True, "network": "USER", "networkName": "n1"},
+                "volumes": [{"host_path": "/a", "container_path": "/b", "mode": "RO"},
+                            {"containerPath": "/scratch", "mode": "RW"}]}),
+        [*BASE, "--cpus", "0.5", "--memory", "256m", "-v", "/a:/b:ro", "-v", "/scratch", "--network", "n1",
+         "--pull", "always", "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
+        id="Marathon's camelCase and snake_case alike; a volume without hostPath is an anonymous one",
     ),
     pytest.param(
         launch({"docker": {"image": "alpine"}}, env={"HIPPO_DATA": "a b", "TOKEN": "s3cret"}),
@@ -69,9 +76,17 @@ def test_env_values_reach_docker_through_its_environment():
     assert run.env == {"TOKEN": "s3cret"}
 
 
-def test_a_task_without_an_image_cannot_run_in_docker():
-    with pytest.raises(ValueError, match=r"no container\.docker\.image"):
-        docker_run(launch({"docker": {}}))
+@pytest.mark.parametrize(
+    ("container", "error"),
+    [
+        ({"docker": {}}, r"no container\.docker\.image"),  # nothing to run
+        ({"docker": {"image": "alpine", "network": "USER"}}, r"USER needs container\.docker\.network_name"),
+        ({"docker": {"image": "alpine", "network": "OVERLAY"}}, r"'OVERLAY' is not one of"),
+    ],
+)
+def test_containers_docker_cannot_run_are_refused_with_the_reason(container, error):
+    with pytest.raises(ValueError, match=error):
+        docker_run(launch(container))
 
 
 def test_no_engine_is_reported_as_absent():
