@@ -36,13 +36,10 @@ import waitress
 from waitress import wasyncore
 
 from hippo_core.api import create_app
-from hippo_core.api.logs import LogsResource
 from hippo_core.backends.loader import backend_factory
-from hippo_core.backends.local.logs import LogStore
 from hippo_core.cli import stop_on_signals, worker_services
 from hippo_core.config import Config
 from hippo_core.store import Store
-from hippo_core.tasks import TaskService
 from hippo_core.testing.redis_server import RedisServer
 from hippo_core.worker import Worker
 
@@ -78,17 +75,10 @@ def run_up(config: Config, out: TextIO = sys.stdout) -> int:
 
 def _api_server(config: Config, store: Store) -> ApiServer:
     try:
-        return ApiServer(logs_app(config, store), config.host, config.port, config.api_threads)
+        return ApiServer(create_app(config, store), config.host, config.port, config.api_threads)
     except OSError as exc:
         raise UpError(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc}); "
                       "choose another with --port or HIPPO_PORT") from exc
-
-
-def logs_app(config: Config, store: Store) -> falcon.App:
-    """The API, with the local backend's logs at ``/tasks/{id}/logs/``."""
-    app = create_app(config, store)
-    app.add_route("/tasks/{task_id}/logs", LogsResource(TaskService(store), LogStore(config.data_dir)))
-    return app
 
 
 def banner(config: Config, embedded: bool) -> str:

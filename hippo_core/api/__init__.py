@@ -7,10 +7,12 @@ import falcon
 from hippo_core.api import errors
 from hippo_core.api.body import BodyLimit
 from hippo_core.api.health import HealthResource, ReadyResource
+from hippo_core.api.logs import LogsResource
 from hippo_core.api.openapi import OpenAPIResource
 from hippo_core.api.queues import QueueResource, QueuesResource
 from hippo_core.api.queuetypes import QueueTypesResource
 from hippo_core.api.tasks import TaskResource, TasksResource
+from hippo_core.backends.local.logs import LogStore
 from hippo_core.config import Config
 from hippo_core.queues import QueueService
 from hippo_core.registry import QueueTypeRegistry
@@ -45,6 +47,7 @@ def create_app(
     app.add_route("/tasks/{task_id}", task)
     app.add_route("/tasks/{task_id}/kill", task, suffix="kill")
     app.add_route("/tasks/{task_id}/retry", task, suffix="retry")
+    app.add_route("/tasks/{task_id}/logs", LogsResource(tasks, LogStore(config.data_dir)))
     app.add_route("/openapi.json", OpenAPIResource(registry))
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(store))

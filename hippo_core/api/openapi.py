@@ -64,6 +64,32 @@ def _body(name: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
 
 
+def _logs_schema() -> dict[str, Any]:
+    stream = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "size": {"type": "integer", "description": "Bytes the stream holds in all"},
+            "truncated": {"type": "boolean"},
+        },
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "task_id": {"type": "string"},
+            "attempt": {"type": "integer"},
+            "mesos_id": {"type": "string"},
+            "state": {"type": "string"},
+            "attempts": {"type": "array", "items": {"type": "integer"},
+                         "description": "Attempts that have logs"},
+            "warning": {"type": ["string", "null"],
+                        "description": "E.g. that the image was not used (no Docker engine)"},
+            "stdout": stream,
+            "stderr": stream,
+        },
+    }
+
+
 def build(registry: QueueTypeRegistry) -> dict[str, Any]:
     components: dict[str, Any] = {}
     for name, title in (("queue", "Queue"), ("task", "Task"), ("error", "Error"), ("queuetype", "QueueType")):
@@ -179,6 +205,21 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                 "parameters": [task_id],
                 "responses": {
                     "200": _json(_ref("Task"), "The task, PENDING again"), **_errors(404, 409, 503)
+                },
+            }
+        },
+        "/tasks/{task_id}/logs/": {
+            "get": {
+                "summary": "stdout and stderr of a task's attempt (tasks run by the local backend)",
+                "parameters": [
+                    task_id,
+                    {"name": "attempt", "in": "query", "schema": {"type": "integer", "minimum": 1},
+                     "description": "Attempt number; default: the newest attempt that has logs"},
+                    {"name": "tail", "in": "query", "schema": {"type": "integer", "minimum": 0},
+                     "description": "Only the last BYTES of each stream"},
+                ],
+                "responses": {
+                    "200": _json(_logs_schema(), "The attempt's output"), **_errors(400, 404, 503)
                 },
             }
         },

@@ -133,7 +133,11 @@ class Backend(ABC):
 
     @abstractmethod
     def stop(self) -> None:
-        """Disconnect without tearing the framework down; running tasks keep running."""
+        """Disconnect without tearing the framework down; running tasks keep running.
+
+        A backend whose tasks cannot outlive it (``local``) kills them instead; the next
+        term's reconciliation then reports them TASK_LOST, a system failure.
+        """
 
     @abstractmethod
     def accept(self, offer_ids: list[str], launches: list[TaskLaunch], refuse_seconds: float) -> None:
