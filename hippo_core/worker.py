@@ -170,13 +170,14 @@ class Worker:
         term, self.term = self.term, None
         if term is None:
             return
-        term.active = False
         for service in self.services:
             try:
                 service.stop()
             except Exception:
                 log.exception("stopping %r failed", service)
+        # Stopped first, so updates already on their way are still applied and acknowledged.
         term.backend.stop()
+        term.active = False
 
     def _fatal(self, message: str) -> None:
         log.error("the cluster refused Hippo: %s; forgetting the framework id and stopping", message)

@@ -23,6 +23,7 @@ stopping the driver leaves the framework and its tasks running for a successor.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -95,6 +96,10 @@ class MesosSchedulerDriver:
         self._subscribed = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        # Acknowledgements go out on their own thread, so the event thread can handle the
+        # next update while the previous one's ACKNOWLEDGE is on the wire.
+        self._acks: queue.SimpleQueue[tuple[str, str, str, str] | None] = queue.SimpleQueue()
+        self._ack_thread: threading.Thread | None = None
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
 
@@ -106,7 +111,9 @@ class MesosSchedulerDriver:
             if self._thread is not None:
                 raise RuntimeError("the Mesos scheduler driver was already started")
             self._thread = threading.Thread(target=self._run, name="mesos-scheduler-driver", daemon=True)
+            self._ack_thread = threading.Thread(target=self._ack_loop, name="mesos-acks", daemon=True)
         self._thread.start()
+        self._ack_thread.start()
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Disconnect without tearing the framework down; tasks keep running."""
@@ -120,6 +127,11 @@ class MesosSchedulerDriver:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        # Acknowledgements still queued are dropped: Mesos sends those updates again.
+        self._acks.put(None)
+        ack_thread = self._ack_thread
+        if ack_thread is not None and ack_thread is not threading.current_thread():
+            ack_thread.join(timeout)
         with self._lock:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
@@ -414,15 +426,20 @@ class MesosSchedulerDriver:
         if not agent_id:
             log.warning("update %s of task %s has a uuid but no agent; not acknowledged", uuid, task_id)
             return
-        try:
-            self.acknowledge(agent_id, task_id, uuid)
-        except MesosError as exc:
-            log.warning(
-                "could not acknowledge %s of task %s (Mesos will resend it): %s",
-                status.get("state"),
-                task_id,
-                exc,
-            )
+        self._acks.put((agent_id, task_id, uuid, str(status.get("state"))))
+
+    def _ack_loop(self) -> None:
+        while not self._stopping.is_set():
+            ack = self._acks.get()
+            if ack is None or self._stopping.is_set():
+                return
+            agent_id, task_id, uuid, state = ack
+            try:
+                self.acknowledge(agent_id, task_id, uuid)
+            except MesosError as exc:
+                log.warning(
+                    "could not acknowledge %s of task %s (Mesos will resend it): %s", state, task_id, exc
+                )
 
     def _invoke(self, callback: str, *args: Any) -> bool:
         """Call a scheduler callback; False if it raised (which is logged)."""
@@ -441,6 +458,7 @@ class MesosSchedulerDriver:
             self._stream_id = None
         self._subscribed.clear()
         self._stopping.set()
+        self._acks.put(None)
         self._invoke("error", message)
 
 
