@@ -15,7 +15,11 @@ One poll of a queue, in order:
 A source that fails is marked on the queue (``last_error``, scrubbed of secrets) and
 backed off exponentially (transient errors from one second, others from the queue's
 frequency), never stops the worker or other queues. Queues are polled on a thread
-pool, so one slow source delays no other.
+pool, so one slow source delays no other (as long as fewer sources than ``threads``
+are slow at once).
+
+A queue deleted while it was being polled gets no tasks and no state: the items that
+poll found are neither stored nor acknowledged, so their source offers them again.
 """
 
 from __future__ import annotations
@@ -151,8 +155,14 @@ class Poller:
 
     @staticmethod
     def next_run(queue: Record, state: Record) -> float:
-        if state.get("next_run_tstamp") is not None:
-            return float(state["next_run_tstamp"])
+        """When ``queue`` is due: at its backoff after a failure, else a period after its last run.
+
+        The period is read from the queue as it is now, so a changed ``frequency_seconds``
+        counts at once rather than after the period stored at the last run.
+        """
+        backoff_until = state.get("next_run_tstamp")
+        if state.get("consecutive_errors") and backoff_until is not None:
+            return float(backoff_until)
         last = state.get("last_run_tstamp")
         return 0.0 if last is None else float(last) + queue["queue"]["frequency_seconds"]
 
@@ -184,7 +194,8 @@ class Poller:
             "cursor_origin": origin,
         }
         if limit <= 0:
-            self.store.set_queue_state(queue["id"], new_state)
+            if self._exists(queue["id"]):
+                self.store.set_queue_state(queue["id"], new_state)
             return Custody(queue["id"], instance)
         try:
             result = instance.poll(limit, cursor)
@@ -206,6 +217,11 @@ class Poller:
             last_error_tstamp=None,
             consecutive_errors=0,
         )
+        if not self._exists(queue["id"]):
+            # Deleted while its source was read: its items go back unacknowledged.
+            log.warning("queue %s was deleted while it was polled; %d item(s) left to the source",
+                        queue["id"], len(items))
+            return Custody(queue["id"], instance)
         self.store.create_tasks(tasks, queue_id=queue["id"], queue_state=new_state)
         if tasks:
             log.info("queue %s: %d item(s) -> %d task(s)", queue["id"], len(items), len(tasks))
@@ -227,6 +243,9 @@ class Poller:
         return queue["queue"]["max_concurrent"] - held
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _exists(self, queue_id: str) -> bool:
+        return bool(self.store.get_queues([queue_id]))
 
     def _instance(self, queue: Record, qtype: type[QueueType]) -> QueueType:
         settings = queue["queue"][qtype.name]
@@ -258,6 +277,10 @@ class Poller:
             log.exception("closing %r failed", instance)
 
     def _failed(self, queue: Record, exc: BaseException, transient: bool, during: str = "poll") -> None:
+        if not self._exists(queue["id"]):
+            log.info("queue %s was deleted while it was polled; its %s failed: %s",
+                     queue["id"], during, type(exc).__name__)
+            return
         now = self.clock()
         # Read afresh: after a failed ack the stored state already holds the new cursor.
         state = self.store.get_queue_states([queue["id"]])[0]
