@@ -53,6 +53,24 @@ def _dumps(record: Record) -> str:
     return json.dumps(record, separators=(",", ":"), sort_keys=True)
 
 
+# Runs a list of commands only if KEYS[1] still holds ARGV[1]: an optimistic write in one trip.
+_CAS_SCRIPT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for _, op in ipairs(cjson.decode(ARGV[2])) do redis.call(unpack(op)) end
+return 1
+"""
+_CAS_ATTEMPTS = 100
+# The task an attempt belongs to, and its record, in one trip. (It builds the record's key
+# from ARGV, so Hippo's keys must live on one Redis node: no Redis Cluster.)
+_BY_ATTEMPT_SCRIPT = """
+local mesos_id = redis.call('HGET', KEYS[1], ARGV[1])
+if not mesos_id then return nil end
+local raw = redis.call('GET', ARGV[2] .. mesos_id)
+if not raw then return nil end
+return {mesos_id, raw}
+"""
+
+
 class Store:
     def __init__(self, client: redis.Redis, prefix: str = "hippo") -> None:
         # Records are decoded here; the client must hand back str, not bytes.
@@ -60,6 +78,8 @@ class Store:
             raise ValueError("Store needs a redis client created with decode_responses=True")
         self.redis = client
         self.p = prefix
+        self._cas = client.register_script(_CAS_SCRIPT)
+        self._by_attempt = client.register_script(_BY_ATTEMPT_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "hippo") -> Store:
@@ -247,38 +267,69 @@ class Store:
         ``change`` gets a copy of the record and returns the new one, or ``None`` to leave
         it unchanged. It may run more than once if the task changed concurrently, so it
         must not have side effects. Returns the stored record (new, or unchanged).
-        """
-        key = self._task_key(mesos_id)
 
-        def apply(pipe: redis.client.Pipeline) -> Record | None:
-            raw = pipe.get(key)
+        Two round trips: read the record, then one script that writes everything only if
+        the record is still what was read (compare-and-set), else the change is re-run.
+        """
+        return self._update(mesos_id, None, change, [])
+
+    def update_task_of_attempt(
+        self, attempt_mesos_id: str, change: Callable[[Record], Record | None], forget_kill: bool = False
+    ) -> Record | None:
+        """``update_task`` on the task one of whose attempts is ``attempt_mesos_id``.
+
+        Returns ``None`` when no task has that attempt. With ``forget_kill`` the attempt's
+        kill request (if any) is dropped in the same write: it has ended.
+        """
+        found = self._by_attempt(keys=[f"{self.p}:attempts"], args=[attempt_mesos_id, f"{self.p}:task:"])
+        if not found:
+            return None
+        mesos_id, raw = found
+        extra = [["HDEL", f"{self.p}:kills", attempt_mesos_id]] if forget_kill else []
+        return self._update(mesos_id, raw, change, extra)
+
+    def _update(
+        self,
+        mesos_id: str,
+        raw: str | None,
+        change: Callable[[Record], Record | None],
+        extra: list[list[Any]],
+    ) -> Record | None:
+        key = self._task_key(mesos_id)
+        for _ in range(_CAS_ATTEMPTS):
+            if raw is None:
+                raw = self.redis.get(key)
             if raw is None:
                 raise NotFound("task", mesos_id)
             old = json.loads(raw)
             new = change(json.loads(raw))
-            pipe.multi()
             if new is None:
+                if extra:
+                    with self.redis.pipeline(transaction=True) as pipe:
+                        for op in extra:
+                            pipe.execute_command(*op)
+                        pipe.execute()
                 return old
-            pipe.set(key, _dumps(new))
+            ops: list[list[Any]] = [["SET", key, _dumps(new)], *extra]
             if new["state"] == "KILLING" and old["state"] != "KILLING":
                 # The kill request is written with the state, so no crash can separate them.
-                self._queue_kill(pipe, new["attempts"][-1])
+                attempt = new["attempts"][-1]
+                ops.append(["HSET", f"{self.p}:kills", attempt["mesos_id"], attempt.get("agent_id") or ""])
             if new["state"] != old["state"]:
-                score = old["created_at"]
                 for family in (None, old["id"]):
-                    pipe.zrem(self._index(state=old["state"], family=family), mesos_id)
-                    pipe.zadd(self._index(state=new["state"], family=family), {mesos_id: score})
-            new_attempts = {a["mesos_id"] for a in new["attempts"]} - {
-                a["mesos_id"] for a in old["attempts"]
-            }
-            if new_attempts:
-                pipe.hset(f"{self.p}:attempts", mapping=dict.fromkeys(new_attempts, mesos_id))
-            return new
-
-        stored = self.redis.transaction(apply, key, value_from_callable=True)
-        if stored is not None and stored["state"] == "KILLING":
-            self.wake()
-        return stored
+                    ops.append(["ZREM", self._index(state=old["state"], family=family), mesos_id])
+                    ops.append(["ZADD", self._index(state=new["state"], family=family),
+                                repr(old["created_at"]), mesos_id])
+            known = {a["mesos_id"] for a in old["attempts"]}
+            for attempt in new["attempts"]:
+                if attempt["mesos_id"] not in known:
+                    ops.append(["HSET", f"{self.p}:attempts", attempt["mesos_id"], mesos_id])
+            if self._cas(keys=[key], args=[raw, json.dumps(ops)]):
+                if new["state"] == "KILLING" and old["state"] != "KILLING":
+                    self.wake()
+                return new
+            raw = None  # changed meanwhile: read it again
+        raise redis.WatchError(f"task {mesos_id} kept changing; gave up after {_CAS_ATTEMPTS} tries")
 
     def delete_task(self, mesos_id: str, guard: Callable[[Record], None] | None = None) -> Record:
         """Delete the task as it is now, atomically; returns the record deleted.

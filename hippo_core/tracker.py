@@ -140,19 +140,25 @@ class Tracker:
             self._answered(status.task_id)
 
     def _apply(self, status: TaskStatus) -> states.Outcome | None:
-        mesos_id = self.store.task_for_attempt(status.task_id)
         if status.terminal:
-            self.store.kill_sent(status.task_id)
             with self._lock:
                 self._kills_sent.pop(status.task_id, None)
-        if mesos_id is None:
-            return self._orphan(status)
+        outcomes: list[states.Outcome] = []
+
+        def change(task: Record) -> Record | None:
+            outcomes.append(states.apply_status(task, status))
+            return outcomes[-1].task
+
         try:
-            outcome = states.apply_event(
-                self.store.update_task, mesos_id, lambda task: states.apply_status(task, status)
-            )
+            # An attempt that ended needs no kill any more: forgotten in the same write.
+            self.store.update_task_of_attempt(status.task_id, change, forget_kill=status.terminal)
         except NotFound:
+            outcomes.clear()
+        if not outcomes:
+            if status.terminal:
+                self.store.kill_sent(status.task_id)
             return self._orphan(status)
+        outcome = outcomes[-1]
         if outcome.refused:
             log.warning("refused update %s %s (%s): %s", status.task_id, status.state,
                         status.reason, outcome.refused)
@@ -163,7 +169,8 @@ class Tracker:
         if outcome.task is not None and outcome.task["state"] != states.PENDING:
             log.info("task %s: %s (%s)", status.task_id, status.state, status.reason or "-")
         if outcome.retried:
-            log.info("task %s will be retried (attempt %d)", mesos_id, len(outcome.task["attempts"]))
+            log.info("task %s will be retried (attempt %d)", outcome.task["mesos_id"],
+                     len(outcome.task["attempts"]))
         return outcome
 
     def _orphan(self, status: TaskStatus) -> None:
