@@ -88,7 +88,9 @@ def test_object_landing_in_the_polled_second_is_not_skipped(make_queue, bucket, 
         stamps = {entry["Key"]: entry["LastModified"]
                   for entry in s3.list_objects_v2(Bucket=bucket)["Contents"]}
         if stamps[late] == stamps[early]:
-            assert second.cursor["keys"] == sorted([early, late])
+            # Objects of earlier attempts may share that second too: the cursor holds them all.
+            assert {early, late} <= set(second.cursor["keys"])
+            assert second.cursor["keys"] == sorted(second.cursor["keys"])
             return
     pytest.fail("no attempt put two objects within one second")
 
