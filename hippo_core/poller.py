@@ -194,8 +194,7 @@ class Poller:
             "cursor_origin": origin,
         }
         if limit <= 0:
-            if self._exists(queue["id"]):
-                self.store.set_queue_state(queue["id"], new_state)
+            self.store.set_queue_state(queue["id"], new_state)
             return Custody(queue["id"], instance)
         try:
             result = instance.poll(limit, cursor)
@@ -217,12 +216,11 @@ class Poller:
             last_error_tstamp=None,
             consecutive_errors=0,
         )
-        if not self._exists(queue["id"]):
+        if not self.store.create_tasks(tasks, queue_id=queue["id"], queue_state=new_state):
             # Deleted while its source was read: its items go back unacknowledged.
             log.warning("queue %s was deleted while it was polled; %d item(s) left to the source",
                         queue["id"], len(items))
             return Custody(queue["id"], instance)
-        self.store.create_tasks(tasks, queue_id=queue["id"], queue_state=new_state)
         if tasks:
             log.info("queue %s: %d item(s) -> %d task(s)", queue["id"], len(items), len(tasks))
         return Custody(queue["id"], instance, items, tasks)
@@ -243,9 +241,6 @@ class Poller:
         return queue["queue"]["max_concurrent"] - held
 
     # -- helpers ----------------------------------------------------------------------------
-
-    def _exists(self, queue_id: str) -> bool:
-        return bool(self.store.get_queues([queue_id]))
 
     def _instance(self, queue: Record, qtype: type[QueueType]) -> QueueType:
         settings = queue["queue"][qtype.name]
@@ -277,10 +272,6 @@ class Poller:
             log.exception("closing %r failed", instance)
 
     def _failed(self, queue: Record, exc: BaseException, transient: bool, during: str = "poll") -> None:
-        if not self._exists(queue["id"]):
-            log.info("queue %s was deleted while it was polled; its %s failed: %s",
-                     queue["id"], during, type(exc).__name__)
-            return
         now = self.clock()
         # Read afresh: after a failed ack the stored state already holds the new cursor.
         state = self.store.get_queue_states([queue["id"]])[0]

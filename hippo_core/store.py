@@ -170,8 +170,9 @@ class Store:
         raws = self.redis.mget([self._queue_state_key(q) for q in queue_ids])
         return [json.loads(r) if r else {} for r in raws]
 
-    def set_queue_state(self, queue_id: str, state: Record) -> None:
-        self.redis.set(self._queue_state_key(queue_id), _dumps(state))
+    def set_queue_state(self, queue_id: str, state: Record) -> bool:
+        """Store the queue's poller state, unless the queue no longer exists (then False)."""
+        return self.create_tasks([], queue_id=queue_id, queue_state=state)
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -190,20 +191,29 @@ class Store:
 
     def create_tasks(
         self, tasks: list[Record], queue_id: str | None = None, queue_state: Record | None = None
-    ) -> None:
+    ) -> bool:
         """Store new tasks (and a queue's poller state with them) in one transaction.
 
-        This is the custody point of the poller: after it returns, the items the tasks
-        carry are durably in Redis together with the cursor that skips them.
+        This is the custody point of the poller: after it returns True, the items the
+        tasks carry are durably in Redis together with the cursor that skips them. With
+        ``queue_id``, nothing is written and False returned if that queue no longer exists.
         """
-        with self.redis.pipeline(transaction=True) as pipe:
+
+        def write(pipe: redis.client.Pipeline) -> bool:
+            if queue_id is not None and not pipe.exists(self._queue_key(queue_id)):
+                return False
+            pipe.multi()
             for task in tasks:
                 self._add_task(pipe, task)
             if queue_id is not None and queue_state is not None:
                 pipe.set(self._queue_state_key(queue_id), _dumps(queue_state))
-            pipe.execute()
-        if tasks:
+            return True
+
+        watched = [self._queue_key(queue_id)] if queue_id is not None else []
+        written = self.redis.transaction(write, *watched, value_from_callable=True)
+        if written and tasks:
             self.wake()
+        return written
 
     def get_task(self, mesos_id: str) -> Record:
         raw = self.redis.get(self._task_key(mesos_id))

@@ -102,8 +102,9 @@ def test_delete_queue_removes_its_state_and_index_entry(store: Store) -> None:
 
 
 def test_create_tasks_indexes_them_and_stores_the_cursor_with_them(store: Store) -> None:
+    store.create_queue({"id": "q1", "created_at": 1.0, "queue": {"type": "memory"}})
     tasks = [_task("q1", n, queue_id="q1") for n in range(3)]
-    store.create_tasks(tasks, queue_id="q1", queue_state={"cursor": 3})
+    assert store.create_tasks(tasks, queue_id="q1", queue_state={"cursor": 3})
     assert store.get_queue_states(["q1"]) == [{"cursor": 3}]
     assert store.get_tasks([t["mesos_id"] for t in tasks]) == tasks
     newest_first = [t["mesos_id"] for t in reversed(tasks)]
@@ -116,7 +117,15 @@ def test_create_tasks_indexes_them_and_stores_the_cursor_with_them(store: Store)
     assert store.task_ids("PENDING", limit=2) == [t["mesos_id"] for t in tasks[:2]]
     assert store.task_ids(family="q1", offset=1) == [t["mesos_id"] for t in tasks[1:]]
     assert (store.count(), store.count("PENDING", "q1"), store.count("RUNNING")) == (3, 3, 0)
-    assert store.get_queues(["q1"]) == []
+    assert [q["id"] for q in store.get_queues(["q1", "gone"])] == ["q1"]
+
+
+def test_tasks_of_a_deleted_queue_are_not_stored(store: Store) -> None:
+    # A queue deleted while its source was polled: no tasks, no state come back for it.
+    tasks = [_task("gone", n, queue_id="gone") for n in range(2)]
+    assert store.create_tasks(tasks, queue_id="gone", queue_state={"cursor": 2}) is False
+    assert store.set_queue_state("gone", {"cursor": 2}) is False
+    assert store.redis.keys("*") == []
 
 
 def test_update_task_moves_it_between_state_indexes(store: Store) -> None:
