@@ -21,6 +21,9 @@ def test_kill_pending_task_ends_at_once_without_mesos(hippo) -> None:
     [
         pytest.param("launch_delay", "STAGING", marks=pytest.mark.peer(launch_delay=30.0),
                      id="staging"),  # the agent has not started it yet
+        # TASK_STARTING after 3 s, TASK_RUNNING 3 s later: killed in between.
+        pytest.param("launch_delay", "STARTING", marks=pytest.mark.peer(launch_delay=3.0),
+                     id="starting"),
         pytest.param("hang", "RUNNING", id="running"),
         pytest.param("partition", "UNREACHABLE", id="unreachable"),
     ],
@@ -46,6 +49,20 @@ def test_kill_active_task_ends_killed_and_is_never_retried(hippo, how_to_get_the
     assert len(task["attempts"]) == 1, "a killed task is not retried"
     assert hippo.peer.tasks[posted["mesos_id"]].state == "TASK_KILLED"
     assert any(call == "KILL" for call, _ in hippo.peer.calls)
+
+
+@pytest.mark.peer(kill_delay=3.0)
+def test_kill_of_a_task_being_killed_changes_nothing(hippo) -> None:
+    hippo.peer.add_rule(lambda ti: True, Hang())
+    hippo.start_worker()
+    posted = hippo.post_task()
+    hippo.wait_state(posted["mesos_id"], "RUNNING")
+    hippo.api.simulate_post(f"/tasks/{posted['mesos_id']}/kill/")
+    hippo.wait(lambda: hippo.task(posted["mesos_id"])["mesos_state"] == "TASK_KILLING", "TASK_KILLING")
+    again = hippo.api.simulate_post(f"/tasks/{posted['mesos_id']}/kill/")
+    assert again.status_code == 200 and again.json["state"] == "KILLING"
+    task = hippo.wait_state(posted["mesos_id"], "KILLED")
+    assert len(task["attempts"]) == 1
 
 
 def test_kill_of_a_finished_task_is_a_conflict(hippo) -> None:

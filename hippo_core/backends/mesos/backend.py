@@ -15,9 +15,10 @@ Settings (constructor arguments):
   heartbeat intervals without any event.
 - further keyword arguments go to :class:`MesosSchedulerDriver` (timeouts, backoff).
 
-The framework subscribes with the MULTI_ROLE and PARTITION_AWARE capabilities and
-checkpointing on, so tasks survive agent restarts and partitioned tasks are reported
-as TASK_UNREACHABLE rather than killed.
+The framework subscribes with the MULTI_ROLE, PARTITION_AWARE and TASK_KILLING_STATE
+capabilities and checkpointing on, so tasks survive agent restarts, partitioned tasks
+are reported as TASK_UNREACHABLE rather than killed, and a kill in progress shows as
+TASK_KILLING.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ class MesosBackend(Backend):
             "roles": [role],
             "failover_timeout": float(failover_timeout),
             "checkpoint": True,
-            "capabilities": [{"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}],
+            "capabilities": [
+                {"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}, {"type": "TASK_KILLING_STATE"}
+            ],
         }
         self._principal = principal
         self._secret = secret
