@@ -33,6 +33,7 @@ from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
 from hippo_core.testing.memory_queue import MemoryQueueType
 from hippo_core.testing.ports import free_port
+from hippo_core.testing.processes import stop_process
 
 # Secrets the tests send, distinct enough that finding one anywhere is a leak.
 TOKEN = "tok-7f3a9c1e5b"
@@ -45,12 +46,9 @@ def config() -> Config:
 
 
 @pytest.fixture
-def store(redis_url: str) -> Iterator[Store]:
-    store = Store.from_url(redis_url)
-    try:
-        yield store
-    finally:
-        store.redis.close()
+def store(hippo_store: Store) -> Store:
+    """The Store on the test's Redis (``hippo_store`` of ``hippo_core.testing.pytest_plugin``)."""
+    return hippo_store
 
 
 @pytest.fixture
@@ -207,13 +205,7 @@ class ApiProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def _hippo_command() -> list[str]:

@@ -18,14 +18,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from hippo_core import states
 from hippo_core.launch import task_environment
 from hippo_core.poller import Poller
 from hippo_core.queues import QueueService
 from hippo_core.queuetype import Item, PollResult, QueueTypeError
 from hippo_core.registry import QueueTypeRegistry
-from hippo_core.store import Store
 from hippo_core.testing.memory_queue import MemoryQueueType
+from hippo_core.testing.polling import data_of, finish, poll_now, state_of, stored_queue, tasks_of
 
 Record = dict[str, Any]
 Fault = Callable[[dict[str, Any]], BaseException]
@@ -107,7 +106,7 @@ class Clock:
 
 
 @pytest.fixture
-def registry() -> Iterator[QueueTypeRegistry]:
+def hippo_queuetypes() -> Iterator[QueueTypeRegistry]:
     MemoryQueueType.clear()
     ScriptedQueueType.reset()
     yield QueueTypeRegistry.of(MemoryQueueType, ScriptedQueueType)
@@ -124,19 +123,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def service(store: Store, registry: QueueTypeRegistry) -> QueueService:
-    return QueueService(store, registry)
+def poller(hippo_pollers: Callable[..., Poller], clock: Clock) -> Poller:
+    return hippo_pollers(clock=clock)
 
 
 @pytest.fixture
-def poller(store: Store, registry: QueueTypeRegistry, clock: Clock) -> Iterator[Poller]:
-    poller = Poller(store, registry, clock=clock)
-    yield poller
-    poller.stop()
-
-
-@pytest.fixture
-def create(service: QueueService, queue_body: Callable[..., Record]) -> Callable[..., str]:
+def create(hippo_queues: QueueService, queue_body: Callable[..., Record]) -> Callable[..., str]:
     """``create(list, type=..., **queue_block)``: a queue through QueueService; its id."""
 
     def make(list_name: str, type: str = "memory", **block: Any) -> str:
@@ -144,38 +136,13 @@ def create(service: QueueService, queue_body: Callable[..., Record]) -> Callable
         settings = body["queue"].pop("memory")
         body["queue"].update(type=type, name=f"{type} {list_name}", **block)
         body["queue"][type] = {**settings, "list": list_name}
-        return service.create(body)["id"]
+        return hippo_queues.create(body)["id"]
 
     return make
 
 
-def stored(store: Store, queue_id: str) -> tuple[Record, Record]:
-    return store.get_queue(queue_id), store.get_queue_states([queue_id])[0]
-
-
-def poll(poller: Poller, store: Store, queue_id: str) -> Any:
-    return poller.poll(*stored(store, queue_id))
-
-
-def tasks_of(store: Store, queue_id: str) -> list[Record]:
-    return store.get_tasks(store.task_ids(family=queue_id))
-
-
-def datas(store: Store, queue_id: str) -> list[str]:
-    return sorted(task["data"] for task in tasks_of(store, queue_id))
-
-
-def state_of(store: Store, queue_id: str) -> Record:
-    return store.get_queue_states([queue_id])[0]
-
-
 def due_ids(poller: Poller) -> list[str]:
     return [queue["id"] for queue, _ in poller.due_queues()]
-
-
-def finish(store: Store, tasks: list[Record]) -> None:
-    for task in tasks:
-        store.update_task(task["mesos_id"], lambda t: {**t, "state": states.FINISHED})
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
@@ -196,7 +163,7 @@ def test_items_become_pending_tasks_carrying_the_queue_definition(poller, store,
     queue_id = create("jobs")
     MemoryQueueType.push("jobs", "a.png", "b.png")
 
-    custody = poll(poller, store, queue_id)
+    custody = poll_now(poller, store, queue_id)
 
     queue = store.get_queue(queue_id)
     tasks = tasks_of(store, queue_id)
@@ -224,7 +191,7 @@ def test_items_become_pending_tasks_carrying_the_queue_definition(poller, store,
 def test_a_poll_with_nothing_new_stores_no_task_but_records_the_run(poller, store, create, clock):
     queue_id = create("empty")
 
-    custody = poll(poller, store, queue_id)
+    custody = poll_now(poller, store, queue_id)
 
     assert custody.items == [] and custody.tasks == []
     assert tasks_of(store, queue_id) == []
@@ -232,51 +199,51 @@ def test_a_poll_with_nothing_new_stores_no_task_but_records_the_run(poller, stor
     assert state_of(store, queue_id)["cursor"] == 0
 
 
-def test_the_cursor_carries_on_across_pollers(store, registry, create, clock):
+def test_the_cursor_carries_on_across_pollers(store, hippo_queuetypes, create, clock):
     queue_id = create("jobs")
     MemoryQueueType.push("jobs", "1", "2")
-    first = Poller(store, registry, clock=clock)
-    poll(first, store, queue_id)
+    first = Poller(store, hippo_queuetypes, clock=clock)
+    poll_now(first, store, queue_id)
     first.stop()
     MemoryQueueType.push("jobs", "3")
 
-    second = Poller(store, registry, clock=clock)
-    poll(second, store, queue_id)
+    second = Poller(store, hippo_queuetypes, clock=clock)
+    poll_now(second, store, queue_id)
     second.stop()
 
-    assert datas(store, queue_id) == ["1", "2", "3"]
+    assert data_of(store, queue_id) == ["1", "2", "3"]
     assert state_of(store, queue_id)["cursor"] == 3
 
 
 def test_a_crash_between_storing_and_acknowledging_loses_and_repeats_nothing(
-    store, registry, create, clock
+    store, hippo_queuetypes, create, clock
 ):
     """The memory type's custody is its cursor, stored with the tasks: nothing runs twice."""
     queue_id = create("jobs", type="scripted")
     MemoryQueueType.push("jobs", "1", "2", "3")
-    crashed = Poller(store, registry, clock=clock)
-    crashed.take(*stored(store, queue_id))  # ... and the worker dies before ack()
+    crashed = Poller(store, hippo_queuetypes, clock=clock)
+    crashed.take(*stored_queue(store, queue_id))  # ... and the worker dies before ack()
     MemoryQueueType.push("jobs", "4")
 
-    fresh = Poller(store, registry, clock=clock)
-    poll(fresh, store, queue_id)
+    fresh = Poller(store, hippo_queuetypes, clock=clock)
+    poll_now(fresh, store, queue_id)
     fresh.stop()
 
-    assert datas(store, queue_id) == ["1", "2", "3", "4"]
+    assert data_of(store, queue_id) == ["1", "2", "3", "4"]
     assert ScriptedQueueType.script("jobs").acked == ["4"]
 
 
-def test_a_moved_starting_point_restarts_the_cursor(poller, store, service, create, queue_body):
+def test_a_moved_starting_point_restarts_the_cursor(poller, store, hippo_queues, create, queue_body):
     queue_id = create("jobs")
     MemoryQueueType.push("jobs", *[str(i) for i in range(12)])
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
     body = store.get_queue(queue_id)
     body["queue"]["memory"]["start"] = 10
-    service.update(queue_id, body)
+    hippo_queues.update(queue_id, body)
 
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
 
-    assert Counter(datas(store, queue_id)) == Counter([str(i) for i in range(12)] + ["10", "11"])
+    assert Counter(data_of(store, queue_id)) == Counter([str(i) for i in range(12)] + ["10", "11"])
     assert state_of(store, queue_id)["cursor"] == 12
 
 
@@ -295,46 +262,46 @@ DUE_CASES = [
 @pytest.mark.parametrize(("frequency", "later", "frequency_now", "due"),
                          [case[1:] for case in DUE_CASES], ids=[case[0] for case in DUE_CASES])
 def test_a_queue_is_due_a_period_after_its_last_poll(
-    poller, store, service, create, clock, frequency, later, frequency_now, due
+    poller, store, hippo_queues, create, clock, frequency, later, frequency_now, due
 ):
     queue_id = create("jobs", frequency_seconds=frequency)
     assert due_ids(poller) == [queue_id], "a queue never polled is due at once"
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
     if frequency_now != frequency:
         body = store.get_queue(queue_id)
         body["queue"]["frequency_seconds"] = frequency_now
-        service.update(queue_id, body)
+        hippo_queues.update(queue_id, body)
 
     clock.advance(later)
 
     assert (due_ids(poller) == [queue_id]) is due
 
 
-def test_a_disabled_queue_is_not_polled_and_resumes_from_its_cursor(poller, store, service, create):
+def test_a_disabled_queue_is_not_polled_and_resumes_from_its_cursor(poller, store, hippo_queues, create):
     queue_id = create("jobs", frequency_seconds=0)
     MemoryQueueType.push("jobs", "1", "2")
-    poll(poller, store, queue_id)
-    service.toggle(queue_id)
+    poll_now(poller, store, queue_id)
+    hippo_queues.toggle(queue_id)
     MemoryQueueType.push("jobs", "3", "4")
     before = state_of(store, queue_id)
 
     assert due_ids(poller) == []
-    assert datas(store, queue_id) == ["1", "2"]
+    assert data_of(store, queue_id) == ["1", "2"]
     assert state_of(store, queue_id) == before
 
-    service.toggle(queue_id)
+    hippo_queues.toggle(queue_id)
     assert due_ids(poller) == [queue_id]
-    poll(poller, store, queue_id)
-    assert datas(store, queue_id) == ["1", "2", "3", "4"]
+    poll_now(poller, store, queue_id)
+    assert data_of(store, queue_id) == ["1", "2", "3", "4"]
     assert state_of(store, queue_id)["cursor"] == 4
 
 
-def test_a_disabled_queue_is_left_alone_by_a_running_poller(store, registry, service, create):
+def test_a_disabled_queue_is_left_alone_by_a_running_poller(store, hippo_queuetypes, hippo_queues, create):
     disabled = create("off", frequency_seconds=0, status="DISABLED")
     enabled = create("on", frequency_seconds=0)
     MemoryQueueType.push("off", "x")
     MemoryQueueType.push("on", "y")
-    poller = Poller(store, registry, tick_seconds=0.01)
+    poller = Poller(store, hippo_queuetypes, tick_seconds=0.01)
     poller.start()
     try:
         wait_for(lambda: tasks_of(store, enabled), "the enabled queue's task")
@@ -365,26 +332,26 @@ def test_items_are_batched(poller, store, create, items, size, separator, expect
     queue_id = create("jobs", batch_size=size, batch_separator=separator)
     MemoryQueueType.push("jobs", *items)
 
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
 
-    assert datas(store, queue_id) == sorted(expected)
+    assert data_of(store, queue_id) == sorted(expected)
 
 
 def test_backpressure_takes_no_more_than_free_slots_of_a_deep_source(poller, store, create, clock):
     queue_id = create("deep", max_concurrent=5, frequency_seconds=0)
     MemoryQueueType.push("deep", *[f"item-{i}" for i in range(10_000)])
 
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
 
-    assert datas(store, queue_id) == [f"item-{i}" for i in range(5)]
+    assert data_of(store, queue_id) == [f"item-{i}" for i in range(5)]
     assert state_of(store, queue_id)["cursor"] == 5
 
-    poll(poller, store, queue_id)  # every slot is still taken
+    poll_now(poller, store, queue_id)  # every slot is still taken
     assert len(tasks_of(store, queue_id)) == 5
     assert state_of(store, queue_id)["cursor"] == 5
 
     finish(store, tasks_of(store, queue_id)[:2])
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
     assert len(tasks_of(store, queue_id)) == 7
     assert state_of(store, queue_id)["cursor"] == 7
 
@@ -393,9 +360,9 @@ def test_backpressure_counts_items_per_batch(poller, store, create):
     queue_id = create("deep", max_concurrent=2, batch_size=3)
     MemoryQueueType.push("deep", *[str(i) for i in range(10)])
 
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
 
-    assert datas(store, queue_id) == ["0|1|2", "3|4|5"]
+    assert data_of(store, queue_id) == ["0|1|2", "3|4|5"]
 
 
 # -- errors and backoff -------------------------------------------------------------------
@@ -421,7 +388,7 @@ def test_a_failing_source_is_marked_and_backed_off(
 
     for n, wait in enumerate(waits, start=1):
         assert due_ids(poller) == [queue_id]
-        poll(poller, store, queue_id)  # does not raise
+        poll_now(poller, store, queue_id)  # does not raise
         state = state_of(store, queue_id)
         assert state["consecutive_errors"] == n
         assert state["last_error_tstamp"] == clock.now
@@ -443,35 +410,35 @@ def test_a_success_after_failures_clears_the_error_and_the_backoff(poller, store
     queue_id = create("jobs", type="scripted", frequency_seconds=60)
     MemoryQueueType.push("jobs", "a")
     ScriptedQueueType.script("jobs").poll_faults = [leaky(ConnectionError), leaky(ConnectionError)]
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
     clock.advance(1)
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
     clock.advance(2)
 
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
 
     state = state_of(store, queue_id)
     assert (state["last_error"], state["last_error_tstamp"], state["consecutive_errors"]) == (None, None, 0)
     assert state["next_run_tstamp"] == clock.now + 60
-    assert datas(store, queue_id) == ["a"]
+    assert data_of(store, queue_id) == ["a"]
 
 
-def test_the_api_shows_the_error_masked(poller, store, service, create, secrets_sent):
+def test_the_api_shows_the_error_masked(poller, store, hippo_queues, create, secrets_sent):
     queue_id = create("jobs", type="scripted")
     ScriptedQueueType.script("jobs").always = leaky(QueueTypeError)
 
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
 
-    shown = service.get(queue_id)["queue"]
+    shown = hippo_queues.get(queue_id)["queue"]
     assert shown["last_error"].startswith("poll failed: QueueTypeError: login with token ********")
     assert all(secret not in repr(shown) for secret in secrets_sent)
 
 
-def test_a_queue_of_an_uninstalled_type_is_marked_not_raised(store, registry, create, clock):
+def test_a_queue_of_an_uninstalled_type_is_marked_not_raised(store, hippo_queuetypes, create, clock):
     queue_id = create("jobs", type="scripted")
     without = Poller(store, QueueTypeRegistry.of(MemoryQueueType), clock=clock)
 
-    poll(without, store, queue_id)
+    poll_now(without, store, queue_id)
 
     state = state_of(store, queue_id)
     assert "scripted" in state["last_error"] and "UnknownQueueType" in state["last_error"]
@@ -484,10 +451,10 @@ def test_a_failed_ack_keeps_the_tasks_and_marks_the_queue(poller, store, create,
     script = ScriptedQueueType.script("jobs")
     script.ack_faults = [leaky(ConnectionError)]
 
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
 
     state = state_of(store, queue_id)
-    assert datas(store, queue_id) == ["a", "b"]
+    assert data_of(store, queue_id) == ["a", "b"]
     assert state["cursor"] == 2  # custody was taken before the ack
     assert state["last_error"].startswith("ack failed: ConnectionError")
     assert all(secret not in state["last_error"] for secret in secrets_sent)
@@ -496,7 +463,7 @@ def test_a_failed_ack_keeps_the_tasks_and_marks_the_queue(poller, store, create,
 
     clock.advance(1)
     MemoryQueueType.push("jobs", "c")
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
     assert script.acked == ["c"]
     assert state_of(store, queue_id)["last_error"] is None
 
@@ -504,11 +471,11 @@ def test_a_failed_ack_keeps_the_tasks_and_marks_the_queue(poller, store, create,
 # -- deleted queues and the instance cache ------------------------------------------------
 
 
-def test_a_queue_deleted_while_polled_gets_no_tasks_and_no_state(poller, store, service, create):
+def test_a_queue_deleted_while_polled_gets_no_tasks_and_no_state(poller, store, hippo_queues, create):
     queue_id = create("jobs", type="scripted")
     MemoryQueueType.push("jobs", "a")
     [(queue, state)] = poller.due_queues()
-    service.delete(queue_id)
+    hippo_queues.delete(queue_id)
 
     custody = poller.poll(queue, state)
 
@@ -518,39 +485,39 @@ def test_a_queue_deleted_while_polled_gets_no_tasks_and_no_state(poller, store, 
     assert ScriptedQueueType.script("jobs").acked == []
 
 
-def test_a_queue_deleted_while_its_poll_fails_gets_no_state(poller, store, service, create):
+def test_a_queue_deleted_while_its_poll_fails_gets_no_state(poller, store, hippo_queues, create):
     queue_id = create("jobs", type="scripted")
     ScriptedQueueType.script("jobs").always = leaky(QueueTypeError)
     [(queue, state)] = poller.due_queues()
-    service.delete(queue_id)
+    hippo_queues.delete(queue_id)
 
     poller.poll(queue, state)
 
     assert store.get_queue_states([queue_id]) == [{}]
 
 
-def test_a_deleted_queue_s_instance_is_closed(poller, store, service, create):
+def test_a_deleted_queue_s_instance_is_closed(poller, store, hippo_queues, create):
     queue_id = create("jobs", type="scripted")
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
     [instance] = ScriptedQueueType.built
-    service.delete(queue_id)
+    hippo_queues.delete(queue_id)
 
     assert poller.due_queues() == []
     assert instance.closed
 
 
-def test_the_instance_is_kept_until_the_settings_change(poller, store, service, create):
+def test_the_instance_is_kept_until_the_settings_change(poller, store, hippo_queues, create):
     queue_id = create("jobs", type="scripted")
-    poll(poller, store, queue_id)
+    poll_now(poller, store, queue_id)
     body = store.get_queue(queue_id)
     body["cmd"] = "echo other $HIPPO_DATA"
-    service.update(queue_id, body)
-    poll(poller, store, queue_id)
+    hippo_queues.update(queue_id, body)
+    poll_now(poller, store, queue_id)
     assert len(ScriptedQueueType.built) == 1, "a change outside the settings keeps the instance"
 
     body["queue"]["scripted"]["token"] = "another-token-1"
-    service.update(queue_id, body)
-    poll(poller, store, queue_id)
+    hippo_queues.update(queue_id, body)
+    poll_now(poller, store, queue_id)
 
     old, new = ScriptedQueueType.built
     assert old.closed and not new.closed
@@ -562,14 +529,14 @@ def test_the_instance_is_kept_until_the_settings_change(poller, store, service, 
 # -- the poller running on its threads ----------------------------------------------------
 
 
-def test_a_slow_or_failing_source_does_not_hold_up_other_queues(store, registry, create):
+def test_a_slow_or_failing_source_does_not_hold_up_other_queues(store, hippo_queuetypes, create):
     slow = create("slow", type="scripted", frequency_seconds=0)
     broken = create("broken", type="scripted", frequency_seconds=0)
     fast = create("fast", frequency_seconds=0)
     gate = threading.Event()
     ScriptedQueueType.script("slow").gate = gate
     ScriptedQueueType.script("broken").always = leaky(QueueTypeError)
-    poller = Poller(store, registry, threads=4, tick_seconds=0.01)
+    poller = Poller(store, hippo_queuetypes, threads=4, tick_seconds=0.01)
     poller.start()
     try:
         wait_for(ScriptedQueueType.script("slow").entered.is_set, "the slow poll to begin")
@@ -584,4 +551,4 @@ def test_a_slow_or_failing_source_does_not_hold_up_other_queues(store, registry,
     finally:
         gate.set()
         poller.stop()
-    assert datas(store, fast) == ["wave-0", "wave-1", "wave-2"]
+    assert data_of(store, fast) == ["wave-0", "wave-1", "wave-2"]

@@ -1,9 +1,18 @@
 """Helpers for testing Hippo and Hippo plugins against real servers.
 
-- :mod:`hippo_core.testing.servers`: start a private ``redis-server`` (and other
-  servers) on a free port for the length of a test session.
-- :mod:`hippo_core.testing.pytest_plugin`: pytest fixtures built on them, loaded
-  automatically once ``hippo-core`` is installed.
+- :mod:`hippo_core.testing.pytest_plugin`: pytest fixtures built on the modules below,
+  loaded automatically once ``hippo-core`` is installed (servers, and Hippo's Store,
+  QueueService and Pollers on the test's Redis).
+- :mod:`hippo_core.testing.redis_server`, :mod:`~hippo_core.testing.moto_server`,
+  :mod:`~hippo_core.testing.sql_servers`: a private ``redis-server`` or ``moto_server`` on
+  a free port, throw-away PostgreSQL and MariaDB databases.
+- :mod:`hippo_core.testing.polling`: run one poll of a queue now; read back its tasks
+  and poller state.
+- :mod:`hippo_core.testing.plugin_settings`: a queue type's schema conventions and
+  settings filled as Hippo fills them.
+- :mod:`hippo_core.testing.aws`: boto3 clients on moto_server, a server that checks
+  credentials, an empty credential chain.
+- :mod:`hippo_core.testing.memory_queue`: the reference queue type, in memory.
 - :mod:`hippo_core.testing.mesos`: a Mesos master test peer speaking the v1
   scheduler HTTP API.
 """

@@ -18,6 +18,7 @@ from pathlib import Path
 import requests
 
 from hippo_core.testing.ports import free_port
+from hippo_core.testing.processes import stop_process
 
 
 def find_moto_server() -> str:
@@ -125,13 +126,8 @@ class MotoServer:
         ).raise_for_status()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
         if self._tmp is not None:
             self._tmp.cleanup()

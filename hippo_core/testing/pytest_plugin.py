@@ -1,18 +1,59 @@
 """pytest fixtures for Hippo and its plugins; loaded automatically with ``hippo-core``.
 
+Servers, each started once per session. ``redis-server`` comes with hippo-core; a test
+needing ``moto_server`` or a database server that is missing is skipped with the reason
+(failed instead when ``HIPPO_TEST_REQUIRE_SERVERS=1``):
+
 - ``redis_server`` (session): a private ``redis-server`` on a free port.
 - ``redis_url`` (function): its URL, with the database flushed before each test.
 - ``redis_client`` (function): a ``redis.Redis`` on it (``decode_responses=True``).
+- ``moto_server`` (session): a private ``moto_server`` (needs ``moto[server]``).
+- ``postgresql_url``, ``mariadb_url`` (session): SQLAlchemy URLs of throw-away databases
+  (:mod:`hippo_core.testing.sql_servers`; needs ``sqlalchemy`` and the drivers).
+
+Hippo on the test's Redis, for running a queue type under the Poller:
+
+- ``hippo_store`` (function): a Store on ``redis_url``.
+- ``hippo_queuetypes`` (module): the installed queue types, found the way ``hippo
+  worker`` finds them. A test module (or conftest) defining its own ``hippo_queuetypes``
+  gives the fixtures below other queue types (a test double, one not installed).
+- ``hippo_queues`` (function): the QueueService (create, update, toggle, delete queues).
+- ``hippo_pollers`` (function): ``hippo_pollers(**options)`` makes a Poller on the
+  store (each with its own queue-type instances); all are stopped after the test.
+  :mod:`hippo_core.testing.polling` drives them and reads back the tasks.
+
+A queue type on its own:
+
+- ``hippo_instances`` (function): ``hippo_instances(QueueTypeClass, settings, queue_id=None)``
+  builds an instance from settings as given (checked and filled by nothing), closed
+  after the test. :mod:`hippo_core.testing.plugin_settings` fills settings first.
+- ``no_ambient_aws_credentials`` (function): boto3's standard credential chain emptied
+  (no variables, no files, no instance metadata) for the test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import redis
 
+from hippo_core.poller import Poller
+from hippo_core.queues import QueueService
+from hippo_core.queuetype import QueueType
+from hippo_core.registry import QueueTypeRegistry
+from hippo_core.store import Store
+from hippo_core.testing import aws
+from hippo_core.testing.moto_server import MotoServer
 from hippo_core.testing.redis_server import RedisServer
+
+Q = TypeVar("Q", bound=QueueType)
+
+# Before any test imports it: its failing checks then show their values, as in a test module.
+pytest.register_assert_rewrite("hippo_core.testing.plugin_settings")
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +80,80 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = aws.start_moto_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    # Imported here: sqlalchemy is a dependency of the SQL plugin's tests, not of hippo-core.
+    from hippo_core.testing import sql_servers
+
+    yield from sql_servers.postgres_database()
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> Iterator[str]:
+    from hippo_core.testing import sql_servers
+
+    yield from sql_servers.mariadb_database()
+
+
+@pytest.fixture
+def hippo_store(redis_url: str) -> Iterator[Store]:
+    store = Store.from_url(redis_url)
+    try:
+        yield store
+    finally:
+        store.redis.close()
+
+
+@pytest.fixture(scope="module")
+def hippo_queuetypes() -> QueueTypeRegistry:
+    return QueueTypeRegistry()
+
+
+@pytest.fixture
+def hippo_queues(hippo_store: Store, hippo_queuetypes: QueueTypeRegistry) -> QueueService:
+    return QueueService(hippo_store, hippo_queuetypes)
+
+
+@pytest.fixture
+def hippo_pollers(
+    hippo_store: Store, hippo_queuetypes: QueueTypeRegistry
+) -> Iterator[Callable[..., Poller]]:
+    made: list[Poller] = []
+
+    def make(**options: Any) -> Poller:
+        made.append(Poller(hippo_store, hippo_queuetypes, **options))
+        return made[-1]
+
+    yield make
+    for poller in made:
+        poller.stop()
+
+
+@pytest.fixture
+def hippo_instances() -> Iterator[Callable[..., Any]]:
+    built: list[QueueType] = []
+
+    def make(queue_type: type[Q], settings: dict[str, Any], queue_id: str | None = None) -> Q:
+        instance = queue_type(settings, queue_id or f"q-{uuid.uuid4().hex[:8]}")
+        built.append(instance)
+        return instance
+
+    yield make
+    for instance in built:
+        instance.close()
+
+
+@pytest.fixture
+def no_ambient_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    aws.clear_ambient_credentials(monkeypatch, tmp_path)

@@ -12,8 +12,11 @@ for pytest fixtures: when the server cannot be reached the test is skipped with 
 reason, unless ``HIPPO_TEST_REQUIRE_SERVERS=1`` (as CI sets), in which case it fails::
 
     @pytest.fixture(scope="session")
-    def postgres_url() -> Iterator[str]:
+    def postgresql_url() -> Iterator[str]:
         yield from sql_servers.postgres_database()
+
+``hippo_core.testing.pytest_plugin`` offers exactly these as ``postgresql_url`` and
+``mariadb_url``.
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from hippo_core.testing.skips import server_unavailable
+
 POSTGRES_URL_ENV = "HIPPO_TEST_POSTGRES_URL"
 MARIADB_URL_ENV = "HIPPO_TEST_MARIADB_URL"
-REQUIRE_SERVERS_ENV = "HIPPO_TEST_REQUIRE_SERVERS"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 CONNECT_TIMEOUT_SECONDS = 5
@@ -45,10 +48,6 @@ def postgres_admin_url() -> str:
 
 def mariadb_admin_url() -> str:
     return os.environ.get(MARIADB_URL_ENV) or DEFAULT_MARIADB_URL
-
-
-def servers_required() -> bool:
-    return os.environ.get(REQUIRE_SERVERS_ENV) == "1"
 
 
 def unique_database_name(prefix: str = "hippo_test") -> str:
@@ -109,9 +108,7 @@ def database_or_skip(admin_url: str, env_name: str) -> Iterator[str]:
             return
     except ServerUnavailable as exc:
         reason = f"{exc} (set {env_name} to point at a server)"
-    if servers_required():
-        pytest.fail(f"{REQUIRE_SERVERS_ENV}=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
+    server_unavailable(reason)
 
 
 def postgres_database() -> Iterator[str]:

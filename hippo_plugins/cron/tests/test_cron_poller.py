@@ -10,7 +10,7 @@ The cursor is custody here: it is stored with the tasks, so nothing runs twice.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -18,16 +18,12 @@ import falcon.testing
 import pytest
 from hippo_cron import CronQueueType
 
-from hippo_core import states
 from hippo_core.api import create_app
 from hippo_core.config import Config
 from hippo_core.launch import task_environment
-from hippo_core.poller import Poller
 from hippo_core.queues import QueueService
 from hippo_core.registry import QueueTypeRegistry
-from hippo_core.store import Store
-
-Record = dict[str, Any]
+from hippo_core.testing.polling import data_of, finish, poll_now, state_of, stored_queue, tasks_of
 
 START = datetime(2024, 5, 1, 12, 0, 30, tzinfo=UTC)
 DEFINITION = {
@@ -65,176 +61,136 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def registry() -> QueueTypeRegistry:
+def hippo_queuetypes() -> QueueTypeRegistry:
+    """In place of the installed queue types: the pollers and QueueService get ClockedCron."""
     return QueueTypeRegistry.of(ClockedCron)
 
 
 @pytest.fixture
-def store(redis_url: str) -> Iterator[Store]:
-    store = Store.from_url(redis_url)
-    yield store
-    store.redis.close()
-
-
-@pytest.fixture
-def service(store: Store, registry: QueueTypeRegistry) -> QueueService:
-    return QueueService(store, registry)
-
-
-@pytest.fixture
-def new_poller(store: Store, registry: QueueTypeRegistry) -> Iterator[Callable[[], Poller]]:
-    """Pollers on the test's store, each with its own queue-type instances; stopped after."""
-    made: list[Poller] = []
-
-    def make() -> Poller:
-        made.append(Poller(store, registry))
-        return made[-1]
-
-    yield make
-    for poller in made:
-        poller.stop()
-
-
-@pytest.fixture
-def create(service: QueueService, clock: Clock) -> Callable[..., str]:
+def create(hippo_queues: QueueService, clock: Clock) -> Callable[..., str]:
     """``create(cron={...settings}, **queue_block)``: a cron queue; its id."""
 
     def make(cron: dict[str, Any] | None = None, **block: Any) -> str:
         body = {**DEFINITION, "queue": {"type": "cron", "name": "report",
                                         "cron": {"maxbacklog": 100, **(cron or {})}, **block}}
-        return service.create(body)["id"]
+        return hippo_queues.create(body)["id"]
 
     return make
-
-
-def poll(poller: Poller, store: Store, queue_id: str) -> Any:
-    return poller.poll(store.get_queue(queue_id), store.get_queue_states([queue_id])[0])
-
-
-def tasks_of(store: Store, queue_id: str) -> list[Record]:
-    return store.get_tasks(store.task_ids(family=queue_id))
-
-
-def datas(store: Store, queue_id: str) -> list[str]:
-    return sorted(task["data"] for task in tasks_of(store, queue_id))
-
-
-def state_of(store: Store, queue_id: str) -> Record:
-    return store.get_queue_states([queue_id])[0]
 
 
 def minutes(*values: int, hour: int = 12) -> list[str]:
     return [START.replace(hour=hour, minute=m, second=0).isoformat() for m in values]
 
 
-def test_cron_times_become_tasks_of_the_queue(new_poller, store, create, clock):
+def test_cron_times_become_tasks_of_the_queue(hippo_pollers, hippo_store, create, clock):
     queue_id = create()
-    poller = new_poller()
-    poll(poller, store, queue_id)  # a new queue starts from now: nothing yet
-    assert tasks_of(store, queue_id) == []
-    assert state_of(store, queue_id)["cursor"] == START.isoformat()
+    poller = hippo_pollers()
+    poll_now(poller, hippo_store, queue_id)  # a new queue starts from now: nothing yet
+    assert tasks_of(hippo_store, queue_id) == []
+    assert state_of(hippo_store, queue_id)["cursor"] == START.isoformat()
 
     clock.advance(minutes=3)
-    poll(poller, store, queue_id)
+    poll_now(poller, hippo_store, queue_id)
 
-    tasks = tasks_of(store, queue_id)
+    tasks = tasks_of(hippo_store, queue_id)
     assert sorted(task_environment(t)["HIPPO_DATA"] for t in tasks) == minutes(1, 2, 3)
     for task in tasks:
         assert (task["id"], task["queue_id"], task["state"]) == (queue_id, queue_id, "PENDING")
         assert task["cmd"] == DEFINITION["cmd"]
         assert task["container"]["docker"]["image"] == "example/reports:2"
         assert task_environment(task)["REPORT"] == "sales"
-    assert state_of(store, queue_id)["cursor"] == minutes(3)[0]
+    assert state_of(hippo_store, queue_id)["cursor"] == minutes(3)[0]
 
 
-def test_seven_cron_times_in_batches_of_three_make_three_tasks(new_poller, store, create, clock):
+def test_seven_cron_times_in_batches_of_three_make_three_tasks(hippo_pollers, hippo_store, create, clock):
     queue_id = create(batch_size=3, batch_separator=" ")
-    poller = new_poller()
-    poll(poller, store, queue_id)
+    poller = hippo_pollers()
+    poll_now(poller, hippo_store, queue_id)
     clock.advance(minutes=7)
 
-    poll(poller, store, queue_id)
+    poll_now(poller, hippo_store, queue_id)
 
     t = minutes(*range(1, 8))
-    assert datas(store, queue_id) == sorted([" ".join(t[0:3]), " ".join(t[3:6]), t[6]])
+    assert data_of(hippo_store, queue_id) == sorted([" ".join(t[0:3]), " ".join(t[3:6]), t[6]])
 
 
-def test_a_new_poller_carries_on_from_the_stored_cursor(new_poller, store, create, clock):
+def test_a_new_poller_carries_on_from_the_stored_cursor(hippo_pollers, hippo_store, create, clock):
     queue_id = create()
-    first = new_poller()
-    poll(first, store, queue_id)
+    first = hippo_pollers()
+    poll_now(first, hippo_store, queue_id)
     clock.advance(minutes=2)
-    poll(first, store, queue_id)
+    poll_now(first, hippo_store, queue_id)
     first.stop()  # a worker restart: the plugin instance is gone
     clock.advance(minutes=2)
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    assert datas(store, queue_id) == minutes(1, 2, 3, 4)
+    assert data_of(hippo_store, queue_id) == minutes(1, 2, 3, 4)
 
 
-def test_a_crash_before_the_ack_runs_nothing_twice(new_poller, store, create, clock):
+def test_a_crash_before_the_ack_runs_nothing_twice(hippo_pollers, hippo_store, create, clock):
     queue_id = create()
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
     clock.advance(minutes=3)
-    crashed = new_poller()
-    crashed.take(store.get_queue(queue_id), state_of(store, queue_id))  # ... and no ack()
+    crashed = hippo_pollers()
+    crashed.take(*stored_queue(hippo_store, queue_id))  # ... and no ack()
     del crashed
     clock.advance(minutes=1)
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    assert Counter(datas(store, queue_id)) == Counter(minutes(1, 2, 3, 4))
+    assert Counter(data_of(hippo_store, queue_id)) == Counter(minutes(1, 2, 3, 4))
 
 
-def test_a_disabled_queue_misses_nothing_once_enabled(new_poller, store, service, create, clock):
+def test_a_disabled_queue_misses_nothing_once_enabled(
+    hippo_pollers, hippo_store, hippo_queues, create, clock
+):
     queue_id = create(frequency_seconds=0)
-    poller = new_poller()
-    poll(poller, store, queue_id)
-    service.toggle(queue_id)
+    poller = hippo_pollers()
+    poll_now(poller, hippo_store, queue_id)
+    hippo_queues.toggle(queue_id)
     clock.advance(minutes=5)
 
     assert poller.due_queues() == []
-    assert state_of(store, queue_id)["cursor"] == START.isoformat()
+    assert state_of(hippo_store, queue_id)["cursor"] == START.isoformat()
 
-    service.toggle(queue_id)
+    hippo_queues.toggle(queue_id)
     [(queue, state)] = poller.due_queues()
     poller.poll(queue, state)
-    assert datas(store, queue_id) == minutes(1, 2, 3, 4, 5)
+    assert data_of(hippo_store, queue_id) == minutes(1, 2, 3, 4, 5)
 
 
-def test_backpressure_takes_five_of_ten_thousand_cron_times(new_poller, store, create, clock):
+def test_backpressure_takes_five_of_ten_thousand_cron_times(hippo_pollers, hippo_store, create, clock):
     queue_id = create(cron={"cronstring": "* * * * * *", "maxbacklog": 10_000}, max_concurrent=5)
-    poller = new_poller()
-    poll(poller, store, queue_id)
+    poller = hippo_pollers()
+    poll_now(poller, hippo_store, queue_id)
     clock.advance(seconds=10_000)  # ten thousand cron times are due
 
-    poll(poller, store, queue_id)
-    poll(poller, store, queue_id)  # the five slots are still taken: nothing more
+    poll_now(poller, hippo_store, queue_id)
+    poll_now(poller, hippo_store, queue_id)  # the five slots are still taken: nothing more
 
     seconds = [(START + timedelta(seconds=n)).isoformat() for n in range(1, 11)]
-    assert datas(store, queue_id) == seconds[:5]
-    assert state_of(store, queue_id)["cursor"] == seconds[4]
+    assert data_of(hippo_store, queue_id) == seconds[:5]
+    assert state_of(hippo_store, queue_id)["cursor"] == seconds[4]
 
-    for task in tasks_of(store, queue_id):
-        store.update_task(task["mesos_id"], lambda t: {**t, "state": states.FINISHED})
-    poll(poller, store, queue_id)
-    assert datas(store, queue_id) == seconds, "the rest was not left where it was"
+    finish(hippo_store, tasks_of(hippo_store, queue_id))
+    poll_now(poller, hippo_store, queue_id)
+    assert data_of(hippo_store, queue_id) == seconds, "the rest was not left where it was"
 
 
-def test_an_unreadable_cursor_marks_the_queue_and_backs_off(new_poller, store, create):
+def test_an_unreadable_cursor_marks_the_queue_and_backs_off(hippo_pollers, hippo_store, create):
     queue_id = create(frequency_seconds=60)
     # A cursor written by hand (or by another tool) that is not a time.
-    store.set_queue_state(queue_id, {"cursor": "yesterday", "cursor_origin": None})
+    hippo_store.set_queue_state(queue_id, {"cursor": "yesterday", "cursor_origin": None})
 
-    poll(new_poller(), store, queue_id)  # does not raise
+    poll_now(hippo_pollers(), hippo_store, queue_id)  # does not raise
 
-    state = state_of(store, queue_id)
+    state = state_of(hippo_store, queue_id)
     assert state["last_error"].startswith("poll failed: QueueTypeError: ")
     assert "'yesterday' is not an ISO 8601 time" in state["last_error"]
     assert state["next_run_tstamp"] - state["last_run_tstamp"] == 60
     assert state["cursor"] == "yesterday"
-    assert tasks_of(store, queue_id) == []
+    assert tasks_of(hippo_store, queue_id) == []
 
 
 README_BODY = {
@@ -245,8 +201,8 @@ README_BODY = {
 }
 
 
-def test_the_readme_example_creates_a_queue(store):
-    client = falcon.testing.TestClient(create_app(Config(), store, QueueTypeRegistry()))
+def test_the_readme_example_creates_a_queue(hippo_store):
+    client = falcon.testing.TestClient(create_app(Config(), hippo_store, QueueTypeRegistry()))
 
     resp = client.simulate_post("/queues/", json=README_BODY)
 

@@ -43,16 +43,13 @@ def settings(redis_server: RedisServer, list_name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_queue(settings: dict[str, Any]) -> Iterator[Callable[..., RedisQueueType]]:
+def make_queue(
+    settings: dict[str, Any], hippo_instances: Callable[..., Any]
+) -> Callable[..., RedisQueueType]:
     """Build queue-type instances (closed at the end); same queue id unless told otherwise."""
-    made: list[RedisQueueType] = []
     default_id = f"q-{uuid.uuid4().hex}"
 
     def make(queue_id: str = default_id, **overrides: Any) -> RedisQueueType:
-        queue = RedisQueueType({**settings, **overrides}, queue_id)
-        made.append(queue)
-        return queue
+        return hippo_instances(RedisQueueType, {**settings, **overrides}, queue_id)
 
-    yield make
-    for queue in made:
-        queue.close()
+    return make

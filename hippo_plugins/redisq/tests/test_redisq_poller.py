@@ -8,7 +8,7 @@ installed queue types, and polled by Hippo's Poller into a Store on the same ser
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import falcon.testing
@@ -19,13 +19,9 @@ from hippo_redisq import processing_list_name
 from hippo_core.api import create_app
 from hippo_core.config import Config
 from hippo_core.launch import task_environment
-from hippo_core.poller import Poller
 from hippo_core.queues import QueueService
-from hippo_core.registry import QueueTypeRegistry
-from hippo_core.store import Store
+from hippo_core.testing.polling import data_of, poll_now, state_of, stored_queue, tasks_of
 from hippo_core.testing.ports import free_port
-
-Record = dict[str, Any]
 
 DEFINITION = {
     "cmd": "make-thumbnail \"$HIPPO_DATA\"",
@@ -37,73 +33,25 @@ DEFINITION = {
 PASSWORD = "pw-redis-4e1f9a"
 
 
-@pytest.fixture(scope="module")
-def registry() -> QueueTypeRegistry:
-    """The installed queue types, found the way ``hippo worker`` finds them."""
-    return QueueTypeRegistry()
-
-
 @pytest.fixture
-def store(redis_url: str) -> Iterator[Store]:
-    store = Store.from_url(redis_url)
-    yield store
-    store.redis.close()
-
-
-@pytest.fixture
-def service(store: Store, registry: QueueTypeRegistry) -> QueueService:
-    return QueueService(store, registry)
-
-
-@pytest.fixture
-def new_poller(store: Store, registry: QueueTypeRegistry) -> Iterator[Callable[[], Poller]]:
-    """Pollers on the test's store, each with its own queue-type instances; stopped after."""
-    made: list[Poller] = []
-
-    def make() -> Poller:
-        made.append(Poller(store, registry))
-        return made[-1]
-
-    yield make
-    for poller in made:
-        poller.stop()
-
-
-@pytest.fixture
-def create(service: QueueService, settings: dict[str, Any]) -> Callable[..., str]:
+def create(hippo_queues: QueueService, settings: dict[str, Any]) -> Callable[..., str]:
     """``create(redis={...overrides}, **queue_block)``: a redis queue on the test list; its id."""
 
     def make(redis: dict[str, Any] | None = None, **block: Any) -> str:
         body = {**DEFINITION, "queue": {"type": "redis", "name": "thumbnails",
                                         "redis": {**settings, **(redis or {})}, **block}}
-        return service.create(body)["id"]
+        return hippo_queues.create(body)["id"]
 
     return make
 
 
-def poll(poller: Poller, store: Store, queue_id: str) -> Any:
-    return poller.poll(store.get_queue(queue_id), store.get_queue_states([queue_id])[0])
-
-
-def tasks_of(store: Store, queue_id: str) -> list[Record]:
-    return store.get_tasks(store.task_ids(family=queue_id))
-
-
-def datas(store: Store, queue_id: str) -> list[str]:
-    return sorted(task["data"] for task in tasks_of(store, queue_id))
-
-
-def state_of(store: Store, queue_id: str) -> Record:
-    return store.get_queue_states([queue_id])[0]
-
-
-def test_items_become_tasks_of_the_queue(new_poller, store, create, producer, list_name):
+def test_items_become_tasks_of_the_queue(hippo_pollers, hippo_store, create, producer, list_name):
     queue_id = create()
     producer.lpush(list_name, "img/1.png", "img/2.png", "bilder/ü.png")
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    tasks = tasks_of(store, queue_id)
+    tasks = tasks_of(hippo_store, queue_id)
     assert sorted(task_environment(t)["HIPPO_DATA"] for t in tasks) == [
         "bilder/ü.png", "img/1.png", "img/2.png"]
     for task in tasks:
@@ -115,35 +63,37 @@ def test_items_become_tasks_of_the_queue(new_poller, store, create, producer, li
         assert (task["cpus"], task["mem"]) == (0.25, 64)
     assert producer.llen(list_name) == 0
     assert producer.exists(processing_list_name(list_name, queue_id)) == 0
-    assert state_of(store, queue_id)["cursor"] is None
+    assert state_of(hippo_store, queue_id)["cursor"] is None
 
 
-def test_seven_items_in_batches_of_three_make_three_tasks(new_poller, store, create, producer, list_name):
+def test_seven_items_in_batches_of_three_make_three_tasks(
+    hippo_pollers, hippo_store, create, producer, list_name
+):
     queue_id = create(batch_size=3, batch_separator=",")
     producer.lpush(list_name, *[f"j{n}" for n in range(1, 8)])
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
     # Oldest first: producers LPUSH, Hippo pops from the tail.
-    assert datas(store, queue_id) == ["j1,j2,j3", "j4,j5,j6", "j7"]
+    assert data_of(hippo_store, queue_id) == ["j1,j2,j3", "j4,j5,j6", "j7"]
     assert producer.llen(list_name) == 0
 
 
 def test_a_crash_before_the_ack_runs_only_the_items_in_flight_again(
-    new_poller, store, create, producer, list_name
+    hippo_pollers, hippo_store, create, producer, list_name
 ):
     queue_id = create()
     producer.lpush(list_name, "a", "b", "c", "d")
-    crashed = new_poller()
-    in_flight = {t["data"] for t in crashed.take(store.get_queue(queue_id), state_of(store, queue_id)).tasks}
+    crashed = hippo_pollers()
+    in_flight = {t["data"] for t in crashed.take(*stored_queue(hippo_store, queue_id)).tasks}
     del crashed  # the worker died after storing the tasks, before acknowledging them
     processing = processing_list_name(list_name, queue_id)
     assert producer.llen(processing) == 4
     producer.lpush(list_name, "e", "f")
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    counts = Counter(datas(store, queue_id))
+    counts = Counter(data_of(hippo_store, queue_id))
     assert set(counts) == {"a", "b", "c", "d", "e", "f"}, "an item was lost"
     assert {item for item, n in counts.items() if n > 1} <= in_flight
     assert all(n <= 2 for n in counts.values())
@@ -153,31 +103,31 @@ def test_a_crash_before_the_ack_runs_only_the_items_in_flight_again(
 
 
 def test_a_disabled_queue_leaves_its_list_alone_until_enabled(
-    new_poller, store, service, create, producer, list_name
+    hippo_pollers, hippo_store, hippo_queues, create, producer, list_name
 ):
     queue_id = create(status="DISABLED", frequency_seconds=0)
     producer.lpush(list_name, "a", "b")
-    poller = new_poller()
+    poller = hippo_pollers()
 
     assert poller.due_queues() == []
     assert producer.llen(list_name) == 2
 
-    service.toggle(queue_id)
+    hippo_queues.toggle(queue_id)
     [(queue, state)] = poller.due_queues()
     poller.poll(queue, state)
-    assert datas(store, queue_id) == ["a", "b"]
+    assert data_of(hippo_store, queue_id) == ["a", "b"]
     assert producer.llen(list_name) == 0
 
 
-def test_backpressure_takes_five_of_ten_thousand(new_poller, store, create, producer, list_name):
+def test_backpressure_takes_five_of_ten_thousand(hippo_pollers, hippo_store, create, producer, list_name):
     queue_id = create(max_concurrent=5)
     producer.lpush(list_name, *[f"item-{n:05d}" for n in range(10_000)])
-    poller = new_poller()
+    poller = hippo_pollers()
 
-    poll(poller, store, queue_id)
-    poll(poller, store, queue_id)  # the five slots are still taken: nothing more
+    poll_now(poller, hippo_store, queue_id)
+    poll_now(poller, hippo_store, queue_id)  # the five slots are still taken: nothing more
 
-    assert datas(store, queue_id) == [f"item-{n:05d}" for n in range(5)]
+    assert data_of(hippo_store, queue_id) == [f"item-{n:05d}" for n in range(5)]
     assert producer.llen(list_name) == 9_995
     assert producer.llen(processing_list_name(list_name, queue_id)) == 0
 
@@ -211,20 +161,20 @@ ERROR_CASES = [
 @pytest.mark.parametrize(("arrange", "expected", "transient"), [c[1:] for c in ERROR_CASES],
                          ids=[c[0] for c in ERROR_CASES])
 def test_a_source_error_marks_the_queue_and_backs_off(
-    new_poller, store, create, producer, list_name, arrange, expected, transient
+    hippo_pollers, hippo_store, create, producer, list_name, arrange, expected, transient
 ):
     queue_id = create(redis=arrange(producer, list_name), frequency_seconds=60)
 
-    poll(new_poller(), store, queue_id)  # does not raise
+    poll_now(hippo_pollers(), hippo_store, queue_id)  # does not raise
 
-    state = state_of(store, queue_id)
+    state = state_of(hippo_store, queue_id)
     assert state["last_error"].startswith("poll failed: ")
     assert expected in state["last_error"]
     assert PASSWORD not in state["last_error"]
     wait = state["next_run_tstamp"] - state["last_run_tstamp"]
     assert wait == (1 if transient else 60)
     assert state["consecutive_errors"] == 1
-    assert tasks_of(store, queue_id) == []
+    assert tasks_of(hippo_store, queue_id) == []
 
 
 README_BODY = {
@@ -236,8 +186,8 @@ README_BODY = {
 }
 
 
-def test_the_readme_example_creates_a_queue(store, registry):
-    client = falcon.testing.TestClient(create_app(Config(), store, registry))
+def test_the_readme_example_creates_a_queue(hippo_store, hippo_queuetypes):
+    client = falcon.testing.TestClient(create_app(Config(), hippo_store, hippo_queuetypes))
 
     resp = client.simulate_post("/queues/", json=README_BODY)
 

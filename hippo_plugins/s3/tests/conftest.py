@@ -1,53 +1,23 @@
-"""Fixtures for the s3bucket queue type's tests: a private moto_server and fresh buckets."""
+"""Fixtures for the s3bucket queue type's tests: fresh buckets on the session's moto_server.
+
+``moto_server`` comes from ``hippo_core.testing.pytest_plugin``.
+"""
 
 from __future__ import annotations
 
 import math
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-import boto3
 import pytest
 from hippo_s3bucket import S3BucketQueueType
 
+from hippo_core.testing import aws
 from hippo_core.testing.moto_server import MotoServer
-from hippo_core.validation import check, fill_defaults
-
-REGION = "us-east-1"
-TEST_KEY = ("testing", "testing")
-
-
-def start_moto_server() -> MotoServer:
-    """A started MotoServer, or a skip (a failure when HIPPO_TEST_REQUIRE_SERVERS=1)."""
-    try:
-        return MotoServer().start()
-    except FileNotFoundError as exc:
-        if os.environ.get("HIPPO_TEST_REQUIRE_SERVERS") == "1":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-
-
-def with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
-    """Check against the schema and fill defaults, as Hippo does before building a queue."""
-    errors = check(S3BucketQueueType.schema, settings)
-    assert not errors, errors
-    filled = fill_defaults(S3BucketQueueType.schema, dict(settings))
-    assert not S3BucketQueueType.validate(filled)
-    return filled
-
-
-def s3_client_for(url: str, key: tuple[str, str] = TEST_KEY) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=key[0],
-        aws_secret_access_key=key[1],
-    )
+from hippo_core.testing.plugin_settings import filled_settings
 
 
 def new_bucket(s3: Any) -> str:
@@ -90,18 +60,9 @@ def put_in_one_second(s3: Any, bucket: str, keys: list[str]) -> datetime:
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    server = start_moto_server()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
 def s3(moto_server: MotoServer) -> Any:
     """A boto3 S3 client on the test server, for arranging and inspecting buckets."""
-    return s3_client_for(moto_server.url)
+    return aws.client("s3", moto_server.url)
 
 
 @pytest.fixture
@@ -113,20 +74,16 @@ def bucket(s3: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def build() -> Iterator[Callable[..., S3BucketQueueType]]:
+def build(hippo_instances: Callable[..., Any]) -> Callable[..., S3BucketQueueType]:
     """Builds S3BucketQueueType instances from settings, defaults filled; closed after."""
-    built: list[S3BucketQueueType] = []
 
     def make(page_size: int | None = None, **settings: Any) -> S3BucketQueueType:
-        queue = S3BucketQueueType(with_defaults(settings), queue_id=f"q-{uuid.uuid4().hex[:8]}")
+        queue = hippo_instances(S3BucketQueueType, filled_settings(S3BucketQueueType, settings))
         if page_size is not None:
             queue.page_size = page_size
-        built.append(queue)
         return queue
 
-    yield make
-    for queue in built:
-        queue.close()
+    return make
 
 
 @pytest.fixture
@@ -138,8 +95,8 @@ def make_queue(
     def make(bucket_name: str, **overrides: Any) -> S3BucketQueueType:
         settings = {
             "bucket_name": bucket_name,
-            "awskey": TEST_KEY[0],
-            "awssecret": TEST_KEY[1],
+            "awskey": aws.TEST_KEY[0],
+            "awssecret": aws.TEST_KEY[1],
             "endpoint_url": moto_server.url,
         }
         return build(**{**settings, **overrides})
@@ -170,17 +127,13 @@ def guarded() -> Iterator[tuple[MotoServer, tuple[str, str], str]]:
 
     The bucket holds one object, "guarded.txt".
     """
-    server = start_moto_server()
-    try:
-        key = server.create_admin_credentials("hippo-poller")
-        client = s3_client_for(server.url, key)
-        name = new_bucket(client)
-        client.put_object(Bucket=name, Key="guarded.txt", Body=b"x")
-        client.close()
-        server.enforce_auth()
-        yield server, key, name
-    finally:
-        server.stop()
+    def arrange(s3: Any) -> str:
+        name = new_bucket(s3)
+        s3.put_object(Bucket=name, Key="guarded.txt", Body=b"x")
+        return name
+
+    with aws.checking_moto_server("s3", arrange) as guarded:
+        yield guarded
 
 
 @pytest.fixture(scope="session")

@@ -18,17 +18,13 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from hippo_core import states
 from hippo_core.api import create_app
 from hippo_core.config import Config
 from hippo_core.launch import task_environment
-from hippo_core.poller import Poller
 from hippo_core.queues import QueueService
-from hippo_core.registry import QueueTypeRegistry
-from hippo_core.store import Store
+from hippo_core.testing.aws import TEST_KEY
+from hippo_core.testing.polling import data_of, finish, poll_now, state_of, stored_queue, tasks_of
 from hippo_core.testing.ports import free_port
-
-Record = dict[str, Any]
 
 DEFINITION = {
     "cmd": "process-scan \"$HIPPO_DATA\"",
@@ -36,7 +32,6 @@ DEFINITION = {
     "env": {"DPI": "300"},
     "mem": 512,
 }
-TEST_KEY = ("testing", "testing")  # any key pair passes a moto_server that checks none
 SECRET = "secret-s3-5a0c7e91"
 # moto_server stores an object in about 3 ms of its own time, one at a time, and every
 # poll lists the whole bucket: 10,000 objects would take this test well past the ~20 s
@@ -44,40 +39,8 @@ SECRET = "secret-s3-5a0c7e91"
 DEEP = 4_000
 
 
-@pytest.fixture(scope="module")
-def registry() -> QueueTypeRegistry:
-    """The installed queue types, found the way ``hippo worker`` finds them."""
-    return QueueTypeRegistry()
-
-
 @pytest.fixture
-def store(redis_url: str) -> Iterator[Store]:
-    store = Store.from_url(redis_url)
-    yield store
-    store.redis.close()
-
-
-@pytest.fixture
-def service(store: Store, registry: QueueTypeRegistry) -> QueueService:
-    return QueueService(store, registry)
-
-
-@pytest.fixture
-def new_poller(store: Store, registry: QueueTypeRegistry) -> Iterator[Callable[[], Poller]]:
-    """Pollers on the test's store, each with its own queue-type instances; stopped after."""
-    made: list[Poller] = []
-
-    def make() -> Poller:
-        made.append(Poller(store, registry))
-        return made[-1]
-
-    yield make
-    for poller in made:
-        poller.stop()
-
-
-@pytest.fixture
-def create(service: QueueService, moto_server, bucket: str) -> Callable[..., str]:
+def create(hippo_queues: QueueService, moto_server, bucket: str) -> Callable[..., str]:
     """``create(s3bucket={...overrides}, **queue_block)``: a queue on the test's bucket; its id."""
 
     def make(s3bucket: dict[str, Any] | None = None, **block: Any) -> str:
@@ -85,25 +48,9 @@ def create(service: QueueService, moto_server, bucket: str) -> Callable[..., str
                     "endpoint_url": moto_server.url, **(s3bucket or {})}
         body = {**DEFINITION, "queue": {"type": "s3bucket", "name": "scans",
                                         "s3bucket": settings, **block}}
-        return service.create(body)["id"]
+        return hippo_queues.create(body)["id"]
 
     return make
-
-
-def poll(poller: Poller, store: Store, queue_id: str) -> Any:
-    return poller.poll(store.get_queue(queue_id), store.get_queue_states([queue_id])[0])
-
-
-def tasks_of(store: Store, queue_id: str) -> list[Record]:
-    return store.get_tasks(store.task_ids(family=queue_id))
-
-
-def datas(store: Store, queue_id: str) -> list[str]:
-    return sorted(task["data"] for task in tasks_of(store, queue_id))
-
-
-def state_of(store: Store, queue_id: str) -> Record:
-    return store.get_queue_states([queue_id])[0]
 
 
 def put_many(port: int, bucket: str, keys: list[str]) -> None:
@@ -126,13 +73,13 @@ def put_many(port: int, bucket: str, keys: list[str]) -> None:
         list(pool.map(put, keys))
 
 
-def test_new_objects_become_tasks_of_the_queue(new_poller, store, create, put, bucket):
+def test_new_objects_become_tasks_of_the_queue(hippo_pollers, hippo_store, create, put, bucket):
     queue_id = create()
     put(bucket, "incoming/a.tiff", "incoming/b.tiff", "folder/", "c d.tiff")
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    tasks = tasks_of(store, queue_id)
+    tasks = tasks_of(hippo_store, queue_id)
     assert sorted(task_environment(t)["HIPPO_DATA"] for t in tasks) == [
         "c d.tiff", "incoming/a.tiff", "incoming/b.tiff"]
     for task in tasks:
@@ -141,57 +88,59 @@ def test_new_objects_become_tasks_of_the_queue(new_poller, store, create, put, b
         assert task["container"]["docker"]["image"] == "example/scanner:2.1"
         assert task_environment(task)["DPI"] == "300"
         assert task["mem"] == 512
-    assert state_of(store, queue_id)["cursor"]["last_modified"]
+    assert state_of(hippo_store, queue_id)["cursor"]["last_modified"]
 
 
-def test_seven_objects_in_batches_of_three_make_three_tasks(new_poller, store, create, put, bucket):
+def test_seven_objects_in_batches_of_three_make_three_tasks(hippo_pollers, hippo_store, create, put, bucket):
     queue_id = create(batch_size=3, batch_separator=" ")
     put(bucket, *[f"k{n}" for n in range(1, 8)])
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
     # Oldest first, then by key: both grow with n here, however the seconds fell.
-    assert datas(store, queue_id) == ["k1 k2 k3", "k4 k5 k6", "k7"]
+    assert data_of(hippo_store, queue_id) == ["k1 k2 k3", "k4 k5 k6", "k7"]
 
 
-def test_a_new_poller_carries_on_from_the_stored_cursor(new_poller, store, create, put, bucket):
+def test_a_new_poller_carries_on_from_the_stored_cursor(hippo_pollers, hippo_store, create, put, bucket):
     queue_id = create()
     put(bucket, "a", "b", "c")
-    first = new_poller()
-    poll(first, store, queue_id)
+    first = hippo_pollers()
+    poll_now(first, hippo_store, queue_id)
     first.stop()  # a worker restart: the plugin instance and its client are gone
     put(bucket, "d", "e")  # most likely in the same second as c: the cursor's keys tell them apart
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    assert Counter(datas(store, queue_id)) == Counter("abcde")
+    assert Counter(data_of(hippo_store, queue_id)) == Counter("abcde")
 
 
-def test_a_crash_before_the_ack_runs_nothing_twice(new_poller, store, create, put, bucket):
+def test_a_crash_before_the_ack_runs_nothing_twice(hippo_pollers, hippo_store, create, put, bucket):
     queue_id = create()
     put(bucket, "a", "b", "c", "d")
-    crashed = new_poller()
-    crashed.take(store.get_queue(queue_id), state_of(store, queue_id))  # ... and no ack()
+    crashed = hippo_pollers()
+    crashed.take(*stored_queue(hippo_store, queue_id))  # ... and no ack()
     del crashed
     put(bucket, "e", "f")
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    assert Counter(datas(store, queue_id)) == Counter("abcdef")
+    assert Counter(data_of(hippo_store, queue_id)) == Counter("abcdef")
 
 
-def test_a_disabled_queue_does_not_move_until_enabled(new_poller, store, service, create, put, bucket):
+def test_a_disabled_queue_does_not_move_until_enabled(
+    hippo_pollers, hippo_store, hippo_queues, create, put, bucket
+):
     queue_id = create(status="DISABLED", frequency_seconds=0)
     put(bucket, "a", "b")
-    poller = new_poller()
+    poller = hippo_pollers()
 
     assert poller.due_queues() == []
-    assert state_of(store, queue_id) == {}
+    assert state_of(hippo_store, queue_id) == {}
 
-    service.toggle(queue_id)
+    hippo_queues.toggle(queue_id)
     [(queue, state)] = poller.due_queues()
     poller.poll(queue, state)
-    assert datas(store, queue_id) == ["a", "b"]
+    assert data_of(hippo_store, queue_id) == ["a", "b"]
 
 
 def oldest_first(s3: Any, bucket: str) -> list[str]:
@@ -214,57 +163,56 @@ def deep_bucket(s3: Any, moto_server) -> Iterator[str]:
     s3.delete_bucket(Bucket=name)
 
 
-def test_backpressure_takes_five_of_a_deep_bucket(new_poller, store, create, s3, deep_bucket):
+def test_backpressure_takes_five_of_a_deep_bucket(hippo_pollers, hippo_store, create, s3, deep_bucket):
     queue_id = create(s3bucket={"bucket_name": deep_bucket}, max_concurrent=5)
     order = oldest_first(s3, deep_bucket)
-    poller = new_poller()
+    poller = hippo_pollers()
 
-    poll(poller, store, queue_id)
-    poll(poller, store, queue_id)  # the five slots are still taken: nothing more
+    poll_now(poller, hippo_store, queue_id)
+    poll_now(poller, hippo_store, queue_id)  # the five slots are still taken: nothing more
 
-    assert datas(store, queue_id) == sorted(order[:5])
-    for task in tasks_of(store, queue_id):
-        store.update_task(task["mesos_id"], lambda t: {**t, "state": states.FINISHED})
-    poll(poller, store, queue_id)
-    assert datas(store, queue_id) == sorted(order[:10]), "the rest was not left behind the cursor"
+    assert data_of(hippo_store, queue_id) == sorted(order[:5])
+    finish(hippo_store, tasks_of(hippo_store, queue_id))
+    poll_now(poller, hippo_store, queue_id)
+    assert data_of(hippo_store, queue_id) == sorted(order[:10]), "the rest was not left behind the cursor"
 
 
-def test_a_missing_bucket_is_a_permanent_error(new_poller, store, create):
+def test_a_missing_bucket_is_a_permanent_error(hippo_pollers, hippo_store, create):
     queue_id = create(s3bucket={"bucket_name": "hippo-no-such-bucket"}, frequency_seconds=60)
 
-    poll(new_poller(), store, queue_id)  # does not raise
+    poll_now(hippo_pollers(), hippo_store, queue_id)  # does not raise
 
-    state = state_of(store, queue_id)
+    state = state_of(hippo_store, queue_id)
     assert state["last_error"].startswith("poll failed: QueueTypeError: ")
     assert "the bucket does not exist" in state["last_error"]
     assert state["next_run_tstamp"] - state["last_run_tstamp"] == 60
 
 
-def test_an_unreachable_endpoint_is_a_transient_error(new_poller, store, create):
+def test_an_unreachable_endpoint_is_a_transient_error(hippo_pollers, hippo_store, create):
     queue_id = create(s3bucket={"endpoint_url": f"http://127.0.0.1:{free_port()}"})
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    state = state_of(store, queue_id)
+    state = state_of(hippo_store, queue_id)
     assert state["last_error"].startswith("poll failed: S3TransientError: ")
     assert state["next_run_tstamp"] - state["last_run_tstamp"] == 1
 
 
 def test_rejected_credentials_are_a_permanent_error_without_the_secret(
-    new_poller, store, service, guarded
+    hippo_pollers, hippo_store, hippo_queues, guarded
 ):
     server, key, name = guarded
     body = {**DEFINITION, "queue": {"type": "s3bucket", "name": "guarded", "s3bucket": {
         "bucket_name": name, "awskey": key[0], "awssecret": SECRET, "endpoint_url": server.url}}}
-    queue_id = service.create(body)["id"]
+    queue_id = hippo_queues.create(body)["id"]
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    state = state_of(store, queue_id)
+    state = state_of(hippo_store, queue_id)
     assert "check awskey and awssecret" in state["last_error"]
     assert SECRET not in state["last_error"]
     assert state["next_run_tstamp"] - state["last_run_tstamp"] == 60
-    assert tasks_of(store, queue_id) == []
+    assert tasks_of(hippo_store, queue_id) == []
 
 
 README_BODY = {
@@ -278,8 +226,8 @@ README_BODY = {
 }
 
 
-def test_the_readme_example_creates_a_queue(store, registry):
-    client = falcon.testing.TestClient(create_app(Config(), store, registry))
+def test_the_readme_example_creates_a_queue(hippo_store, hippo_queuetypes):
+    client = falcon.testing.TestClient(create_app(Config(), hippo_store, hippo_queuetypes))
 
     resp = client.simulate_post("/queues/", json=README_BODY)
 

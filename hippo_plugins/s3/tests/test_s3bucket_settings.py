@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from hippo_s3bucket import Position, S3BucketQueueType
-from jsonschema import Draft202012Validator
 
 from hippo_core.registry import QueueTypeRegistry
+from hippo_core.testing.aws import CREDENTIAL_PAIR_CASES
+from hippo_core.testing.plugin_settings import assert_schema_conventions
 from hippo_core.validation import check, fill_defaults
 
 SCHEMA = S3BucketQueueType.schema
@@ -17,17 +18,7 @@ def test_registered_under_s3bucket_in_the_entry_point_group():
 
 
 def test_schema_follows_the_plugin_conventions():
-    Draft202012Validator.check_schema(SCHEMA)
-    assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert SCHEMA["type"] == "object"
-    assert SCHEMA["additionalProperties"] is False
-    assert SCHEMA["required"] == ["bucket_name"]
-    for name, prop in SCHEMA["properties"].items():
-        assert prop.get("description"), f"{name} has no description"
-        if name not in SCHEMA["required"]:
-            assert "default" in prop, f"optional {name} has no default"
-    secrets = {n for n, p in SCHEMA["properties"].items() if p.get("x-hippo-secret")}
-    assert secrets == {"awssecret"}
+    assert_schema_conventions(SCHEMA, required=["bucket_name"], secrets={"awssecret"})
     assert SCHEMA["properties"]["awssecret"]["x-hippo-secret"] is True
 
 
@@ -91,10 +82,7 @@ def test_schema_checks(settings, bad_paths):
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
-        pytest.param({}, [], id="neither key nor secret: standard credential chain"),
-        pytest.param({"awskey": "AKIA1", "awssecret": "s"}, [], id="both key and secret"),
-        pytest.param({"awskey": "AKIA1"}, ["awssecret"], id="key without secret"),
-        pytest.param({"awssecret": "s"}, ["awskey"], id="secret without key"),
+        *CREDENTIAL_PAIR_CASES,
         pytest.param({"endpoint_url": "http://minio:9000"}, [], id="endpoint with host"),
         pytest.param({"endpoint_url": "https://"}, ["endpoint_url"], id="endpoint without host"),
     ],

@@ -1,7 +1,8 @@
 """Real databases for the sqlquery tests: PostgreSQL, MariaDB and an SQLite file.
 
-Each server gets one throw-away database per test session (hippo_core.testing.sql_servers);
-each test creates its own uniquely named tables there and drops them afterwards.
+Each server gets one throw-away database per test session: ``postgresql_url`` and
+``mariadb_url`` come from ``hippo_core.testing.pytest_plugin``. Each test creates its own
+uniquely named tables there and drops them afterwards.
 """
 
 from __future__ import annotations
@@ -13,18 +14,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from hippo_sqlquery import SqlQueryQueueType
-
-from hippo_core.testing import sql_servers
-
-
-@pytest.fixture(scope="session")
-def postgresql_url() -> Iterator[str]:
-    yield from sql_servers.postgres_database()
-
-
-@pytest.fixture(scope="session")
-def mariadb_url() -> Iterator[str]:
-    yield from sql_servers.mariadb_database()
 
 
 @pytest.fixture(scope="session")
@@ -79,18 +68,13 @@ def source(request: pytest.FixtureRequest, make_source: Callable[[str], Source])
 
 
 @pytest.fixture
-def make_queue() -> Iterator[Callable[..., SqlQueryQueueType]]:
+def make_queue(hippo_instances: Callable[..., Any]) -> Callable[..., SqlQueryQueueType]:
     """Build queue-type instances with defaults filled; all are closed afterwards."""
-    made: list[SqlQueryQueueType] = []
 
     def make(conn_string: str, query: str, filter_field: str, **extra: Any) -> SqlQueryQueueType:
         settings = {"conn_string": conn_string, "query": query, "filter_field": filter_field,
                     "filter_val": "", "connect_timeout": 5, **extra}
         assert SqlQueryQueueType.validate(settings) == []
-        queue = SqlQueryQueueType(settings, f"q-{uuid.uuid4().hex}")
-        made.append(queue)
-        return queue
+        return hippo_instances(SqlQueryQueueType, settings, f"q-{uuid.uuid4().hex}")
 
-    yield make
-    for queue in made:
-        queue.close()
+    return make

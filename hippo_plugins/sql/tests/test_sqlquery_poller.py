@@ -8,7 +8,7 @@ The cursor is custody here: it is stored with the tasks, so nothing runs twice.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import falcon.testing
@@ -19,13 +19,9 @@ from sqlalchemy.engine import make_url
 from hippo_core.api import create_app
 from hippo_core.config import Config
 from hippo_core.launch import task_environment
-from hippo_core.poller import Poller
 from hippo_core.queues import QueueService
-from hippo_core.registry import QueueTypeRegistry
-from hippo_core.store import Store
+from hippo_core.testing.polling import data_of, poll_now, state_of, stored_queue, tasks_of
 from hippo_core.testing.ports import free_port
-
-Record = dict[str, Any]
 
 DEFINITION = {
     "cmd": "import-order \"$HIPPO_DATA\"",
@@ -34,38 +30,6 @@ DEFINITION = {
     "mem": 128,
 }
 PASSWORD = "pw-sql-7c2d1e"
-
-
-@pytest.fixture(scope="module")
-def registry() -> QueueTypeRegistry:
-    """The installed queue types, found the way ``hippo worker`` finds them."""
-    return QueueTypeRegistry()
-
-
-@pytest.fixture
-def store(redis_url: str) -> Iterator[Store]:
-    store = Store.from_url(redis_url)
-    yield store
-    store.redis.close()
-
-
-@pytest.fixture
-def service(store: Store, registry: QueueTypeRegistry) -> QueueService:
-    return QueueService(store, registry)
-
-
-@pytest.fixture
-def new_poller(store: Store, registry: QueueTypeRegistry) -> Iterator[Callable[[], Poller]]:
-    """Pollers on the test's store, each with its own queue-type instances; stopped after."""
-    made: list[Poller] = []
-
-    def make() -> Poller:
-        made.append(Poller(store, registry))
-        return made[-1]
-
-    yield make
-    for poller in made:
-        poller.stop()
 
 
 @pytest.fixture
@@ -87,7 +51,7 @@ def add(source, orders: sa.Table) -> Callable[..., None]:
 
 
 @pytest.fixture
-def create(service: QueueService, source, orders: sa.Table) -> Callable[..., str]:
+def create(hippo_queues: QueueService, source, orders: sa.Table) -> Callable[..., str]:
     """``create(sqlquery={...overrides}, **queue_block)``: a queue on the orders table; its id."""
 
     def make(sqlquery: dict[str, Any] | None = None, **block: Any) -> str:
@@ -95,38 +59,22 @@ def create(service: QueueService, source, orders: sa.Table) -> Callable[..., str
                     "filter_field": "id", "connect_timeout": 5, **(sqlquery or {})}
         body = {**DEFINITION, "queue": {"type": "sqlquery", "name": "orders",
                                         "sqlquery": settings, **block}}
-        return service.create(body)["id"]
+        return hippo_queues.create(body)["id"]
 
     return make
-
-
-def poll(poller: Poller, store: Store, queue_id: str) -> Any:
-    return poller.poll(store.get_queue(queue_id), store.get_queue_states([queue_id])[0])
-
-
-def tasks_of(store: Store, queue_id: str) -> list[Record]:
-    return store.get_tasks(store.task_ids(family=queue_id))
-
-
-def datas(store: Store, queue_id: str) -> list[str]:
-    return sorted(task["data"] for task in tasks_of(store, queue_id))
-
-
-def state_of(store: Store, queue_id: str) -> Record:
-    return store.get_queue_states([queue_id])[0]
 
 
 def row(n: int) -> str:
     return f'{{"id":{n},"path":"/in/{n}.csv"}}'
 
 
-def test_rows_become_tasks_of_the_queue(new_poller, store, create, add):
+def test_rows_become_tasks_of_the_queue(hippo_pollers, hippo_store, create, add):
     queue_id = create()
     add(1, 3)
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    tasks = tasks_of(store, queue_id)
+    tasks = tasks_of(hippo_store, queue_id)
     assert sorted(task_environment(t)["HIPPO_DATA"] for t in tasks) == [row(1), row(2), row(3)]
     for task in tasks:
         assert (task["id"], task["queue_id"], task["state"]) == (queue_id, queue_id, "PENDING")
@@ -134,74 +82,74 @@ def test_rows_become_tasks_of_the_queue(new_poller, store, create, add):
         assert task["container"]["docker"]["image"] == "example/orders:1"
         assert task_environment(task)["SHOP"] == "test"
         assert task["mem"] == 128
-    assert state_of(store, queue_id)["cursor"] == 3
+    assert state_of(hippo_store, queue_id)["cursor"] == 3
 
 
-def test_seven_rows_in_batches_of_three_make_three_tasks(new_poller, store, create, add):
+def test_seven_rows_in_batches_of_three_make_three_tasks(hippo_pollers, hippo_store, create, add):
     queue_id = create(batch_size=3, batch_separator="\n")
     add(1, 7)
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    assert datas(store, queue_id) == sorted([
+    assert data_of(hippo_store, queue_id) == sorted([
         "\n".join([row(1), row(2), row(3)]), "\n".join([row(4), row(5), row(6)]), row(7)])
 
 
-def test_a_new_poller_carries_on_from_the_stored_cursor(new_poller, store, create, add):
+def test_a_new_poller_carries_on_from_the_stored_cursor(hippo_pollers, hippo_store, create, add):
     queue_id = create(sqlquery={"filter_val": 1})
     add(1, 3)
-    first = new_poller()
-    poll(first, store, queue_id)
+    first = hippo_pollers()
+    poll_now(first, hippo_store, queue_id)
     first.stop()  # a worker restart: the plugin instance and its engine are gone
     add(4, 5)
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    assert datas(store, queue_id) == [row(n) for n in (2, 3, 4, 5)]
-    assert state_of(store, queue_id)["cursor"] == 5
+    assert data_of(hippo_store, queue_id) == [row(n) for n in (2, 3, 4, 5)]
+    assert state_of(hippo_store, queue_id)["cursor"] == 5
 
 
-def test_a_crash_before_the_ack_runs_nothing_twice(new_poller, store, create, add):
+def test_a_crash_before_the_ack_runs_nothing_twice(hippo_pollers, hippo_store, create, add):
     queue_id = create()
     add(1, 4)
-    crashed = new_poller()
-    crashed.take(store.get_queue(queue_id), state_of(store, queue_id))  # ... and no ack()
+    crashed = hippo_pollers()
+    crashed.take(*stored_queue(hippo_store, queue_id))  # ... and no ack()
     del crashed
     add(5, 6)
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    assert Counter(datas(store, queue_id)) == Counter(row(n) for n in range(1, 7))
+    assert Counter(data_of(hippo_store, queue_id)) == Counter(row(n) for n in range(1, 7))
 
 
-def test_a_disabled_queue_does_not_move_until_enabled(new_poller, store, service, create, add):
+def test_a_disabled_queue_does_not_move_until_enabled(hippo_pollers, hippo_store, hippo_queues, create, add):
     queue_id = create(frequency_seconds=0)
     add(1, 2)
-    poller = new_poller()
-    poll(poller, store, queue_id)
-    service.toggle(queue_id)
+    poller = hippo_pollers()
+    poll_now(poller, hippo_store, queue_id)
+    hippo_queues.toggle(queue_id)
     add(3, 4)
 
     assert poller.due_queues() == []
-    assert state_of(store, queue_id)["cursor"] == 2
+    assert state_of(hippo_store, queue_id)["cursor"] == 2
 
-    service.toggle(queue_id)
+    hippo_queues.toggle(queue_id)
     [(queue, state)] = poller.due_queues()
     poller.poll(queue, state)
-    assert datas(store, queue_id) == [row(n) for n in range(1, 5)]
-    assert state_of(store, queue_id)["cursor"] == 4
+    assert data_of(hippo_store, queue_id) == [row(n) for n in range(1, 5)]
+    assert state_of(hippo_store, queue_id)["cursor"] == 4
 
 
-def test_backpressure_takes_five_of_ten_thousand_rows(new_poller, store, create, add):
+def test_backpressure_takes_five_of_ten_thousand_rows(hippo_pollers, hippo_store, create, add):
     queue_id = create(max_concurrent=5)
     add(1, 10_000)
-    poller = new_poller()
+    poller = hippo_pollers()
 
-    poll(poller, store, queue_id)
-    poll(poller, store, queue_id)  # the five slots are still taken: nothing more
+    poll_now(poller, hippo_store, queue_id)
+    poll_now(poller, hippo_store, queue_id)  # the five slots are still taken: nothing more
 
-    assert datas(store, queue_id) == [row(n) for n in range(1, 6)]
-    assert state_of(store, queue_id)["cursor"] == 5
+    assert data_of(hippo_store, queue_id) == [row(n) for n in range(1, 6)]
+    assert state_of(hippo_store, queue_id)["cursor"] == 5
 
 
 BAD_SQL = [
@@ -214,20 +162,20 @@ BAD_SQL = [
 
 @pytest.mark.parametrize(("query", "says"), [c[1:] for c in BAD_SQL], ids=[c[0] for c in BAD_SQL])
 def test_bad_sql_marks_the_queue_and_backs_off_from_the_frequency(
-    new_poller, store, create, orders, add, query, says
+    hippo_pollers, hippo_store, create, orders, add, query, says
 ):
     # With rows present: SQLite reads a quoted name that is no column as a string, so an
     # empty table would hide the missing filter_field.
     add(1, 2)
     queue_id = create(sqlquery={"query": query.format(table=orders.name)}, frequency_seconds=120)
 
-    poll(new_poller(), store, queue_id)  # does not raise
+    poll_now(hippo_pollers(), hippo_store, queue_id)  # does not raise
 
-    state = state_of(store, queue_id)
+    state = state_of(hippo_store, queue_id)
     assert state["last_error"].startswith("poll failed: QueueTypeError: ")
     assert says in state["last_error"].lower()
     assert state["next_run_tstamp"] - state["last_run_tstamp"] == 120
-    assert tasks_of(store, queue_id) == []
+    assert tasks_of(hippo_store, queue_id) == []
 
 
 def _with_password(url: str, password: str, **parts: Any) -> str:
@@ -245,17 +193,17 @@ CONNECTION_FAILURES = [
 @pytest.mark.parametrize(("kind", "parts", "says", "wait"), [c[1:] for c in CONNECTION_FAILURES],
                          ids=[c[0] for c in CONNECTION_FAILURES])
 def test_connection_failures_mark_the_queue_without_the_password(
-    request, new_poller, store, service, kind, parts, says, wait
+    request, hippo_pollers, hippo_store, hippo_queues, kind, parts, says, wait
 ):
     parts = {k: free_port() if v == "free" else v for k, v in parts.items()}
     url = _with_password(request.getfixturevalue(f"{kind}_url"), PASSWORD, **parts)
     body = {**DEFINITION, "queue": {"type": "sqlquery", "name": "orders", "sqlquery": {
         "conn_string": url, "query": "SELECT 1 AS id", "filter_field": "id", "connect_timeout": 5}}}
-    queue_id = service.create(body)["id"]
+    queue_id = hippo_queues.create(body)["id"]
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    state = state_of(store, queue_id)
+    state = state_of(hippo_store, queue_id)
     assert says in state["last_error"]
     assert PASSWORD not in state["last_error"]
     assert state["next_run_tstamp"] - state["last_run_tstamp"] == wait
@@ -273,8 +221,8 @@ README_BODY = {
 }
 
 
-def test_the_readme_example_creates_a_queue(store, registry):
-    client = falcon.testing.TestClient(create_app(Config(), store, registry))
+def test_the_readme_example_creates_a_queue(hippo_store, hippo_queuetypes):
+    client = falcon.testing.TestClient(create_app(Config(), hippo_store, hippo_queuetypes))
 
     resp = client.simulate_post("/queues/", json=README_BODY)
 

@@ -1,65 +1,26 @@
-"""Fixtures for the sqs queue type's tests: a private moto_server and fresh queues on it."""
+"""Fixtures for the sqs queue type's tests: fresh queues on the session's moto_server.
+
+``moto_server`` comes from ``hippo_core.testing.pytest_plugin``.
+"""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from hippo_sqs import SqsQueueType
 
+from hippo_core.testing import aws
 from hippo_core.testing.moto_server import MotoServer
-from hippo_core.validation import check, fill_defaults
-
-REGION = "us-east-1"
-TEST_KEY = ("testing", "testing")
-
-
-def start_moto_server() -> MotoServer:
-    """A started MotoServer, or a skip (a failure when HIPPO_TEST_REQUIRE_SERVERS=1)."""
-    try:
-        return MotoServer().start()
-    except FileNotFoundError as exc:
-        if os.environ.get("HIPPO_TEST_REQUIRE_SERVERS") == "1":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-
-
-def with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
-    """Check against the schema and fill defaults, as Hippo does before building a queue."""
-    errors = check(SqsQueueType.schema, settings)
-    assert not errors, errors
-    filled = fill_defaults(SqsQueueType.schema, dict(settings))
-    assert not SqsQueueType.validate(filled)
-    return filled
-
-
-def sqs_client_for(url: str, key: tuple[str, str] = TEST_KEY) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=key[0],
-        aws_secret_access_key=key[1],
-    )
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    server = start_moto_server()
-    try:
-        yield server
-    finally:
-        server.stop()
+from hippo_core.testing.plugin_settings import filled_settings
 
 
 @pytest.fixture(scope="session")
 def sqs(moto_server: MotoServer) -> Any:
     """A boto3 SQS client on the test server, for arranging and inspecting queues."""
-    return sqs_client_for(moto_server.url)
+    return aws.client("sqs", moto_server.url)
 
 
 @pytest.fixture
@@ -77,19 +38,14 @@ def queue_url(sqs: Any, queue_name: str) -> str:
 
 
 @pytest.fixture
-def build() -> Iterator[Callable[..., SqsQueueType]]:
+def build(hippo_instances: Callable[..., Any]) -> Callable[..., SqsQueueType]:
     """Builds SqsQueueType instances from settings, defaults filled; closed after the test."""
-    built: list[SqsQueueType] = []
 
     def make(**settings: Any) -> SqsQueueType:
-        filled = with_defaults({"wait_time_seconds": 0, **settings})
-        queue = SqsQueueType(filled, queue_id=f"q-{uuid.uuid4().hex[:8]}")
-        built.append(queue)
-        return queue
+        filled = filled_settings(SqsQueueType, {"wait_time_seconds": 0, **settings})
+        return hippo_instances(SqsQueueType, filled)
 
-    yield make
-    for queue in built:
-        queue.close()
+    return make
 
 
 @pytest.fixture
@@ -101,8 +57,8 @@ def make_queue(
     def make(**overrides: Any) -> SqsQueueType:
         settings = {
             "queuename": queue_name,
-            "awskey": TEST_KEY[0],
-            "awssecret": TEST_KEY[1],
+            "awskey": aws.TEST_KEY[0],
+            "awssecret": aws.TEST_KEY[1],
             "endpoint_url": moto_server.url,
         }
         return build(**{**settings, **overrides})
@@ -116,18 +72,14 @@ def guarded() -> Iterator[tuple[MotoServer, tuple[str, str], str]]:
 
     The queue holds one message, "guarded".
     """
-    server = start_moto_server()
-    try:
-        key = server.create_admin_credentials("hippo-poller")
-        client = sqs_client_for(server.url, key)
+    def arrange(sqs: Any) -> str:
         name = f"hippo-guarded-{uuid.uuid4().hex[:12]}"
-        url = client.create_queue(QueueName=name)["QueueUrl"]
-        client.send_message(QueueUrl=url, MessageBody="guarded")
-        client.close()
-        server.enforce_auth()
-        yield server, key, name
-    finally:
-        server.stop()
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="guarded")
+        return name
+
+    with aws.checking_moto_server("sqs", arrange) as guarded:
+        yield guarded
 
 
 @pytest.fixture

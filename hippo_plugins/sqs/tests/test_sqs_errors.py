@@ -10,28 +10,6 @@ from hippo_sqs import SqsTransientError
 from hippo_core.queuetype import QueueTypeError
 from hippo_core.testing.ports import free_port
 
-AWS_ENVIRONMENT = [
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-]
-
-
-@pytest.fixture
-def no_ambient_credentials(monkeypatch, tmp_path) -> None:
-    """Empty the standard credential chain: no variables, no files, no instance metadata."""
-    for name in AWS_ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
 
 def test_unreachable_endpoint_is_transient(build):
     queue = build(
@@ -66,7 +44,7 @@ def test_queue_deleted_after_start_is_permanent(make_queue, sqs, queue_url, queu
     sqs.create_queue(QueueName=queue_name)  # so the fixture's teardown finds it
 
 
-def test_no_credentials_anywhere_is_permanent(build, moto_server, no_ambient_credentials):
+def test_no_credentials_anywhere_is_permanent(build, moto_server, no_ambient_aws_credentials):
     queue = build(queuename="jobs", endpoint_url=moto_server.url)
     with pytest.raises(QueueTypeError) as raised:
         queue.poll(10, None)
@@ -76,7 +54,7 @@ def test_no_credentials_anywhere_is_permanent(build, moto_server, no_ambient_cre
 
 
 def test_standard_credential_chain_is_used_without_a_key(
-    build, moto_server, queue_name, send, no_ambient_credentials, monkeypatch
+    build, moto_server, queue_name, send, no_ambient_aws_credentials, monkeypatch
 ):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-environment")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-environment")

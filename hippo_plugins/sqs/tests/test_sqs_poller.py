@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import falcon.testing
@@ -19,13 +19,10 @@ import pytest
 from hippo_core.api import create_app
 from hippo_core.config import Config
 from hippo_core.launch import task_environment
-from hippo_core.poller import Poller
 from hippo_core.queues import QueueService
-from hippo_core.registry import QueueTypeRegistry
-from hippo_core.store import Store
+from hippo_core.testing.aws import TEST_KEY
+from hippo_core.testing.polling import data_of, poll_now, state_of, stored_queue, tasks_of
 from hippo_core.testing.ports import free_port
-
-Record = dict[str, Any]
 
 DEFINITION = {
     "cmd": "make-thumbnail \"$HIPPO_DATA\"",
@@ -33,7 +30,6 @@ DEFINITION = {
     "env": {"SIZE": "256"},
     "cpus": 1,
 }
-TEST_KEY = ("testing", "testing")  # any key pair passes a moto_server that checks none
 SECRET = "secret-sqs-0b9e4d2a"
 # moto_server spends time proportional to the queue's depth on every message sent, so
 # seeding grows with the square of it: 10,000 messages take far longer than the ~20 s
@@ -41,74 +37,26 @@ SECRET = "secret-sqs-0b9e4d2a"
 DEEP = 1_000
 
 
-@pytest.fixture(scope="module")
-def registry() -> QueueTypeRegistry:
-    """The installed queue types, found the way ``hippo worker`` finds them."""
-    return QueueTypeRegistry()
-
-
 @pytest.fixture
-def store(redis_url: str) -> Iterator[Store]:
-    store = Store.from_url(redis_url)
-    yield store
-    store.redis.close()
-
-
-@pytest.fixture
-def service(store: Store, registry: QueueTypeRegistry) -> QueueService:
-    return QueueService(store, registry)
-
-
-@pytest.fixture
-def new_poller(store: Store, registry: QueueTypeRegistry) -> Iterator[Callable[[], Poller]]:
-    """Pollers on the test's store, each with its own queue-type instances; stopped after."""
-    made: list[Poller] = []
-
-    def make() -> Poller:
-        made.append(Poller(store, registry))
-        return made[-1]
-
-    yield make
-    for poller in made:
-        poller.stop()
-
-
-@pytest.fixture
-def create(service: QueueService, moto_server, queue_name: str) -> Callable[..., str]:
+def create(hippo_queues: QueueService, moto_server, queue_name: str) -> Callable[..., str]:
     """``create(sqs={...overrides}, **queue_block)``: a queue on the test's SQS queue; its id."""
 
     def make(sqs: dict[str, Any] | None = None, **block: Any) -> str:
         settings = {"queuename": queue_name, "awskey": TEST_KEY[0], "awssecret": TEST_KEY[1],
                     "endpoint_url": moto_server.url, "wait_time_seconds": 0, **(sqs or {})}
         body = {**DEFINITION, "queue": {"type": "sqs", "name": "thumbnails", "sqs": settings, **block}}
-        return service.create(body)["id"]
+        return hippo_queues.create(body)["id"]
 
     return make
 
 
-def poll(poller: Poller, store: Store, queue_id: str) -> Any:
-    return poller.poll(store.get_queue(queue_id), store.get_queue_states([queue_id])[0])
-
-
-def tasks_of(store: Store, queue_id: str) -> list[Record]:
-    return store.get_tasks(store.task_ids(family=queue_id))
-
-
-def datas(store: Store, queue_id: str) -> list[str]:
-    return sorted(task["data"] for task in tasks_of(store, queue_id))
-
-
-def state_of(store: Store, queue_id: str) -> Record:
-    return store.get_queue_states([queue_id])[0]
-
-
-def test_messages_become_tasks_of_the_queue(new_poller, store, create, send, counts):
+def test_messages_become_tasks_of_the_queue(hippo_pollers, hippo_store, create, send, counts):
     queue_id = create()
     send(["scan-1.tiff", "scan-2.tiff", "{\"json\": true}"])
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    tasks = tasks_of(store, queue_id)
+    tasks = tasks_of(hippo_store, queue_id)
     assert sorted(task_environment(t)["HIPPO_DATA"] for t in tasks) == [
         "scan-1.tiff", "scan-2.tiff", "{\"json\": true}"]
     for task in tasks:
@@ -120,38 +68,40 @@ def test_messages_become_tasks_of_the_queue(new_poller, store, create, send, cou
     assert counts() == (0, 0), "acknowledged messages are deleted"
 
 
-def test_seven_messages_in_batches_of_three_make_three_tasks(new_poller, store, create, send, counts):
+def test_seven_messages_in_batches_of_three_make_three_tasks(
+    hippo_pollers, hippo_store, create, send, counts
+):
     queue_id = create(batch_size=3, batch_separator=";")
     bodies = [f"m{n}" for n in range(1, 8)]
     send(bodies)
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    batches = [task["data"].split(";") for task in tasks_of(store, queue_id)]
+    batches = [task["data"].split(";") for task in tasks_of(hippo_store, queue_id)]
     assert sorted(len(batch) for batch in batches) == [1, 3, 3]
     assert sorted(body for batch in batches for body in batch) == bodies
     assert counts() == (0, 0)
 
 
 def test_a_crash_before_the_ack_runs_only_the_items_in_flight_again(
-    new_poller, store, create, send, counts
+    hippo_pollers, hippo_store, create, send, counts
 ):
     queue_id = create(sqs={"visibility_timeout": 2})
     send(["a", "b", "c", "d"])
-    crashed = new_poller()
-    in_flight = {t["data"] for t in crashed.take(store.get_queue(queue_id), state_of(store, queue_id)).tasks}
+    crashed = hippo_pollers()
+    in_flight = {t["data"] for t in crashed.take(*stored_queue(hippo_store, queue_id)).tasks}
     del crashed  # the worker died after storing the tasks, before deleting the messages
     send(["e", "f"])
 
-    poller = new_poller()
-    poll(poller, store, queue_id)
-    assert datas(store, queue_id) == ["a", "b", "c", "d", "e", "f"], "hidden messages came back early"
+    poller = hippo_pollers()
+    poll_now(poller, hippo_store, queue_id)
+    assert data_of(hippo_store, queue_id) == ["a", "b", "c", "d", "e", "f"], "hidden messages came back early"
     deadline = time.monotonic() + 30
-    while len(tasks_of(store, queue_id)) < 10 and time.monotonic() < deadline:
+    while len(tasks_of(hippo_store, queue_id)) < 10 and time.monotonic() < deadline:
         time.sleep(0.2)  # until the visibility timeout of the messages in flight has passed
-        poll(poller, store, queue_id)
+        poll_now(poller, hippo_store, queue_id)
 
-    tally = Counter(datas(store, queue_id))
+    tally = Counter(data_of(hippo_store, queue_id))
     assert set(tally) == {"a", "b", "c", "d", "e", "f"}, "a message was lost"
     assert {body for body, n in tally.items() if n > 1} == in_flight == {"a", "b", "c", "d"}
     assert max(tally.values()) == 2
@@ -159,71 +109,71 @@ def test_a_crash_before_the_ack_runs_only_the_items_in_flight_again(
 
 
 def test_a_disabled_queue_leaves_its_messages_alone_until_enabled(
-    new_poller, store, service, create, send, counts
+    hippo_pollers, hippo_store, hippo_queues, create, send, counts
 ):
     queue_id = create(status="DISABLED", frequency_seconds=0)
     send(["a", "b"])
-    poller = new_poller()
+    poller = hippo_pollers()
 
     assert poller.due_queues() == []
     assert counts() == (2, 0)
 
-    service.toggle(queue_id)
+    hippo_queues.toggle(queue_id)
     [(queue, state)] = poller.due_queues()
     poller.poll(queue, state)
-    assert datas(store, queue_id) == ["a", "b"]
+    assert data_of(hippo_store, queue_id) == ["a", "b"]
     assert counts() == (0, 0)
 
 
-def test_backpressure_takes_five_of_a_deep_queue(new_poller, store, create, send, counts):
+def test_backpressure_takes_five_of_a_deep_queue(hippo_pollers, hippo_store, create, send, counts):
     queue_id = create(max_concurrent=5)
     send([f"m{n:05d}" for n in range(DEEP)])
-    poller = new_poller()
+    poller = hippo_pollers()
 
-    poll(poller, store, queue_id)
-    poll(poller, store, queue_id)  # the five slots are still taken: nothing more
+    poll_now(poller, hippo_store, queue_id)
+    poll_now(poller, hippo_store, queue_id)  # the five slots are still taken: nothing more
 
-    assert len(tasks_of(store, queue_id)) == 5
+    assert len(tasks_of(hippo_store, queue_id)) == 5
     assert counts() == (DEEP - 5, 0), "more was received than the free slots can run"
 
 
-def test_a_missing_queue_is_a_permanent_error(new_poller, store, create):
+def test_a_missing_queue_is_a_permanent_error(hippo_pollers, hippo_store, create):
     queue_id = create(sqs={"queuename": "hippo-no-such-queue"}, frequency_seconds=60)
 
-    poll(new_poller(), store, queue_id)  # does not raise
+    poll_now(hippo_pollers(), hippo_store, queue_id)  # does not raise
 
-    state = state_of(store, queue_id)
+    state = state_of(hippo_store, queue_id)
     assert state["last_error"].startswith("poll failed: QueueTypeError: ")
     assert "does not exist" in state["last_error"]
     assert state["next_run_tstamp"] - state["last_run_tstamp"] == 60
 
 
-def test_an_unreachable_endpoint_is_a_transient_error(new_poller, store, create):
+def test_an_unreachable_endpoint_is_a_transient_error(hippo_pollers, hippo_store, create):
     queue_id = create(sqs={"endpoint_url": f"http://127.0.0.1:{free_port()}"})
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    state = state_of(store, queue_id)
+    state = state_of(hippo_store, queue_id)
     assert state["last_error"].startswith("poll failed: SqsTransientError: ")
     assert state["next_run_tstamp"] - state["last_run_tstamp"] == 1
 
 
 def test_rejected_credentials_are_a_permanent_error_without_the_secret(
-    new_poller, store, service, guarded
+    hippo_pollers, hippo_store, hippo_queues, guarded
 ):
     server, key, name = guarded
     body = {**DEFINITION, "queue": {"type": "sqs", "name": "guarded", "sqs": {
         "queuename": name, "awskey": key[0], "awssecret": SECRET,
         "endpoint_url": server.url, "wait_time_seconds": 0}}}
-    queue_id = service.create(body)["id"]
+    queue_id = hippo_queues.create(body)["id"]
 
-    poll(new_poller(), store, queue_id)
+    poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    state = state_of(store, queue_id)
+    state = state_of(hippo_store, queue_id)
     assert "check awskey and awssecret" in state["last_error"]
     assert SECRET not in state["last_error"]
     assert state["next_run_tstamp"] - state["last_run_tstamp"] == 60
-    assert tasks_of(store, queue_id) == []
+    assert tasks_of(hippo_store, queue_id) == []
 
 
 README_BODY = {
@@ -237,8 +187,8 @@ README_BODY = {
 }
 
 
-def test_the_readme_example_creates_a_queue(store, registry):
-    client = falcon.testing.TestClient(create_app(Config(), store, registry))
+def test_the_readme_example_creates_a_queue(hippo_store, hippo_queuetypes):
+    client = falcon.testing.TestClient(create_app(Config(), hippo_store, hippo_queuetypes))
 
     resp = client.simulate_post("/queues/", json=README_BODY)
 
