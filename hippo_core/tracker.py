@@ -5,7 +5,8 @@
   the state machine recognises as a repeat.
 - Kills go through Redis (``Store.request_kill``) and are sent, and re-sent every
   ``kill_resend_seconds``, until a terminal update for that attempt arrives: a kill
-  lost on the way (a dropped connection, a worker crash) is not lost for good.
+  lost on the way (a dropped connection, a worker crash) is not lost for good. After
+  ``kill_attempts`` sends without an answer the request is dropped with a warning.
 - After every (re)subscription the books are not trusted until explicit
   reconciliation of every task Redis believes active has been answered (then an
   implicit one asks Mesos for anything else it knows). Unanswered tasks are asked
@@ -39,6 +40,7 @@ class Tracker:
         reconcile_retry_seconds: float = 5.0,
         reconcile_rounds: int = 5,
         kill_resend_seconds: float = 10.0,
+        kill_attempts: int = 30,
         implicit_reconcile_seconds: float = 900.0,
     ) -> None:
         self.store = store
@@ -47,6 +49,7 @@ class Tracker:
         self.reconcile_retry_seconds = reconcile_retry_seconds
         self.reconcile_rounds = reconcile_rounds
         self.kill_resend_seconds = kill_resend_seconds
+        self.kill_attempts = kill_attempts
         self.implicit_reconcile_seconds = implicit_reconcile_seconds
         self._lock = threading.Lock()
         self._trusted = False
@@ -56,6 +59,7 @@ class Tracker:
         self._next_reconcile = 0.0
         self._next_implicit = 0.0
         self._kills_sent: dict[str, float] = {}
+        self._kill_sends: dict[str, int] = {}
 
     # -- reconciliation ---------------------------------------------------------------------
 
@@ -84,6 +88,7 @@ class Tracker:
             self._next_reconcile = now + self.reconcile_retry_seconds
             self._next_implicit = now + self.implicit_reconcile_seconds
             self._kills_sent.clear()
+            self._kill_sends.clear()
         log.info("reconciling %d task(s) Hippo believes active", len(awaiting))
         if awaiting:
             self.backend.reconcile(list(awaiting.items()))
@@ -143,6 +148,7 @@ class Tracker:
         if status.terminal:
             with self._lock:
                 self._kills_sent.pop(status.task_id, None)
+                self._kill_sends.pop(status.task_id, None)
         outcomes: list[states.Outcome] = []
 
         def change(task: Record) -> Record | None:
@@ -195,6 +201,15 @@ class Tracker:
                 if last is not None and now - last < self.kill_resend_seconds:
                     continue
                 self._kills_sent[attempt_id] = now
+                sends = self._kill_sends[attempt_id] = self._kill_sends.get(attempt_id, 0) + 1
+            if sends > self.kill_attempts:
+                # Mesos answers a kill of a task it has forgotten with nothing at all.
+                log.warning("no ending reported for %s after %d kills; giving up on killing it",
+                            attempt_id, self.kill_attempts)
+                self.store.kill_sent(attempt_id)
+                with self._lock:
+                    self._kill_sends.pop(attempt_id, None)
+                continue
             try:
                 self.backend.kill(attempt_id, agent_id)
             except BackendError as exc:
