@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from hippo_core import states
-from hippo_core.backends.base import Backend, BackendError, Offer
+from hippo_core.backends.base import Backend, BackendError, NotConnected, Offer
 from hippo_core.constraints import Placement, parse_constraints
 from hippo_core.errors import NotFound
 from hippo_core.launch import LABEL_TASK, task_launch
@@ -95,6 +95,7 @@ class Scheduler:
 
     def _candidates(self) -> tuple[list[Record], dict[str, tuple[Record, str]]]:
         """Oldest pending tasks whose family has room, and why the skipped ones wait."""
+        limits: dict[str, int] = {}
         chosen: list[Record] = []
         skipped: dict[str, tuple[Record, str]] = {}
         room: dict[str, int] = {}
@@ -109,12 +110,14 @@ class Scheduler:
             new = {t["id"] for t in records} - room.keys()
             if new:
                 counts = self.store.count_tasks(ACTIVE_STATES, new)
+                limits.update(self._limits(records, new))
                 for t in records:
                     if t["id"] in new and t["id"] not in room:
-                        room[t["id"]] = t["max_concurrent"] - counts[t["id"]]
+                        room[t["id"]] = limits[t["id"]] - counts[t["id"]]
             for t in records:
                 if t["state"] != states.PENDING:
                     continue
+                t["max_concurrent"] = limits[t["id"]]
                 if room[t["id"]] <= 0:
                     reason = f"max_concurrent {t['max_concurrent']} reached for {self._family_name(t)}"
                     skipped[t["mesos_id"]] = (t, reason)
@@ -124,6 +127,20 @@ class Scheduler:
                 if len(chosen) >= self.batch:
                     break
         return chosen, skipped
+
+    def _limits(self, records: list[Record], families: set[str]) -> dict[str, int]:
+        """Each family's max_concurrent now: a queue's current setting, else its first task's.
+
+        A queue's limit is read afresh so that lowering it holds back tasks created before.
+        """
+        queue_ids = {t["queue_id"] for t in records if t["id"] in families and t.get("queue_id")}
+        queues = {q["id"]: q for q in self.store.get_queues(queue_ids)}
+        limits: dict[str, int] = {}
+        for t in records:
+            if t["id"] in families and t["id"] not in limits:
+                queue = queues.get(t.get("queue_id") or "")
+                limits[t["id"]] = queue["queue"]["max_concurrent"] if queue else t["max_concurrent"]
+        return limits
 
     @staticmethod
     def _family_name(task: Record) -> str:
@@ -163,6 +180,13 @@ class Scheduler:
             return
         try:
             self.backend.accept(list(launch.offer_ids), launches, self.refuse_seconds)
+        except NotConnected as exc:
+            # Nothing was sent: back to pending as they were, no retry spent.
+            log.info("launch of %d task(s) not sent (%s); they wait again", len(launches), exc)
+            for item in launches:
+                with contextlib.suppress(NotFound):
+                    self.store.update_task(item.labels[LABEL_TASK], states.unlaunch)
+            return
         except BackendError as exc:
             log.error("launch of %d task(s) on %s refused: %s", len(launches), launch.hostname, exc)
             for item in launches:

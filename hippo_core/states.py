@@ -66,6 +66,15 @@ _ALL_MESOS = frozenset(NON_TERMINAL_MESOS) | TASK_FAULTS | SYSTEM_FAULTS | {
     "TASK_FINISHED", "TASK_KILLED",
 }
 _ENDINGS = TASK_FAULTS | SYSTEM_FAULTS | {"TASK_FINISHED", "TASK_KILLED"}
+
+
+def ends_attempt(mesos_state: str) -> bool:
+    """Whether Hippo considers an attempt over once Mesos reports this state.
+
+    TASK_UNKNOWN counts: Mesos has no record of the task, so Hippo retries it (and kills
+    the attempt should it ever reappear).
+    """
+    return mesos_state in _ENDINGS
 ALLOWED_UPDATES: dict[str, frozenset[str]] = {
     PENDING: _ALL_MESOS,
     STAGING: _ALL_MESOS,
@@ -219,16 +228,12 @@ def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> 
     if attempt is not current_attempt(task):
         # An earlier attempt reappeared (e.g. its agent came back after Hippo gave up on
         # it): record what it says, and make sure it does not keep running next to the retry.
-        # Its own ``state`` keeps how Hippo ended it; what Mesos says now goes beside it.
-        if attempt.get("reported_state") == status.state:
-            return Outcome(None)
-        attempt["reported_state"] = status.state
-        _touch(task, now)
-        if status.state in NON_TERMINAL_MESOS:
-            return Outcome(task, kill=(status.task_id, status.agent_id or attempt["agent_id"]))
-        return Outcome(task)
+        return _reported_after_end(task, attempt, status, now)
 
     state = task["state"]
+    if state in TERMINAL and status.state in NON_TERMINAL_MESOS:
+        # Ended here (killed before its launch landed, refused, given up on) yet running there.
+        return _reported_after_end(task, attempt, status, now)
     if status.state not in ALLOWED_UPDATES[state]:
         if status.state == task["mesos_state"]:
             return Outcome(None)  # a repeat, e.g. from reconciliation
@@ -280,6 +285,22 @@ def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> 
     return Outcome(task, retried=retried)
 
 
+def _reported_after_end(task: Record, attempt: Record, status: TaskStatus, now: float) -> Outcome:
+    """Mesos reports an attempt Hippo has ended: note it, and kill it if it still runs.
+
+    Its own ``state`` keeps how Hippo ended it; what Mesos says goes beside it. A repeat
+    changes nothing but still asks for the kill, so a kill lost in a crash is asked again.
+    """
+    kill = None
+    if status.state in NON_TERMINAL_MESOS:
+        kill = (status.task_id, status.agent_id or attempt["agent_id"])
+    if attempt.get("reported_state") == status.state:
+        return Outcome(None, kill=kill)
+    attempt["reported_state"] = status.state
+    _touch(task, now)
+    return Outcome(task, kill=kill)
+
+
 def launch_refused(task: Record, message: str, now: float | None = None) -> Outcome:
     """The launch never reached an agent (offer gone, call refused): a system failure."""
     now = time.time() if now is None else now
@@ -297,12 +318,19 @@ def launch_refused(task: Record, message: str, now: float | None = None) -> Outc
 def give_up_unreachable(task: Record, now: float | None = None) -> Outcome:
     """An UNREACHABLE task did not come back in time: retry it and kill the old attempt."""
     now = time.time() if now is None else now
-    if task["state"] != UNREACHABLE:
-        return Outcome(None, refused=f"task is {task['state']}, not UNREACHABLE")
     old = current_attempt(task)
+    unreachable = task["state"] == UNREACHABLE or (
+        task["state"] == KILLING and old.get("unreachable_at") is not None
+    )
+    if not unreachable:
+        return Outcome(None, refused=f"task is {task['state']}, not UNREACHABLE")
     kill = (old["mesos_id"], old["agent_id"])
     _touch(task, now)
     _end_attempt(task, UNREACHABLE_TIMEOUT, now, message="unreachable for too long")
+    if task["kill_requested"]:
+        # Asked to be killed: it is over for Hippo; the kill stands for when the agent is back.
+        task["state"] = KILLED
+        return Outcome(task, kill=kill)
     task, retried = _retry_or_fail(task, UNREACHABLE_TIMEOUT, now)
     return Outcome(task, kill=kill, retried=retried)
 
@@ -311,8 +339,13 @@ def request_kill(task: Record, now: float | None = None) -> Outcome:
     """A kill asked through the API. PENDING ends at once; active tasks go KILLING."""
     now = time.time() if now is None else now
     state = task["state"]
-    if state in TERMINAL or state == KILLING:
+    if state in TERMINAL or (state == KILLING and task["kill_requested"]):
         return Outcome(None)
+    if state == KILLING:
+        # Mesos was already killing it (an agent drain): now it is Hippo's kill, not a fault.
+        _touch(task, now)
+        task["kill_requested"] = True
+        return Outcome(task)
     _touch(task, now)
     task["kill_requested"] = True
     attempt = current_attempt(task)
@@ -322,6 +355,19 @@ def request_kill(task: Record, now: float | None = None) -> Outcome:
         return Outcome(task)
     task["state"] = KILLING
     return Outcome(task, kill=(attempt["mesos_id"], attempt["agent_id"]))
+
+
+def unlaunch(task: Record, now: float | None = None) -> Record | None:
+    """STAGING -> PENDING for a launch that was never sent (the backend was not connected)."""
+    now = time.time() if now is None else now
+    if task["state"] != STAGING or task["kill_requested"]:
+        return None
+    attempt = current_attempt(task)
+    attempt.update(state=WAITING_ON_OFFERS, agent_id=None, hostname=None, launched_at=None,
+                   attributes={})
+    task.update(state=PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None, hostname=None)
+    _touch(task, now)
+    return task
 
 
 def rerun(task: Record, now: float | None = None) -> Outcome:
@@ -341,12 +387,13 @@ def rerun(task: Record, now: float | None = None) -> Outcome:
 
 
 def apply_event(
-    update_task: Callable[[str, Callable[[Record], Record | None]], Record | None],
+    update_task: Callable[..., Record | None],
     mesos_id: str,
     event: Callable[[Record], Outcome],
 ) -> Outcome:
-    """Run ``event`` on the stored task through ``update_task`` (e.g. ``Store.update_task``).
+    """Run ``event`` on the stored task through ``update_task`` (``Store.update_task``).
 
+    The kill the outcome asks for is written in the same transaction as the task.
     ``update_task`` may call the change more than once when the task changed
     concurrently; the outcome of the run that was stored is returned.
     """
@@ -356,5 +403,9 @@ def apply_event(
         outcomes.append(event(task))
         return outcomes[-1].task
 
-    update_task(mesos_id, change)
+    def kills() -> list[tuple[str, str | None]]:
+        kill = outcomes[-1].kill if outcomes else None
+        return [kill] if kill else []
+
+    update_task(mesos_id, change, kills=kills)
     return outcomes[-1]

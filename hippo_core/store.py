@@ -35,6 +35,8 @@ import redis
 from hippo_core.errors import NotFound
 
 Record = dict[str, Any]
+# Attempts whose kill must be requested with a write: [(attempt mesos id, agent id)].
+KillsOf = Callable[[], list[tuple[str, str | None]]]
 
 ACTIVE_STATES = ("STAGING", "STARTING", "RUNNING", "KILLING", "UNREACHABLE")
 TERMINAL_STATES = ("FINISHED", "FAILED", "KILLED")
@@ -271,7 +273,9 @@ class Store:
                 pipe.zcard(self._index(state=state))
             return dict(zip(ALL_STATES, pipe.execute(), strict=True))
 
-    def update_task(self, mesos_id: str, change: Callable[[Record], Record | None]) -> Record | None:
+    def update_task(
+        self, mesos_id: str, change: Callable[[Record], Record | None], kills: KillsOf | None = None
+    ) -> Record | None:
         """Apply ``change`` to the stored task atomically, moving it between state indexes.
 
         ``change`` gets a copy of the record and returns the new one, or ``None`` to leave
@@ -280,11 +284,17 @@ class Store:
 
         Two round trips: read the record, then one script that writes everything only if
         the record is still what was read (compare-and-set), else the change is re-run.
+        ``kills``, called after ``change``, names attempts (mesos id, agent id) whose kill
+        requests are written in the same transaction.
         """
-        return self._update(mesos_id, None, change, [])
+        return self._update(mesos_id, None, change, [], kills)
 
     def update_task_of_attempt(
-        self, attempt_mesos_id: str, change: Callable[[Record], Record | None], forget_kill: bool = False
+        self,
+        attempt_mesos_id: str,
+        change: Callable[[Record], Record | None],
+        forget_kill: bool = False,
+        kills: KillsOf | None = None,
     ) -> Record | None:
         """``update_task`` on the task one of whose attempts is ``attempt_mesos_id``.
 
@@ -296,7 +306,7 @@ class Store:
             return None
         mesos_id, raw = found
         extra = [["HDEL", f"{self.p}:kills", attempt_mesos_id]] if forget_kill else []
-        return self._update(mesos_id, raw, change, extra)
+        return self._update(mesos_id, raw, change, extra, kills)
 
     def _update(
         self,
@@ -304,6 +314,7 @@ class Store:
         raw: str | None,
         change: Callable[[Record], Record | None],
         extra: list[list[Any]],
+        kills: KillsOf | None = None,
     ) -> Record | None:
         key = self._task_key(mesos_id)
         for _ in range(_CAS_ATTEMPTS):
@@ -313,14 +324,18 @@ class Store:
                 raise NotFound("task", mesos_id)
             old = json.loads(raw)
             new = change(json.loads(raw))
+            requested = kills() if kills is not None else []
+            writes = extra + [["HSET", f"{self.p}:kills", a, agent or ""] for a, agent in requested]
             if new is None:
-                if extra:
+                if writes:
                     with self.redis.pipeline(transaction=True) as pipe:
-                        for op in extra:
+                        for op in writes:
                             pipe.execute_command(*op)
                         pipe.execute()
+                    if requested:
+                        self.wake()
                 return old
-            ops: list[list[Any]] = [["SET", key, _dumps(new)], *extra]
+            ops: list[list[Any]] = [["SET", key, _dumps(new)], *writes]
             if new["state"] == "KILLING" and old["state"] != "KILLING":
                 # The kill request is written with the state, so no crash can separate them.
                 attempt = new["attempts"][-1]
@@ -335,7 +350,7 @@ class Store:
                 if attempt["mesos_id"] not in known:
                     ops.append(["HSET", f"{self.p}:attempts", attempt["mesos_id"], mesos_id])
             if self._cas(keys=[key], args=[raw, json.dumps(ops)]):
-                if new["state"] == "KILLING" and old["state"] != "KILLING":
+                if requested or (new["state"] == "KILLING" and old["state"] != "KILLING"):
                     self.wake()
                 return new
             raw = None  # changed meanwhile: read it again

@@ -21,6 +21,8 @@ import threading
 import time
 from typing import Any
 
+import redis
+
 from hippo_core import states
 from hippo_core.backends.base import Backend, BackendError, TaskStatus
 from hippo_core.errors import NotFound
@@ -41,6 +43,8 @@ class Tracker:
         reconcile_rounds: int = 5,
         kill_resend_seconds: float = 10.0,
         kill_attempts: int = 30,
+        sweep_seconds: float = 5.0,
+        stuck_after: float = 60.0,
         implicit_reconcile_seconds: float = 900.0,
     ) -> None:
         self.store = store
@@ -50,10 +54,14 @@ class Tracker:
         self.reconcile_rounds = reconcile_rounds
         self.kill_resend_seconds = kill_resend_seconds
         self.kill_attempts = kill_attempts
+        self.sweep_seconds = sweep_seconds
+        self.stuck_after = stuck_after
+        self._next_sweep = 0.0
         self.implicit_reconcile_seconds = implicit_reconcile_seconds
         self._lock = threading.Lock()
         self._trusted = False
         self._reconciling = False
+        self._begun = False
         self._awaiting: dict[str, str | None] = {}
         self._round = 0
         self._next_reconcile = 0.0
@@ -71,28 +79,54 @@ class Tracker:
         with self._lock:
             self._trusted = False
             self._reconciling = False
+            self._begun = False
 
     def begin_reconciliation(self) -> None:
-        """Ask where every task Redis believes active is; trust the books once all answered."""
-        awaiting: dict[str, str | None] = {}
-        for state in ACTIVE_STATES:
-            for task in self.store.get_tasks(self.store.task_ids(state)):
-                attempt = states.current_attempt(task)
-                awaiting[attempt["mesos_id"]] = attempt["agent_id"]
+        """Ask where every task Redis believes active is; trust the books once all answered.
+
+        Untrusted from here on; if Redis or the backend fails part-way, ``tick`` starts over.
+        """
+        with self._lock:
+            self._trusted = False
+            self._reconciling = True
+            self._begun = False
+            self._awaiting = {}
+        self._begin()
+
+    def _begin(self) -> None:
+        try:
+            awaiting = self._active_attempts()
+        except redis.RedisError as exc:
+            log.warning("cannot read the tasks to reconcile yet: %s", exc)
+            return
         now = time.monotonic()
         with self._lock:
             self._awaiting = awaiting
             self._round = 0
             self._trusted = not awaiting
             self._reconciling = bool(awaiting)
+            self._begun = True
             self._next_reconcile = now + self.reconcile_retry_seconds
             self._next_implicit = now + self.implicit_reconcile_seconds
             self._kills_sent.clear()
             self._kill_sends.clear()
         log.info("reconciling %d task(s) Hippo believes active", len(awaiting))
-        if awaiting:
-            self.backend.reconcile(list(awaiting.items()))
-        self.backend.reconcile([])
+        try:
+            if awaiting:
+                self.backend.reconcile(list(awaiting.items()))
+            self.backend.reconcile([])
+        except BackendError as exc:
+            # The retry rounds ask again.
+            log.warning("reconciliation request not delivered: %s", exc)
+
+    def _active_attempts(self) -> dict[str, str | None]:
+        """Current attempts of the tasks Redis believes active."""
+        attempts: dict[str, str | None] = {}
+        for state in ACTIVE_STATES:
+            for task in self.store.get_tasks(self.store.task_ids(state)):
+                attempt = states.current_attempt(task)
+                attempts[attempt["mesos_id"]] = attempt["agent_id"]
+        return attempts
 
     def _answered(self, task_id: str) -> None:
         with self._lock:
@@ -106,8 +140,16 @@ class Tracker:
 
     def _reconcile_tick(self, now: float) -> None:
         with self._lock:
-            if not self._trusted and not self._reconciling:
+            if self._reconciling and not self._begun:
+                begin = True
+            elif not self._trusted and not self._reconciling:
                 return  # not subscribed: nothing to ask
+            else:
+                begin = False
+        if begin:
+            self._begin()
+            return
+        with self._lock:
             if self._trusted:
                 if now < self._next_implicit:
                     return
@@ -139,13 +181,14 @@ class Tracker:
 
     def handle_update(self, status: TaskStatus) -> states.Outcome | None:
         """Apply one update; raises (so it is not acknowledged) only if Redis failed."""
-        try:
-            return self._apply(status)
-        finally:
-            self._answered(status.task_id)
+        outcome = self._apply(status)
+        # Only once applied: an update lost to a Redis failure is asked about again.
+        self._answered(status.task_id)
+        return outcome
 
     def _apply(self, status: TaskStatus) -> states.Outcome | None:
-        if status.terminal:
+        ended = states.ends_attempt(status.state)
+        if ended:
             with self._lock:
                 self._kills_sent.pop(status.task_id, None)
                 self._kill_sends.pop(status.task_id, None)
@@ -155,13 +198,18 @@ class Tracker:
             outcomes.append(states.apply_status(task, status))
             return outcomes[-1].task
 
+        def kills() -> list[tuple[str, str | None]]:
+            kill = outcomes[-1].kill if outcomes else None
+            return [kill] if kill else []
+
         try:
-            # An attempt that ended needs no kill any more: forgotten in the same write.
-            self.store.update_task_of_attempt(status.task_id, change, forget_kill=status.terminal)
+            # An attempt that ended needs no kill any more, and one that must die gets its
+            # kill request: both in the same write as the update.
+            self.store.update_task_of_attempt(status.task_id, change, forget_kill=ended, kills=kills)
         except NotFound:
             outcomes.clear()
         if not outcomes:
-            if status.terminal:
+            if ended:
                 self.store.kill_sent(status.task_id)
             return self._orphan(status)
         outcome = outcomes[-1]
@@ -169,9 +217,8 @@ class Tracker:
             log.warning("refused update %s %s (%s): %s", status.task_id, status.state,
                         status.reason, outcome.refused)
         if outcome.kill:
-            log.info("attempt %s reappeared as %s after Hippo moved on; killing it",
+            log.info("attempt %s is %s although Hippo ended it; killing it",
                      status.task_id, status.state)
-            self.store.request_kill(*outcome.kill)
         if outcome.task is not None and outcome.task["state"] != states.PENDING:
             log.info("task %s: %s (%s)", status.task_id, status.state, status.reason or "-")
         if outcome.retried:
@@ -181,7 +228,7 @@ class Tracker:
 
     def _orphan(self, status: TaskStatus) -> None:
         """An update for a task Hippo does not know (deleted, or another framework's past)."""
-        if not status.terminal:
+        if not states.ends_attempt(status.state):
             log.warning("task %s is %s but unknown to Hippo; killing it", status.task_id, status.state)
             self.store.request_kill(status.task_id, status.agent_id)
         return None
@@ -192,7 +239,31 @@ class Tracker:
         now = time.monotonic() if now is None else now
         self._reconcile_tick(now)
         self._send_kills(now)
-        self._check_unreachable()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.sweep_seconds
+            self._check_unreachable()
+            self._ask_about_stuck()
+
+    def _ask_about_stuck(self) -> None:
+        """Ask explicitly about tasks long in STAGING or KILLING.
+
+        A launch that never reached the master (a crash, a failed call after the launch was
+        recorded) or a kill whose answer was lost would otherwise hold its slot until the
+        next resubscription: implicit reconciliation does not report tasks the master
+        does not know.
+        """
+        if not self.trusted():
+            return
+        cutoff = time.time() - self.stuck_after
+        stuck: dict[str, str | None] = {}
+        for state in (states.STAGING, states.KILLING):
+            for task in self.store.get_tasks(self.store.task_ids(state)):
+                if task["updated_at"] <= cutoff:
+                    attempt = states.current_attempt(task)
+                    stuck[attempt["mesos_id"]] = attempt["agent_id"]
+        if stuck:
+            log.info("asking Mesos about %d task(s) long in STAGING or KILLING", len(stuck))
+            self.backend.reconcile(list(stuck.items()))
 
     def _send_kills(self, now: float) -> None:
         for attempt_id, agent_id in self.store.kill_requests().items():
@@ -209,6 +280,7 @@ class Tracker:
                 self.store.kill_sent(attempt_id)
                 with self._lock:
                     self._kill_sends.pop(attempt_id, None)
+                    self._kills_sent.pop(attempt_id, None)
                 continue
             try:
                 self.backend.kill(attempt_id, agent_id)
@@ -219,7 +291,9 @@ class Tracker:
 
     def _check_unreachable(self) -> None:
         wall = time.time()
-        for task in self.store.get_tasks(self.store.task_ids(states.UNREACHABLE)):
+        # A task being killed on an unreachable agent is KILLING, and waits just as long.
+        ids = self.store.task_ids(states.UNREACHABLE) + self.store.task_ids(states.KILLING)
+        for task in self.store.get_tasks(ids):
             since = states.current_attempt(task).get("unreachable_at")
             if since is None or wall - since < self.unreachable_timeout:
                 continue
@@ -230,6 +304,6 @@ class Tracker:
             except NotFound:
                 continue
             if outcome.kill:
-                log.warning("task %s unreachable for over %gs; giving up on that attempt",
+                log.warning("task %s unreachable for over %gs; giving up on that attempt "
+                            "(its kill stands for when the agent is back)",
                             task["mesos_id"], self.unreachable_timeout)
-                self.store.request_kill(*outcome.kill)

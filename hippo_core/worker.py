@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -44,22 +43,42 @@ class Term:
     """One leadership term: the backend's callbacks, wired to scheduler and tracker."""
 
     def __init__(
-        self, store: Store, backend: Backend, config: Config, on_fatal: Callable[[str], None]
+        self,
+        store: Store,
+        backend: Backend,
+        config: Config,
+        on_error: Callable[[str], None],
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self.store = store
         self.backend = backend
-        self.on_fatal = on_fatal
+        self.on_error = on_error
+        self.leading = leading
         self.active = True
         self.scheduler = Scheduler(store, backend, refuse_seconds=config.refuse_seconds)
         self.tracker = Tracker(store, backend, unreachable_timeout=config.unreachable_timeout)
+        self._unsaved_framework_id: str | None = None
 
     def registered(self, framework_id: str) -> None:
         if not self.active:
             return
         log.info("subscribed as framework %s", framework_id)
-        self.store.set_framework_id(framework_id)
+        self._unsaved_framework_id = framework_id
         self.scheduler.reset()
+        # Nothing launches until this completes; if Redis fails here, tick() tries again.
         self.tracker.begin_reconciliation()
+        self._save_framework_id()
+
+    def _save_framework_id(self) -> None:
+        framework_id = self._unsaved_framework_id
+        if framework_id is None:
+            return
+        try:
+            self.store.set_framework_id(framework_id)
+        except redis.RedisError as exc:
+            log.warning("could not save framework id %s yet: %s", framework_id, exc)
+            return
+        self._unsaved_framework_id = None
 
     def offers(self, offers: list[Offer]) -> None:
         if not self.active:
@@ -85,9 +104,14 @@ class Term:
         self.tracker.distrust()
 
     def error(self, message: str) -> None:
-        self.on_fatal(message)
+        if not self.active or not self.leading():
+            # A deposed leader hears "framework failed over" when its successor subscribes.
+            log.warning("the cluster refused an earlier term (ignored): %s", message)
+            return
+        self.on_error(message)
 
     def tick(self) -> None:
+        self._save_framework_id()
         self.tracker.tick()
         if self.tracker.trusted():
             self.scheduler.sync_offers_wanted()
@@ -125,13 +149,16 @@ class Worker:
         """Lead or stand by until ``stop()``; 0 on a clean stop, 1 if the cluster refused Hippo."""
         listener = threading.Thread(target=self._listen, name="hippo-wake", daemon=True)
         listener.start()
-        next_refresh = 0.0
+        # The lease is renewed on its own thread: a slow tick must not let it lapse unseen.
+        keeper = threading.Thread(target=self._keep_lease, name="hippo-lease", daemon=True)
+        keeper.start()
         try:
             while not self._stop.is_set():
-                now = time.monotonic()
-                if now >= next_refresh:
+                try:
                     self._lead_or_stand_by()
-                    next_refresh = now + self.config.leader_lease_seconds / 3
+                except redis.RedisError as exc:
+                    log.warning("cannot take the lead, Redis failed: %s", exc)
+                    self._step_down()
                 if self.term is not None:
                     try:
                         self.term.tick()
@@ -142,14 +169,23 @@ class Worker:
                 self._wake.wait(self.tick_seconds)
                 self._wake.clear()
         finally:
+            self._stop.set()
+            keeper.join()
             self._step_down()
             self.lease.release()
-            self._stop.set()
             listener.join()
         return 1 if self.fatal else 0
 
+    def _keep_lease(self) -> None:
+        while not self._stop.is_set():
+            held_before = self.lease.held()
+            self.lease.refresh()
+            if self.lease.held() != held_before:
+                self._wake.set()
+            self._stop.wait(self.config.leader_lease_seconds / 3)
+
     def _lead_or_stand_by(self) -> None:
-        held = self.lease.refresh()
+        held = self.lease.held()
         if held and self.term is None and not self._stop.is_set():
             self._step_up()
         elif not held and self.term is not None:
@@ -158,7 +194,7 @@ class Worker:
 
     def _step_up(self) -> None:
         backend = self.backend_factory()
-        self.term = Term(self.store, backend, self.config, self._fatal)
+        self.term = Term(self.store, backend, self.config, self._refused, leading=self.lease.held)
         framework_id = self.store.framework_id()
         log.info("leading with lease %s (%s backend, framework %s)", self.lease.token,
                  backend.name, framework_id or "new")
@@ -179,11 +215,24 @@ class Worker:
         term.backend.stop()
         term.active = False
 
-    def _fatal(self, message: str) -> None:
-        log.error("the cluster refused Hippo: %s; forgetting the framework id and stopping", message)
+    def _refused(self, message: str) -> None:
+        """The cluster refused this leader: stop (a supervisor may restart the worker).
+
+        Only a framework Mesos has removed (torn down, or its failover timeout lapsed)
+        is forgotten, so that the next worker registers a new one; for any other refusal
+        (credentials, roles, a framework that failed over elsewhere) the id is kept.
+        """
         self.fatal = message
-        self.store.set_framework_id(None)
-        self.stop()
+        try:
+            if "removed" in message.lower():
+                log.error("Mesos removed the framework: %s; forgetting its id and stopping", message)
+                self.store.set_framework_id(None)
+            else:
+                log.error("the cluster refused Hippo: %s; stopping", message)
+        except redis.RedisError as exc:
+            log.error("could not forget the removed framework's id: %s", exc)
+        finally:
+            self.stop()
 
     def _listen(self) -> None:
         """Turn pub/sub nudges into immediate ticks; without them ticks still come every second."""

@@ -79,9 +79,11 @@ TRANSITIONS = [
     (states.KILLING, "TASK_LOST", states.KILLED, "a task lost while being killed is not retried"),
     (states.KILLING, "TASK_FINISHED", states.FINISHED, "a task that finished first keeps its true state"),
     (states.KILLING, "TASK_RUNNING", states.KILLING, "RUNNING while being killed stays KILLING"),
-    *[(s, m, "refused", f"{s} is final: {m} is refused")
+    *[(s, "TASK_LOST", "refused", f"{s} is final: another ending is refused")
+      for s in (states.FINISHED, states.FAILED, states.KILLED)],
+    *[(s, m, "killed", f"{s} is final: an attempt reported {m} after it ended is killed")
       for s in (states.FINISHED, states.FAILED, states.KILLED)
-      for m in ("TASK_RUNNING", "TASK_STAGING", "TASK_LOST")],
+      for m in ("TASK_RUNNING", "TASK_STAGING")],
     (states.FINISHED, "TASK_FINISHED", "unchanged", "a re-sent final update is a repeat, not an error"),
     (states.FAILED, "TASK_FAILED", "unchanged", "a re-sent TASK_FAILED is a repeat, not an error"),
 ]
@@ -95,6 +97,13 @@ def test_transition(before: str, update: str, after: str, why: str) -> None:
     if after == "refused":
         assert outcome.refused, why
         assert outcome.task is None
+    elif after == "killed":
+        assert outcome.refused is None, why
+        assert outcome.kill == (task["attempts"][-1]["mesos_id"], "agent-1"), why
+        assert outcome.task["state"] == before, why
+        assert outcome.task["attempts"][-1]["reported_state"] == update
+        again = states.apply_status(outcome.task, status(outcome.task, update), now=NOW + 6)
+        assert again.task is None and again.kill == outcome.kill, "a repeat asks for the kill again"
     elif after == "unchanged":
         assert outcome.task is None or outcome.task["state"] == original["state"], why
         assert not outcome.refused
@@ -251,3 +260,40 @@ def test_new_task_turns_env_numbers_into_strings() -> None:
     assert task["env"] == {"N": "1"}
     assert task["mesos_id"].startswith("fam.") and task["attempts"][0]["mesos_id"] == task["mesos_id"]
     assert task["state"] == states.PENDING and task["mesos_state"] == states.WAITING_ON_OFFERS
+
+
+def test_kill_of_a_task_mesos_is_already_killing_becomes_hippos_own() -> None:
+    task = task_in(states.RUNNING)
+    task = states.apply_status(task, status(task, "TASK_KILLING"), now=NOW + 1).task
+    assert task["state"] == states.KILLING and not task["kill_requested"]
+    outcome = states.request_kill(task, now=NOW + 2)
+    assert outcome.task["kill_requested"], "so the TASK_KILLED that follows is not retried"
+    ended = states.apply_status(outcome.task, status(outcome.task, "TASK_KILLED"), now=NOW + 3).task
+    assert ended["state"] == states.KILLED and len(ended["attempts"]) == 1
+
+
+def test_killing_task_unreachable_too_long_ends_killed_and_keeps_its_kill() -> None:
+    task = task_in(states.UNREACHABLE)
+    task = states.request_kill(task, now=NOW + 1).task
+    assert task["state"] == states.KILLING
+    outcome = states.give_up_unreachable(task, now=NOW + 1000)
+    assert outcome.task["state"] == states.KILLED
+    assert outcome.kill == (task["attempts"][0]["mesos_id"], "agent-1")
+    assert len(outcome.task["attempts"]) == 1, "a killed task is not retried"
+
+
+def test_unlaunch_puts_a_launch_never_sent_back_to_pending_without_spending_a_retry() -> None:
+    task = task_in(states.STAGING)
+    back = states.unlaunch(task, now=NOW + 1)
+    assert back["state"] == states.PENDING and back["mesos_state"] == states.WAITING_ON_OFFERS
+    assert len(back["attempts"]) == 1 and back["system_retries_used"] == 0
+    assert back["attempts"][0]["agent_id"] is None
+    assert states.unlaunch(task_in(states.RUNNING)) is None
+
+
+@pytest.mark.parametrize(("mesos_state", "ends"), [
+    ("TASK_RUNNING", False), ("TASK_UNREACHABLE", False), ("TASK_KILLING", False),
+    ("TASK_FINISHED", True), ("TASK_KILLED", True), ("TASK_UNKNOWN", True), ("TASK_GONE", True),
+])
+def test_which_mesos_states_end_an_attempt(mesos_state: str, ends: bool) -> None:
+    assert states.ends_attempt(mesos_state) is ends

@@ -164,3 +164,7 @@ class Backend(ABC):
 
 class BackendError(Exception):
     """A call to the backend could not be delivered; the caller decides what to retry."""
+
+
+class NotConnected(BackendError):
+    """The call was not sent at all: the backend is not (or no longer) connected."""

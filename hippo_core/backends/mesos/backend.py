@@ -28,9 +28,15 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from hippo_core.backends.base import Backend, BackendError, SchedulerCallbacks, TaskLaunch
+from hippo_core.backends.base import (
+    Backend,
+    BackendError,
+    NotConnected,
+    SchedulerCallbacks,
+    TaskLaunch,
+)
 from hippo_core.backends.mesos.client import MesosSchedulerDriver, Scheduler
-from hippo_core.backends.mesos.errors import MesosError
+from hippo_core.backends.mesos.errors import MesosError, NotSubscribedError
 from hippo_core.backends.mesos.taskinfo import (
     TaskInfoError,
     offer_from_json,
@@ -158,9 +164,11 @@ class MesosBackend(Backend):
     def _with_driver(self, call: Callable[[MesosSchedulerDriver], T]) -> T:
         driver = self._driver
         if driver is None:
-            raise BackendError("the mesos backend is not started")
+            raise NotConnected("the mesos backend is not started")
         try:
             return call(driver)
+        except NotSubscribedError as exc:
+            raise NotConnected(str(exc)) from exc
         except MesosError as exc:
             raise BackendError(str(exc)) from exc
 
