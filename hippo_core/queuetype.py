@@ -96,6 +96,17 @@ class QueueType:
         """
         return None
 
+    @classmethod
+    def source_identity(cls, settings: dict[str, Any]) -> JSON:
+        """What identifies the source a cursor points into (bucket and prefix, database and query).
+
+        When it changes, the stored cursor means nothing any more and Hippo drops it (as
+        it does when the queue changes type or ``initial_cursor`` changes). Leave out what
+        does not move the source, such as credentials, so that rotating a secret keeps the
+        cursor. Default: ``None`` (a cursor that stays valid whatever the settings).
+        """
+        return None
+
     def poll(self, limit: int, cursor: JSON) -> PollResult:
         """Return new items (``limit`` >= 1) and the cursor after them.
 
