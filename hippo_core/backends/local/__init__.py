@@ -16,8 +16,14 @@ offered at once), ``suppress`` stops offers and ``revive`` restarts them.
 How a task runs:
 
 - With a Docker engine (``docker version`` answers when the backend starts): as
-  ``docker run`` with the image, ``--cpus``, ``--memory``, the environment, volumes,
-  network, parameters and labels (see :mod:`.docker`).
+  ``docker run`` with the image, ``--cpus``, ``--memory``, volumes, network,
+  parameters and labels (see :mod:`.docker`). The ``docker`` client runs with
+  Hippo's own environment, so a task's ``PATH`` or ``DOCKER_HOST`` cannot change
+  which client runs or which engine it reaches; the task's environment goes to the
+  container through ``docker.env`` in the attempt directory (mode 0600, removed
+  when the client ends). A variable that file cannot carry exactly (a value with a
+  line break, or wrapped in quotes) is passed in the client's environment instead,
+  unless the client reads that name itself: then the attempt ends TASK_ERROR.
 - Without one: as ``/bin/sh -c <cmd>`` in its own process group, in its attempt
   directory, with the task's environment plus ``PATH``, ``HOME``, ``USER``, ``LANG``
   and a few more from Hippo's own (nothing else of Hippo's environment). The image is

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hippo_core.backends.base import (
@@ -272,6 +273,7 @@ class LocalBackend(Backend):
     def _run_task(self, task: _Task) -> None:
         launch = task.launch
         warning = None
+        run = None
         try:
             sandbox = self.logs.create(launch.task_id)
         except (OSError, ValueError) as exc:
@@ -280,25 +282,36 @@ class LocalBackend(Backend):
             return
         try:
             if self.docker:
-                run = docker_cli.docker_run(launch)
-                argv, env, name = run.argv, {**os.environ, **run.env}, launch.task_id
+                # The client gets Hippo's environment, the task's variables an env file:
+                # the task's PATH or DOCKER_HOST must not reconfigure docker itself.
+                run = docker_cli.docker_run(launch, sandbox / docker_cli.ENV_FILE)
+                run.write_env_file()
+                argv, env, name = run.argv, run.client_env(os.environ), launch.task_id
             else:
                 argv, env, warning = plain_command(launch, self.shell)
                 name = None
                 self.logs.write_warning(launch.task_id, warning)
         except (OSError, ValueError) as exc:
+            self._remove_env_file(launch.task_id, run)
             self._finish(task, launch_failed(f"could not prepare the task: {exc}"))
             return
+        try:
+            ending = self._start_and_wait(task, argv, env, sandbox, name, warning)
+        finally:
+            self._remove_env_file(launch.task_id, run)
+        self._finish(task, ending)
+
+    def _start_and_wait(self, task: _Task, argv: list[str], env: dict[str, str], sandbox: Path,
+                        name: str | None, warning: str | None) -> Ending:
+        """Start the task's process unless it was killed meanwhile, and wait for it: how it ended."""
         with self._lock:
             if task.kill_requested:
-                self._end(task, KILLED_BEFORE_START)
-                return
+                return KILLED_BEFORE_START
             self._update(task, "TASK_STARTING", message=warning)
         try:
             process = TaskProcess.spawn(argv, env, sandbox, docker_name=name)
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            self._finish(task, launch_failed(f"could not start {argv[0]}: {exc}"))
-            return
+            return launch_failed(f"could not start {argv[0]}: {exc}")
         with self._lock:
             task.process = process
             self._update(task, "TASK_RUNNING", message=warning)
@@ -310,7 +323,17 @@ class LocalBackend(Backend):
             escalation = task.escalation
         if escalation is not None:
             escalation.cancel()
-        self._finish(task, exited(code, task.kill_requested, bool(self.docker)))
+        return exited(code, task.kill_requested, bool(self.docker))
+
+    def _remove_env_file(self, task_id: str, run: docker_cli.DockerRun | None) -> None:
+        """The task's variables stay on disk no longer than docker needs them."""
+        if run is None:
+            return
+        try:
+            run.remove_env_file()
+        except OSError as exc:
+            log.warning("could not remove %s, which holds task %s's environment: %s", run.env_file,
+                        task_id, exc)
 
     def _finish(self, task: _Task, ending: Ending) -> None:
         with self._lock:

@@ -7,6 +7,8 @@ Layout, one directory per attempt (the attempt's mesos id), like a Mesos sandbox
         stderr     ... and to standard error
         WARNING    present when the task did not run as asked (no Docker engine:
                    the image was not used); one line saying so
+        docker.env the task's environment for ``docker run --env-file`` (mode 0600),
+                   there only while the task's docker client runs
 
 The directory is also the task's working directory when it runs as a plain process.
 Files are kept until someone removes them.

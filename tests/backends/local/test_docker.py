@@ -1,12 +1,17 @@
-"""The ``docker run`` command line for a task, table-driven (no engine needed)."""
+"""The ``docker run`` command line for a task and its env file, table-driven (no engine needed)."""
 
 from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
 
 import pytest
 
 from hippo_core.backends.base import TaskLaunch
-from hippo_core.backends.local.docker import docker_run, engine_answers
+from hippo_core.backends.local.docker import DockerRun, docker_run, engine_answers
 
+ENV_FILE = Path("/data/tasks/fam.1/docker.env")
 BASE = ["docker", "run", "--rm", "--name", "fam.1", "--label", "hippo.task=fam.1"]
 
 
@@ -55,25 +60,120 @@ CASES = [
         id="Marathon's camelCase and snake_case alike; a volume without hostPath is an anonymous one",
     ),
     pytest.param(
-        launch({"docker": {"image": "alpine"}}, env={"HIPPO_DATA": "a b", "TOKEN": "s3cret"}),
-        [*BASE, "--cpus", "0.5", "--memory", "256m", "-e", "HIPPO_DATA", "-e", "TOKEN", "--network", "bridge",
+        launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret", "HIPPO_DATA": "a b"}),
+        [*BASE, "--cpus", "0.5", "--memory", "256m", "--env-file", str(ENV_FILE), "--network", "bridge",
          "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
-        id="environment by name only: values stay out of the process list",
+        id="the environment in an env file: values stay out of the process list",
+    ),
+    pytest.param(
+        launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret", "PEM": "a\nb", "Q": '"x"'}),
+        [*BASE, "--cpus", "0.5", "--memory", "256m", "--env-file", str(ENV_FILE), "-e", "PEM", "-e", "Q",
+         "--network", "bridge", "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
+        id="variables the env file cannot carry are passed by name only, after it",
+    ),
+    pytest.param(
+        launch({"docker": {"image": "alpine"}}, env={"PEM": "a\nb"}),
+        [*BASE, "--cpus", "0.5", "--memory", "256m", "-e", "PEM", "--network", "bridge",
+         "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
+        id="no env file when nothing goes in it",
     ),
 ]
 
 
 @pytest.mark.parametrize(("task", "argv"), CASES)
 def test_docker_run_argv(task, argv):
-    run = docker_run(task)
-    assert run.argv == argv
-    assert run.env == task.env
+    assert docker_run(task, ENV_FILE).argv == argv
 
 
-def test_env_values_reach_docker_through_its_environment():
-    run = docker_run(launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret"}))
-    assert "s3cret" not in " ".join(run.argv)
-    assert run.env == {"TOKEN": "s3cret"}
+BIG = "x" * (64 * 1024 - len("BIG=\n"))
+
+ENV_CASES = [
+    pytest.param({"B": "2", "A": "one two", "EMPTY": "", "EQ": "k=v", "PATH": "/task/bin",
+                  "DOCKER_HOST": "tcp://elsewhere:2375", "MID": "a'b\"c", "ONE": "'", "UNI": "h\u00e9"},
+                 "A=one two\nB=2\nDOCKER_HOST=tcp://elsewhere:2375\nEMPTY=\nEQ=k=v\nMID=a'b\"c\nONE='\n"
+                 "PATH=/task/bin\nUNI=h\u00e9\n", {},
+                 id="plain values, spaces, '=', lone or inner quotes, UTF-8, and PATH or DOCKER_HOST, "
+                    "in the file sorted"),
+    pytest.param({"PEM": "-----BEGIN-----\nabc\n", "CR": "a\rb", "DQ": '"quoted"', "SQ": "'quoted'",
+                  "A B": "1", "#X": "2", "SUR": "\udcff"},
+                 "", {"PEM": "-----BEGIN-----\nabc\n", "CR": "a\rb", "DQ": '"quoted"', "SQ": "'quoted'",
+                      "A B": "1", "#X": "2", "SUR": "\udcff"},
+                 id="line breaks, surrounding quotes, names docker would misread, values UTF-8 cannot write: "
+                    "by name, in the client's environment"),
+    pytest.param({"BIG": BIG, "BIGGER": BIG + "xx"}, f"BIG={BIG}\n", {"BIGGER": BIG + "xx"},
+                 id="a line of 64 KiB with its newline fits docker's reader; a longer one does not"),
+]
+
+
+@pytest.mark.parametrize(("env", "text", "client_vars"), ENV_CASES)
+def test_env_goes_in_the_file_unless_the_file_cannot_carry_it(env, text, client_vars):
+    run = docker_run(launch({"docker": {"image": "alpine"}}, env=env), ENV_FILE)
+    assert run.env_file_text == text
+    assert run.client_vars == client_vars
+    assert run.env_file == (ENV_FILE if text else None)
+    assert not [arg for arg in run.argv for name in env if f"{name}=" in arg]  # no value in the argv
+
+
+def test_env_file_is_written_for_this_user_only_and_removed(tmp_path):
+    path = tmp_path / "docker.env"
+    path.write_text("stale\n")
+    path.chmod(0o644)  # left by an earlier run of the attempt: its mode must not survive
+    run = docker_run(launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret", "A": "1"}), path)
+    old_umask = os.umask(0)
+    try:
+        run.write_env_file()
+    finally:
+        os.umask(old_umask)
+    assert path.read_bytes() == b"A=1\nTOKEN=s3cret\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    run.remove_env_file()
+    assert not path.exists()
+    run.remove_env_file()  # already gone: nothing to do
+
+
+def test_env_file_is_not_written_through_a_symlink(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("keep\n")
+    link = tmp_path / "docker.env"
+    link.symlink_to(target)
+    run = docker_run(launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret"}), link)
+    with pytest.raises(OSError):
+        run.write_env_file()
+    assert target.read_text() == "keep\n"
+
+
+def test_the_client_keeps_hippos_own_environment():
+    run = docker_run(launch({"docker": {"image": "alpine"}},
+                            env={"PATH": "/task/bin", "DOCKER_HOST": "tcp://elsewhere:2375",
+                                 "DOCKER_CONFIG": "/task/cfg", "TOKEN": "s3cret", "PEM": "a\nb"}), ENV_FILE)
+    own = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": "unix:///run/own.sock", "HOME": "/home/hippo"}
+    assert run.client_env(own) == {**own, "PEM": "a\nb"}
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        pytest.param({"PATH": "/a\n/b"}, r"PATH cannot be passed to docker: its value has a line break",
+                     id="PATH with a line break would reach the client"),
+        pytest.param({"docker_host": "'tcp://x:2375'"}, r"docker_host .*same quote.*client itself reads",
+                     id="DOCKER_* in any case, quoted"),
+        pytest.param({"LD_PRELOAD": "a\nb"}, r"LD_PRELOAD", id="the C library's variables"),
+        pytest.param({"https_proxy": '"http://p"'}, r"https_proxy", id="proxies in lower case"),
+        pytest.param({"A=B": "1"}, r"'A=B' is not an environment variable name", id="'=' in a name"),
+        pytest.param({"": "1"}, r"'' is not an environment variable name", id="an empty name"),
+        pytest.param({"T": "a\0b"}, r"T has a NUL in its value", id="a NUL in a value"),
+    ],
+)
+def test_variables_no_way_can_carry_are_refused_with_the_reason(env, error):
+    with pytest.raises(ValueError, match=error):
+        docker_run(launch({"docker": {"image": "alpine"}}, env=env), ENV_FILE)
+
+
+def test_a_run_without_variables_has_no_env_file(tmp_path):
+    run = docker_run(launch({"docker": {"image": "alpine"}}), tmp_path / "docker.env")
+    assert run == DockerRun(run.argv)
+    run.write_env_file()
+    assert not (tmp_path / "docker.env").exists()
 
 
 @pytest.mark.parametrize(
@@ -86,7 +186,7 @@ def test_env_values_reach_docker_through_its_environment():
 )
 def test_containers_docker_cannot_run_are_refused_with_the_reason(container, error):
     with pytest.raises(ValueError, match=error):
-        docker_run(launch(container))
+        docker_run(launch(container), ENV_FILE)
 
 
 def test_no_engine_is_reported_as_absent():
