@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -50,8 +51,15 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:
+    """The first SIGTERM or Ctrl-C stops cleanly; a second one exits at once."""
+    received: list[int] = []
+
     def handler(signum: int, frame: object) -> None:
-        log.info("%s received; stopping", signal.Signals(signum).name)
+        received.append(signum)
+        if len(received) > 1:
+            log.warning("%s received again; exiting now", signal.Signals(signum).name)
+            os._exit(130)
+        log.info("%s received; stopping (send it again to exit at once)", signal.Signals(signum).name)
         stop()
 
     signal.signal(signal.SIGTERM, handler)

@@ -13,7 +13,7 @@ from hippo_core import schemas, secrets
 from hippo_core.constraints import constraint_problems
 from hippo_core.errors import FieldError, UnknownQueueType, ValidationFailed
 from hippo_core.registry import QueueTypeRegistry
-from hippo_core.validation import check, fill_defaults, strip_read_only
+from hippo_core.validation import check, complete, strip_read_only
 
 Record = dict[str, Any]
 
@@ -44,7 +44,7 @@ def validate_task(body: Any) -> Record:
     errors = check(schema, doc) + _constraint_errors(doc)
     if errors:
         raise ValidationFailed(errors)
-    return fill_defaults(schema, doc)
+    return complete(schema, doc)
 
 
 def queue_schema(registry: QueueTypeRegistry, type_name: str | None) -> Record:
@@ -89,7 +89,7 @@ def validate_queue(body: Any, registry: QueueTypeRegistry) -> Record:
             errors = exc.errors + errors
         else:
             if not errors:
-                fill_defaults(schema, doc)
+                complete(schema, doc)
                 errors = [
                     FieldError(settings_path(type_name, path), message)
                     for path, message in qt.validate(doc["queue"][type_name])
@@ -100,7 +100,7 @@ def validate_queue(body: Any, registry: QueueTypeRegistry) -> Record:
     ]
     if errors:
         raise ValidationFailed(_without_secrets(errors, secrets.secret_values(schema, doc)))
-    return fill_defaults(schema, doc)
+    return complete(schema, doc)
 
 
 def _without_secrets(errors: list[FieldError], values: list[str]) -> list[FieldError]:

@@ -33,6 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from hippo_core import secrets, states
 from hippo_core.documents import queue_schema, task_definition_of
 from hippo_core.queuetype import Item, QueueType
@@ -87,10 +89,14 @@ class Poller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self.fence: str | None = None
 
     # -- running ----------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, fence: str | None = None) -> None:
+        """Poll until ``stop()``; with ``fence`` (the leader lease's token) nothing is stored
+        once that lease is someone else's, so a deposed leader's late polls change nothing."""
+        self.fence = fence
         self._stop.clear()
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="hippo-poll")
         self._thread = threading.Thread(target=self._run, name="hippo-poller", daemon=True)
@@ -102,12 +108,16 @@ class Poller:
             self._thread.join()
             self._thread = None
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            # A source that hangs must not hold up the worker's shutdown: polls not yet begun
+            # are dropped, and one still running finishes on its own (fenced, see start).
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         with self._lock:
             instances, self._instances = self._instances, {}
-        for _, instance in instances.values():
-            self._close(instance)
+            busy = set(self._in_flight)
+        for queue_id, (_, instance) in instances.items():
+            if queue_id not in busy:
+                self._close(instance)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -179,12 +189,17 @@ class Poller:
         try:
             qtype = self.registry.get(block["type"])
             instance = self._instance(queue, qtype)
-            origin = qtype.initial_cursor(block[block["type"]])
+            settings = block[block["type"]]
+            start = qtype.initial_cursor(settings)
+            # A cursor belongs to one type, one source and one starting point; if any of
+            # them changed it points into something else and starts over.
+            # Through JSON, as it is stored, so that a tuple and a list compare equal.
+            origin = json.loads(json.dumps([qtype.name, qtype.source_identity(settings), start]))
         except Exception as exc:
             # Uninstalled type, or a plugin that cannot even be built from these settings.
             self._failed(queue, exc, transient=False)
             return Custody(queue["id"], None)
-        cursor = state.get("cursor") if state.get("cursor_origin") == origin else origin
+        cursor = state.get("cursor") if state.get("cursor_origin") == origin else start
         limit = self.free_slots(queue) * block["batch_size"]
         new_state = {
             **state,
@@ -194,7 +209,7 @@ class Poller:
             "cursor_origin": origin,
         }
         if limit <= 0:
-            self.store.set_queue_state(queue["id"], new_state)
+            self.store.set_queue_state(queue["id"], new_state, fence=self.fence)
             return Custody(queue["id"], instance)
         try:
             result = instance.poll(limit, cursor)
@@ -204,26 +219,39 @@ class Poller:
         # A source may return a little more than asked when it cannot split a run of items
         # sharing one cursor value; dropping any would lose them behind the cursor.
         items = list(result.items)
-        definition = task_definition_of(queue)
-        tasks = [
-            states.new_task(definition, family=queue["id"], queue_id=queue["id"],
-                            data=block["batch_separator"].join(i.data for i in batch), now=now)
-            for batch in batches(items, block["batch_size"])
-        ]
         new_state.update(
             cursor=result.cursor if result.cursor is not None else cursor,
             last_error=None,
             last_error_tstamp=None,
             consecutive_errors=0,
         )
-        if not self.store.create_tasks(tasks, queue_id=queue["id"], queue_state=new_state):
-            # Deleted while its source was read: its items go back unacknowledged.
-            log.warning("queue %s was deleted while it was polled; %d item(s) left to the source",
-                        queue["id"], len(items))
+        try:
+            tasks = self._tasks_of(queue, items, now)
+            stored = self.store.create_tasks(tasks, queue_id=queue["id"], queue_state=new_state,
+                                             fence=self.fence)
+        except Exception as exc:
+            # Nothing stored, nothing acknowledged: the source offers the items again.
+            self._failed(queue, exc, transient=isinstance(exc, redis.RedisError), during="store")
+            return Custody(queue["id"], instance)
+        if not stored:
+            # Deleted while its source was read, or this worker no longer leads: its items
+            # go back unacknowledged.
+            log.warning("queue %s deleted, or leadership lost, while it was polled; %d item(s) "
+                        "left to the source", queue["id"], len(items))
             return Custody(queue["id"], instance)
         if tasks:
             log.info("queue %s: %d item(s) -> %d task(s)", queue["id"], len(items), len(tasks))
         return Custody(queue["id"], instance, items, tasks)
+
+    @staticmethod
+    def _tasks_of(queue: Record, items: list[Item], now: float) -> list[Record]:
+        block = queue["queue"]
+        definition = task_definition_of(queue)
+        return [
+            states.new_task(definition, family=queue["id"], queue_id=queue["id"],
+                            data=block["batch_separator"].join(i.data for i in batch), now=now)
+            for batch in batches(items, block["batch_size"])
+        ]
 
     def ack(self, custody: Custody, queue: Record, state: Record) -> None:
         """Step 4: tell the source the items are in Hippo's custody."""
@@ -291,4 +319,4 @@ class Poller:
             "last_error_tstamp": now,
             "consecutive_errors": errors,
         }
-        self.store.set_queue_state(queue["id"], new_state)
+        self.store.set_queue_state(queue["id"], new_state, fence=self.fence)

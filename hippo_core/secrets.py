@@ -55,13 +55,6 @@ def mask(schema: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _with_password(url: str, password: str) -> str:
-    match = _URL_PASSWORD.match(url)
-    if not match:
-        return url
-    return f"{match.group('head')}{password}{match.group('tail')}"
-
-
 def mask_all(value: Any) -> Any:
     """``value`` with every non-empty string in it masked (for settings of an unknown schema)."""
     if isinstance(value, dict):
@@ -76,22 +69,31 @@ def mask_all(value: Any) -> Any:
 def keep_masked(schema: dict[str, Any], new: Any, old: Any) -> None:
     """Where ``new`` carries a masked secret, put back the stored value from ``old``.
 
-    A URL whose password is the mask gets the stored password back even when the rest
-    of the URL changed (a new host, say), so editing a URL never needs the password.
+    Only while the secret would go where it went before: a masked URL password comes
+    back only if the rest of the URL is unchanged, and a masked whole secret only if
+    every other (non-secret) setting beside it is unchanged. Otherwise the mask stays,
+    and validation asks for the real secret: whoever can edit a queue must not be able
+    to send its stored password to a host of their choosing.
     """
     if not isinstance(new, dict) or not isinstance(old, dict):
         return
-    for key, sub in schema.get("properties", {}).items():
+    props = schema.get("properties", {})
+    # Settings left out of ``new`` will get their defaults, so compare with those.
+    same_place = all(
+        new.get(k, sub.get("default")) == old.get(k)
+        for k, sub in props.items()
+        if isinstance(sub, dict) and not sub.get(SECRET_KEY) and sub.get("type") != "object"
+    )
+    for key, sub in props.items():
         if key not in new or not isinstance(sub, dict):
             continue
         kind = sub.get(SECRET_KEY)
         value, previous = new[key], old.get(key)
         if kind and isinstance(value, str) and isinstance(previous, str):
             if kind == "url-password":
-                stored = url_password(previous)
-                if stored is not None and url_password(value) == MASK:
-                    new[key] = _with_password(value, stored)
-            elif value == MASK:
+                if url_password(previous) is not None and mask_url_password(previous) == value:
+                    new[key] = previous
+            elif value == MASK and same_place:
                 new[key] = previous
         elif isinstance(value, dict):
             keep_masked(sub, value, previous)

@@ -85,7 +85,11 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "hippo") -> Store:
-        client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        # Timeouts: a Redis that hangs must fail requests, not block the API and worker forever.
+        client = redis.Redis.from_url(
+            url, decode_responses=True, health_check_interval=30, socket_timeout=30,
+            socket_connect_timeout=5,
+        )
         return cls(client, prefix)
 
     # -- keys -------------------------------------------------------------------------------
@@ -172,9 +176,9 @@ class Store:
         raws = self.redis.mget([self._queue_state_key(q) for q in queue_ids])
         return [json.loads(r) if r else {} for r in raws]
 
-    def set_queue_state(self, queue_id: str, state: Record) -> bool:
-        """Store the queue's poller state, unless the queue no longer exists (then False)."""
-        return self.create_tasks([], queue_id=queue_id, queue_state=state)
+    def set_queue_state(self, queue_id: str, state: Record, fence: str | None = None) -> bool:
+        """Store the queue's poller state, unless the queue is gone or the fence fails (False)."""
+        return self.create_tasks([], queue_id=queue_id, queue_state=state, fence=fence)
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -192,17 +196,24 @@ class Store:
         pipe.hset(f"{self.p}:attempts", mapping={a["mesos_id"]: mesos_id for a in task["attempts"]})
 
     def create_tasks(
-        self, tasks: list[Record], queue_id: str | None = None, queue_state: Record | None = None
+        self,
+        tasks: list[Record],
+        queue_id: str | None = None,
+        queue_state: Record | None = None,
+        fence: str | None = None,
     ) -> bool:
         """Store new tasks (and a queue's poller state with them) in one transaction.
 
         This is the custody point of the poller: after it returns True, the items the
         tasks carry are durably in Redis together with the cursor that skips them. With
-        ``queue_id``, nothing is written and False returned if that queue no longer exists.
+        ``queue_id``, nothing is written and False returned if that queue no longer exists;
+        with ``fence`` (a leader lease token), likewise if the lease is not that token's.
         """
 
         def write(pipe: redis.client.Pipeline) -> bool:
             if queue_id is not None and not pipe.exists(self._queue_key(queue_id)):
+                return False
+            if fence is not None and pipe.get(f"{self.p}:leader") != fence:
                 return False
             pipe.multi()
             for task in tasks:
@@ -212,6 +223,8 @@ class Store:
             return True
 
         watched = [self._queue_key(queue_id)] if queue_id is not None else []
+        if fence is not None:
+            watched.append(f"{self.p}:leader")
         written = self.redis.transaction(write, *watched, value_from_callable=True)
         if written and tasks:
             self.wake()

@@ -32,18 +32,28 @@ def strip_read_only(schema: dict[str, Any], doc: Any) -> Any:
     return out
 
 
-def fill_defaults(schema: dict[str, Any], doc: Any) -> Any:
-    """Fill every absent property that has a ``default``, recursively, in place; returns doc."""
+def complete(schema: dict[str, Any], doc: Any) -> Any:
+    """Fill absent properties from their ``default`` and make integers ints, in place.
+
+    JSON Schema counts ``2.0`` as an integer; the code that later does ``range(...,
+    batch_size)`` does not, so a valid document leaves here with real ints.
+    """
     if isinstance(doc, dict):
         for key, sub in schema.get("properties", {}).items():
             if key not in doc and "default" in sub:
                 doc[key] = copy.deepcopy(sub["default"])
             if key in doc:
-                fill_defaults(sub, doc[key])
+                doc[key] = complete(sub, doc[key])
     elif isinstance(doc, list) and isinstance(schema.get("items"), dict):
-        for item in doc:
-            fill_defaults(schema["items"], item)
+        doc[:] = [complete(schema["items"], item) for item in doc]
+    elif isinstance(doc, float) and doc.is_integer() and _says_integer(schema):
+        return int(doc)
     return doc
+
+
+def _says_integer(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    return kind == "integer" or (isinstance(kind, list) and "integer" in kind and "number" not in kind)
 
 
 def _field_errors(error: ValidationError) -> list[FieldError]:
@@ -61,6 +71,12 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
             hint = f"; did you mean {close[0]!r}?" if close else f"; known fields: {', '.join(known)}"
             out.append(FieldError(f"{path}.{name}", f"unknown field{hint}"))
         return out
+    if error.validator == "not" and isinstance(error.validator_value, dict):
+        message = error.validator_value.get("x-hippo-message")
+        if message:
+            return [FieldError(path, message)]
+    if error.validator == "pattern" and error.validator_value == "^[^\\u0000]*$":
+        return [FieldError(path, "must not contain a NUL character")]
     if error.validator == "propertyNames":
         return [FieldError(path, f"invalid name {error.instance!r}: {error.message}")]
     if isinstance(error.schema, dict) and error.schema.get(SECRET_KEY):
@@ -86,4 +102,4 @@ def validate(schema: dict[str, Any], doc: Any) -> dict[str, Any]:
     errors = check(schema, clean)
     if errors:
         raise ValidationFailed(errors)
-    return fill_defaults(schema, clean)
+    return complete(schema, clean)

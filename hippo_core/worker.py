@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 class Service(Protocol):
     """Something that runs only while this worker leads (the poller)."""
 
-    def start(self) -> None: ...
+    def start(self, fence: str | None = None) -> None:
+        """Begin; ``fence`` is the leader lease's token, to guard writes with."""
 
     def stop(self) -> None: ...
 
@@ -200,7 +201,7 @@ class Worker:
                  backend.name, framework_id or "new")
         backend.start(self.term, framework_id)
         for service in self.services:
-            service.start()
+            service.start(self.lease.token)
 
     def _step_down(self) -> None:
         term, self.term = self.term, None

@@ -247,6 +247,51 @@ def test_a_moved_starting_point_restarts_the_cursor(poller, store, hippo_queues,
     assert state_of(store, queue_id)["cursor"] == 12
 
 
+def test_a_queue_switched_to_another_type_starts_a_fresh_cursor(poller, store, hippo_queues, create):
+    queue_id = create("jobs")
+    MemoryQueueType.push("jobs", *[str(i) for i in range(5)])
+    poll_now(poller, store, queue_id)
+    assert state_of(store, queue_id)["cursor"] == 5
+    MemoryQueueType.push("other", "a", "b")
+    body = store.get_queue(queue_id)
+    body["queue"]["type"] = "scripted"
+    body["queue"]["scripted"] = {**body["queue"].pop("memory"), "list": "other"}
+    hippo_queues.update(queue_id, body)
+
+    poll_now(poller, store, queue_id)
+
+    # The memory cursor (5) would have skipped both items of the new source.
+    assert data_of(store, queue_id) == ["0", "1", "2", "3", "4", "a", "b"]
+    assert state_of(store, queue_id)["cursor"] == 2
+
+
+def test_a_failure_while_storing_is_marked_and_loses_nothing(poller, store, create, clock):
+    queue_id = create("jobs")
+    MemoryQueueType.push("jobs", "x", "y")
+    # A definition that cannot make tasks (stored behind validation's back).
+    store.update_queue(queue_id, lambda q: {**q, "queue": {**q["queue"], "batch_separator": 5}})
+
+    poll_now(poller, store, queue_id)  # must not raise
+
+    state = state_of(store, queue_id)
+    assert state["last_error"].startswith("store failed: AttributeError")
+    assert data_of(store, queue_id) == []
+    assert state.get("cursor") in (None, 0), "the cursor did not move past items never stored"
+
+
+def test_a_deposed_leaders_poll_stores_nothing(store, hippo_pollers, create):
+    queue_id = create("jobs")
+    MemoryQueueType.push("jobs", "x")
+    assert store.acquire_lease("new-leader", 30)
+    poller = hippo_pollers()
+    poller.fence = "old-leader"
+
+    poll_now(poller, store, queue_id)
+
+    assert data_of(store, queue_id) == []
+    assert state_of(store, queue_id) == {}, "neither tasks nor a cursor from the old leader"
+
+
 # -- when a queue is due ------------------------------------------------------------------
 
 DUE_CASES = [

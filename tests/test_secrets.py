@@ -86,10 +86,27 @@ def test_a_masked_record_sent_back_gets_the_stored_secrets() -> None:
     assert new == STORED
 
 
-def test_a_url_edited_around_its_masked_password_keeps_the_password() -> None:
-    new = {"dsn": f"postgresql://app:{MASK}@new-db:6432/orders"}
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        f"postgresql://app:{MASK}@new-db:5432/orders",  # another host
+        f"postgresql://app:{MASK}@db:6432/orders",  # another port
+        f"postgresql://other:{MASK}@db:5432/orders",  # another user
+        f"mysql://app:{MASK}@db:5432/orders",  # another scheme
+    ],
+)
+def test_a_masked_password_does_not_follow_a_url_to_another_place(dsn: str) -> None:
+    new = {"dsn": dsn}
     keep_masked(SCHEMA, new, STORED)
-    assert new == {"dsn": "postgresql://app:pg-pass@new-db:6432/orders"}
+    assert new == {"dsn": dsn}, "the mask stays, and validation asks for the real password"
+    assert masked_paths(SCHEMA, new) == ["$.dsn"]
+
+
+def test_a_masked_whole_secret_does_not_follow_changed_settings_beside_it() -> None:
+    new = {**mask(SCHEMA, copy.deepcopy(STORED)), "name": "elsewhere"}
+    keep_masked(SCHEMA, new, STORED)
+    assert new["token"] == MASK, "a secret next to a changed setting must be sent again"
+    assert new["nested"]["awssecret"] == "aws-abcdef", "a block whose own settings are unchanged keeps it"
 
 
 def test_new_secrets_replace_the_stored_ones() -> None:
@@ -104,7 +121,7 @@ def test_new_secrets_replace_the_stored_ones() -> None:
         ({"token": MASK}, {}, ["$.token"]),
         ({"dsn": f"pg://u:{MASK}@h/x"}, {"dsn": "pg://u@h/x"}, ["$.dsn"]),
         ({"nested": {"awssecret": MASK}}, {"nested": {}}, ["$.nested.awssecret"]),
-        ({"token": MASK, "dsn": f"pg://u:{MASK}@h/x"}, STORED, []),
+        ({"name": "orders", "token": MASK, "dsn": f"postgresql://app:{MASK}@db:5432/orders"}, STORED, []),
         ({"name": MASK}, {}, []),
     ],
     ids=["whole-secret-new", "url-without-stored-password", "nested", "all-kept", "not-a-secret"],

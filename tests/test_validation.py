@@ -10,7 +10,7 @@ from hippo_core.documents import validate_queue
 from hippo_core.errors import FieldError, ValidationFailed
 from hippo_core.queuetype import QueueType
 from hippo_core.registry import QueueTypeRegistry
-from hippo_core.validation import check, fill_defaults, strip_read_only, validate
+from hippo_core.validation import check, complete, strip_read_only, validate
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -36,16 +36,16 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def test_fill_defaults_recursively_and_into_array_items() -> None:
-    doc = fill_defaults(SCHEMA, {"name": "n", "inner": {}, "tags": [{}, {"k": "mine"}]})
+def test_complete_fills_defaults_recursively_and_into_array_items() -> None:
+    doc = complete(SCHEMA, {"name": "n", "inner": {}, "tags": [{}, {"k": "mine"}]})
     assert doc == {"name": "n", "size": 3, "inner": {"mode": "A"}, "tags": [{"k": "key"}, {"k": "mine"}]}
 
 
-def test_fill_defaults_keeps_given_values_and_copies_defaults() -> None:
-    first = fill_defaults(SCHEMA, {"name": "n", "inner": {"mode": "B"}, "size": 0})
+def test_complete_keeps_given_values_and_copies_defaults() -> None:
+    first = complete(SCHEMA, {"name": "n", "inner": {"mode": "B"}, "size": 0})
     assert (first["inner"]["mode"], first["size"]) == ("B", 0)
     first["tags"].append({"k": "x"})
-    assert fill_defaults(SCHEMA, {"name": "m", "inner": {}})["tags"] == []
+    assert complete(SCHEMA, {"name": "m", "inner": {}})["tags"] == []
 
 
 def test_strip_read_only_at_every_level() -> None:
@@ -145,3 +145,18 @@ def test_secrets_are_scrubbed_from_every_message(settings: dict[str, Any]) -> No
     assert "key-0a1b2c3d" not in text
     assert "pw-9z8y7x" not in text
     assert "********" in text
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "expected"),
+    [
+        ({"type": "integer"}, 2.0, 2),
+        ({"type": ["integer", "null"]}, 5.0, 5),
+        ({"type": "number"}, 2.0, 2.0),
+        ({"type": "integer"}, 3, 3),
+    ],
+    ids=["integer", "nullable-integer", "number-stays-float", "int-stays-int"],
+)
+def test_complete_makes_whole_floats_of_integer_fields_ints(schema, value, expected) -> None:
+    doc = complete({"properties": {"n": schema}}, {"n": value})
+    assert doc["n"] == expected and type(doc["n"]) is type(expected)

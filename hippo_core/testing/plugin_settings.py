@@ -12,14 +12,14 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from hippo_core.queuetype import QueueType
-from hippo_core.validation import check, fill_defaults
+from hippo_core.validation import check, complete
 
 
 def filled_settings(queue_type: type[QueueType], settings: dict[str, Any]) -> dict[str, Any]:
     """Check against the schema and fill defaults, as Hippo does before building a queue."""
     errors = check(queue_type.schema, settings)
     assert not errors, errors
-    filled = fill_defaults(queue_type.schema, dict(settings))
+    filled = complete(queue_type.schema, dict(settings))
     assert not queue_type.validate(filled)
     return filled
 

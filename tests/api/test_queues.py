@@ -284,15 +284,27 @@ def test_a_masked_secret_sent_back_keeps_the_stored_one(
 ) -> None:
     token, password = secrets_sent
     record = _create(client, queue_body())
-    # Edit what was read: the name, and the URL's host (its password still masked).
+    # Edit what was read: the name; the secrets go back masked.
     record["queue"]["name"] = "renamed"
-    record["queue"]["memory"]["url"] = "memory://app:********@other-broker/jobs"
     resp = client.simulate_post(f"/queues/{record['id']}/", json=record)
     assert resp.status_code == 200, resp.text
     stored = _stored(redis_client, record["id"])["queue"]
     assert stored["name"] == "renamed"
     assert stored["memory"]["token"] == token
-    assert stored["memory"]["url"] == f"memory://app:{password}@other-broker/jobs"
+    assert stored["memory"]["url"].endswith(f":{password}@broker/jobs")
+
+
+def test_a_masked_secret_does_not_follow_its_settings_elsewhere(
+    client, queue_body, error_of, redis_snapshot
+) -> None:
+    """Pointing a queue at another host with its password masked must not send the stored one there."""
+    record = _create(client, queue_body())
+    record["queue"]["memory"]["url"] = "memory://app:********@other-broker/jobs"
+    record["queue"]["memory"]["list"] = "elsewhere"
+    before = redis_snapshot()
+    errors = error_of(client.simulate_post(f"/queues/{record['id']}/", json=record), 400)["errors"]
+    assert {e["path"] for e in errors} == {"$.queue.memory.url", "$.queue.memory.token"}
+    assert redis_snapshot() == before
 
 
 def test_a_new_secret_replaces_the_stored_one(client, queue_body, redis_client) -> None:
