@@ -28,8 +28,13 @@ handed out. When nothing is due the cursor stays where it is.
 
 A new queue starts from now, never from the past: its cursor starts as ``null``,
 and the first poll hands out nothing and sets the cursor to the poll's own time, so
-the first item is the first cron time after that poll. Changing the settings keeps
-the cursor (missed times of a new expression still obey ``maxbacklog``).
+the first item is the first cron time after that poll.
+
+What resets the cursor: nothing in the settings (``source_identity`` is ``None``). The
+cursor is an instant with its offset, which means the same under any ``cronstring``,
+``timezone`` or ``maxbacklog``: after a change, the new expression's times after the
+last item handed out fall due (missed ones still obey ``maxbacklog``), so nothing runs
+twice and a schedule change does not start over.
 
 Items are never deleted anywhere, so ``ack`` has nothing to do: custody is the
 cursor, which Hippo stores together with the tasks. No error of this type is

@@ -92,3 +92,16 @@ def test_validate_reports_every_problem_at_once():
 
 def test_initial_cursor_is_null_so_the_first_poll_starts_from_now():
     assert CronQueueType.initial_cursor(DEFAULTS) is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"cronstring": "30 2 * * *"},  # a new schedule carries on after the last item
+        {"timezone": "Europe/Berlin"},  # the cursor is an instant with its offset
+        {"maxbacklog": 50},
+    ],
+)
+def test_no_setting_moves_the_source_of_the_cursor(overrides):
+    assert CronQueueType.source_identity(DEFAULTS) is None
+    assert CronQueueType.source_identity({**DEFAULTS, **overrides}) is None

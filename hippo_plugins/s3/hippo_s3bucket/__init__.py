@@ -11,7 +11,7 @@ Settings
         The bucket, 3-255 characters.
     ``prefix`` (default ``""``)
         Only keys starting with it; empty means the whole bucket.
-    ``earliest_unix_tstamp`` (default ``null``, >= 0)
+    ``earliest_unix_tstamp`` (default ``null``, 0-253402300799, the last second of 9999)
         Objects last modified at or before this Unix time are ignored; ``null`` takes
         every object in the bucket. Changing it restarts the queue from the new point.
     ``settle_seconds`` (default ``0``, 0-86400)
@@ -24,7 +24,9 @@ Settings
         chain (``AWS_*`` environment variables, ``~/.aws`` files, instance or task role).
     ``endpoint_url`` (default ``null``)
         An S3-compatible endpoint (MinIO, LocalStack, moto) instead of AWS; it is
-        addressed path-style (``<endpoint>/<bucket>/<key>``).
+        addressed path-style (``<endpoint>/<bucket>/<key>``). An ``http(s)://`` URL with
+        a host name and no ``user:password@`` (Hippo shows this setting unmasked;
+        credentials go in ``awskey`` and ``awssecret``).
 
 Cursor and custody
     S3 cannot list "what changed since", so every poll lists the whole bucket (or
@@ -43,6 +45,14 @@ Cursor and custody
     ``earliest_unix_tstamp``. Nothing is deleted or changed in the bucket: Hippo
     stores the cursor with the tasks, so no ack is needed, and a crash before that
     store repeats the poll from the old cursor.
+
+    What resets the cursor: the cursor only means something for the objects it was
+    taken from, so Hippo drops it (and starts again from ``earliest_unix_tstamp``) when
+    ``bucket_name``, ``prefix`` or the server of ``endpoint_url`` changes
+    (``source_identity``), or when ``earliest_unix_tstamp`` changes. Changing the
+    credentials, ``awsregion`` (a bucket name is global: another region is the same
+    bucket or an error), ``settle_seconds`` or how ``endpoint_url`` is written
+    (``http://minio:80/`` is ``http://minio``) keeps it.
 
     Known limit: S3 dates an object uploaded in parts by when its upload started,
     but lists it only once the upload completes. If newer objects were handed out
@@ -213,11 +223,17 @@ class S3BucketQueueType(QueueType):
 
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
-        errors = _credential_pair_errors(settings)
-        endpoint = settings.get("endpoint_url")
-        if endpoint is not None and not urlsplit(endpoint).hostname:
-            errors.append(("endpoint_url", "must be an http(s) URL with a host name"))
-        return errors
+        return _credential_pair_errors(settings) + _endpoint_errors(settings.get("endpoint_url"))
+
+    @classmethod
+    def source_identity(cls, settings: dict[str, Any]) -> JSON:
+        # The region is left out: a bucket's name is global, so another region is the same
+        # bucket (or an error), never another bucket's objects.
+        return {
+            "bucket": settings["bucket_name"],
+            "prefix": settings["prefix"],
+            "endpoint": _endpoint_identity(settings.get("endpoint_url")),
+        }
 
     @classmethod
     def initial_cursor(cls, settings: dict[str, Any]) -> JSON:
@@ -285,6 +301,39 @@ def _make_client(settings: dict[str, Any], where: str) -> Any:
         return session.client("s3", endpoint_url=settings.get("endpoint_url"), config=config)
     except (BotoCoreError, ValueError) as exc:
         raise QueueTypeError(f"cannot set up a client for {where}: {exc}") from exc
+
+
+def _endpoint_errors(endpoint: str | None) -> list[tuple[str, str]]:
+    if endpoint is None:
+        return []
+    if any(character.isspace() for character in endpoint):
+        return [("endpoint_url", "must not contain whitespace")]
+    parts = urlsplit(endpoint)
+    if parts.username is not None or parts.password is not None:
+        # Hippo shows endpoint_url unmasked, and boto3 would not use them anyway.
+        return [("endpoint_url", "must not carry a user name or password (user:password@); "
+                 "give the credentials as awskey and awssecret")]
+    if not parts.hostname:
+        return [("endpoint_url", "must be an http(s) URL with a host name")]
+    try:
+        parts.port  # noqa: B018 -- parsing is the check
+    except ValueError:
+        return [("endpoint_url", "its port must be a number from 0 to 65535")]
+    return []
+
+
+def _endpoint_identity(endpoint: str | None) -> str | None:
+    """The server ``endpoint`` names, written one way (``http://minio:9000``); ``None``: AWS."""
+    if endpoint is None:
+        return None
+    parts = urlsplit(endpoint)
+    try:
+        port_number = parts.port
+    except ValueError:  # refused by validate(); a queue stored before then cannot poll anyway
+        port_number = None
+    default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    port = f":{port_number}" if port_number not in (None, default_port) else ""
+    return f"{parts.scheme.lower()}://{parts.hostname or ''}{port}{parts.path.rstrip('/')}"
 
 
 def _credential_pair_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ import pytest
 
 from hippo_core.api import create_app
 from hippo_core.config import Config
+from hippo_core.errors import ValidationFailed
 from hippo_core.launch import task_environment
 from hippo_core.queues import QueueService
 from hippo_core.testing.aws import TEST_KEY
@@ -233,3 +234,27 @@ def test_the_readme_example_creates_a_queue(hippo_store, hippo_queuetypes):
 
     assert resp.status_code == 201, resp.text
     assert resp.json["queue"]["s3bucket"]["awssecret"] == "********"
+
+
+YEAR_9999_END = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def test_the_latest_starting_point_accepted_polls_without_error(hippo_pollers, hippo_store, create, put,
+                                                               bucket):
+    put(bucket, "scan-1.tiff")
+    queue_id = create(s3bucket={"earliest_unix_tstamp": YEAR_9999_END})
+
+    poll_now(hippo_pollers(), hippo_store, queue_id)
+
+    state = state_of(hippo_store, queue_id)
+    assert state["last_error"] is None
+    assert tasks_of(hippo_store, queue_id) == [], "nothing is that new"
+
+
+def test_a_starting_point_no_poll_could_use_is_refused_at_creation(create, hippo_store):
+    # Past year 9999, Python has no datetime for it: every poll would fail.
+    with pytest.raises(ValidationFailed) as caught:
+        create(s3bucket={"earliest_unix_tstamp": YEAR_9999_END + 1})
+
+    assert [e.path for e in caught.value.errors] == ["$.queue.s3bucket.earliest_unix_tstamp"]
+    assert hippo_store.queue_ids() == []

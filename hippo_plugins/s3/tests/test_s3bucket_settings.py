@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hippo_s3bucket import Position, S3BucketQueueType
 
+from hippo_core.errors import ValidationFailed
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.testing.aws import CREDENTIAL_PAIR_CASES
 from hippo_core.testing.plugin_settings import assert_schema_conventions
-from hippo_core.validation import check, fill_defaults
+from hippo_core.validation import check, complete
 
 SCHEMA = S3BucketQueueType.schema
 
@@ -23,7 +26,7 @@ def test_schema_follows_the_plugin_conventions():
 
 
 def test_defaults_fill_every_optional_setting():
-    assert fill_defaults(SCHEMA, {"bucket_name": "scans"}) == {
+    assert complete(SCHEMA, {"bucket_name": "scans"}) == {
         "bucket_name": "scans",
         "prefix": "",
         "earliest_unix_tstamp": None,
@@ -48,6 +51,21 @@ def test_defaults_fill_every_optional_setting():
             {"bucket_name": "scans", "earliest_unix_tstamp": -1},
             {"$.earliest_unix_tstamp"},
             id="before 1970",
+        ),
+        pytest.param(
+            {"bucket_name": "scans", "earliest_unix_tstamp": 253402300799},
+            set(),
+            id="the last second of year 9999",
+        ),
+        pytest.param(
+            {"bucket_name": "scans", "earliest_unix_tstamp": 253402300800},
+            {"$.earliest_unix_tstamp"},
+            id="year 10000: no datetime holds it, every poll would fail",
+        ),
+        pytest.param(
+            {"bucket_name": "scans", "earliest_unix_tstamp": 1e300},
+            {"$.earliest_unix_tstamp"},
+            id="far past year 9999",
         ),
         pytest.param(
             {"bucket_name": "scans", "earliest_unix_tstamp": "2024-05-01"},
@@ -88,11 +106,79 @@ def test_schema_checks(settings, bad_paths):
     ],
 )
 def test_validate(settings, expected):
-    filled = fill_defaults(SCHEMA, {"bucket_name": "scans", **settings})
+    filled = complete(SCHEMA, {"bucket_name": "scans", **settings})
     problems = S3BucketQueueType.validate(filled)
     assert [path for path, _ in problems] == expected
     for _, message in problems:
         assert "set both, or neither" in message or "URL" in message
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "says"),
+    [
+        # Hippo shows endpoint_url unmasked: a password there would be on display
+        pytest.param("http://minio:s3cret@minio:9000", "user name or password", id="userinfo"),
+        pytest.param("https://:s3cret@s3.example.com", "user name or password", id="password only"),
+        pytest.param("http://minio@minio:9000", "user name or password", id="user only"),
+        # endpoints boto3 cannot use would fail every poll
+        pytest.param("http://minio:port", "port must be a number", id="port not a number"),
+        pytest.param("http://minio:70000", "port must be a number", id="port out of range"),
+        pytest.param("http://minio:9000\n", "whitespace", id="trailing line break"),
+    ],
+)
+def test_validate_refuses_endpoints_that_show_secrets_or_cannot_work(endpoint, says):
+    filled = complete(SCHEMA, {"bucket_name": "scans", "endpoint_url": endpoint})
+    [(path, message)] = S3BucketQueueType.validate(filled)
+    assert path == "endpoint_url"
+    assert says in message
+    assert "s3cret" not in message
+
+
+def test_hippo_refuses_to_store_an_endpoint_with_a_password(hippo_queues, hippo_store):
+    body = {
+        "cmd": "true",
+        "container": {"docker": {"image": "busybox:1.36"}},
+        "queue": {"type": "s3bucket", "name": "scans",
+                  "s3bucket": {"bucket_name": "scans", "endpoint_url": "http://minio:s3cret@minio:9000"}},
+    }
+    with pytest.raises(ValidationFailed) as caught:
+        hippo_queues.create(body)
+    assert [error.path for error in caught.value.errors] == ["$.queue.s3bucket.endpoint_url"]
+    assert "s3cret" not in str(caught.value)
+    assert hippo_store.queue_ids() == []
+
+
+IDENTITY = {"bucket_name": "scans", "prefix": "incoming/", "endpoint_url": "http://minio:9000"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "same"),
+    [
+        pytest.param({"awskey": "AKIA2", "awssecret": "n3w"}, True, id="rotated credentials"),
+        pytest.param({"awsregion": "eu-west-1"}, True, id="a region does not move a bucket"),
+        pytest.param({"settle_seconds": 60}, True, id="settling is no other source"),
+        pytest.param({"earliest_unix_tstamp": 1714521600}, True,
+                     id="a new start has its own rule (initial_cursor)"),
+        pytest.param({"endpoint_url": "HTTP://Minio:9000/"}, True, id="the endpoint written otherwise"),
+        pytest.param({"bucket_name": "scans-2"}, False, id="another bucket"),
+        pytest.param({"prefix": "incoming/2024/"}, False, id="another prefix"),
+        pytest.param({"prefix": ""}, False, id="the whole bucket"),
+        pytest.param({"endpoint_url": "http://minio-2:9000"}, False, id="another server"),
+        pytest.param({"endpoint_url": None}, False, id="AWS instead of the endpoint"),
+    ],
+)
+def test_source_identity_names_the_objects_a_cursor_points_into(overrides, same):
+    before = S3BucketQueueType.source_identity(complete(SCHEMA, dict(IDENTITY)))
+    after = S3BucketQueueType.source_identity(complete(SCHEMA, {**IDENTITY, **overrides}))
+    assert (before == after) is same, (before, after)
+
+
+def test_source_identity_is_json_without_credentials():
+    settings = complete(SCHEMA, {**IDENTITY, "endpoint_url": "http://minio:80/", "awskey": "AKIA1",
+                                 "awssecret": "s3cret"})
+    identity = S3BucketQueueType.source_identity(settings)
+    assert identity == {"bucket": "scans", "prefix": "incoming/", "endpoint": "http://minio"}
+    assert json.loads(json.dumps(identity)) == identity
 
 
 @pytest.mark.parametrize(
@@ -117,7 +203,7 @@ def test_validate(settings, expected):
     ],
 )
 def test_initial_cursor_starts_just_after_earliest(earliest, cursor):
-    settings = fill_defaults(SCHEMA, {"bucket_name": "scans", "earliest_unix_tstamp": earliest})
+    settings = complete(SCHEMA, {"bucket_name": "scans", "earliest_unix_tstamp": earliest})
     assert S3BucketQueueType.initial_cursor(settings) == cursor
     # Hippo compares initial cursors to notice a moved starting point: stable per setting.
     assert S3BucketQueueType.initial_cursor(settings) == S3BucketQueueType.initial_cursor(

@@ -16,22 +16,27 @@ Values are rendered as:
 
 Settings (the ``sqlquery`` block of a queue):
 
-===============  ===========  ===========================================================
-setting          default      meaning
-===============  ===========  ===========================================================
-conn_string      (required)   database URL; its password is masked by the API (below)
-query            (required)   a ``SELECT`` (or ``WITH ... SELECT``), without bind
-                              parameters; a trailing ``;`` is dropped
-filter_field     (required)   a column of the query's result, named exactly as the
-                              database reports it (PostgreSQL folds unquoted names
-                              to lower case); a plain identifier,
-                              ``^[A-Za-z_][A-Za-z0-9_]*$``, at most 128 characters
-filter_val       ``""``       where a new queue starts: rows with a greater
-                              ``filter_field``; ``""`` means from the first row. A
-                              string or a number (JSON types are kept)
-connect_timeout  ``10``       1-300 seconds to wait for a connection (SQLite: for a
-                              lock) before the poll fails as transient
-===============  ===========  ===========================================================
+=====================  ==========  =====================================================
+setting                default     meaning
+=====================  ==========  =====================================================
+conn_string            (required)  database URL; its password is masked by the API
+                                   (below)
+query                  (required)  a ``SELECT`` (or ``WITH ... SELECT``), without bind
+                                   parameters; a trailing ``;`` is dropped
+filter_field           (required)  a column of the query's result, named exactly as
+                                   the database reports it (PostgreSQL folds unquoted
+                                   names to lower case); a plain identifier,
+                                   ``^[A-Za-z_][A-Za-z0-9_]*$``, at most 128 characters
+filter_val             ``""``      where a new queue starts: rows with a greater
+                                   ``filter_field``; ``""`` means from the first row.
+                                   A string or a number (JSON types are kept); a
+                                   number within the signed 64-bit range
+connect_timeout        ``10``      1-300 seconds to wait for a connection (SQLite: for
+                                   a lock) before the poll fails as transient
+query_timeout_seconds  ``60``      1-3600 seconds a statement of a poll may run before
+                                   the database stops it and the poll fails as
+                                   transient (below)
+=====================  ==========  =====================================================
 
 ``conn_string`` is an SQLAlchemy URL (``postgresql+psycopg://user:password@host:5432/db``,
 ``mysql+pymysql://user:password@host:3306/db``, ``sqlite:////abs/path/to.db``;
@@ -43,8 +48,17 @@ becomes ``mariadb+pymysql://``. JDBC URLs are translated the same way:
 ``jdbc:mariadb://`` becomes ``mariadb+pymysql://``, ``jdbc:postgresql://`` becomes
 ``postgresql+psycopg://``, ``jdbc:sqlite:/abs/x.db`` becomes ``sqlite:////abs/x.db``.
 JDBC options (``?useSSL=false``, ``?user=...&password=...``) are refused rather than
-guessed at, and so is a ``password`` in any URL's query string: the password belongs
-before the host, where Hippo masks it. In-memory SQLite is refused (it has no rows).
+guessed at. In-memory SQLite is refused (it has no rows).
+
+Hippo masks only the password before the host (``user:********@host``), so a queue is
+refused when its ``conn_string`` would show a secret anyway: one that begins or ends
+with whitespace; one whose query string has a key containing ``pass``, ``pwd``,
+``secret``, ``token`` or ``key`` in any case (``?password=``, ``?passwd=``,
+``?sslpassword=``, ``?ssl_key_password=``, also ``?sslkey=``: a client key file has to
+come from the driver's environment instead, e.g. ``PGSSLKEY``); and one whose password
+Hippo cannot find the end of (an ``@``, ``:``, ``/`` or line break in the user name or
+password that is not percent-encoded). Error messages show the URL with the password
+and such options hidden.
 
 How a poll reads: Hippo wraps the query as a derived table and runs, with the
 cursor as a bound parameter and ``filter_field`` quoted by the database's dialect::
@@ -72,12 +86,32 @@ later with a value at or below the cursor is never taken.
 Connections: one SQLAlchemy engine per queue with a connection pool (checked before
 use, recycled after 30 minutes); ``close()`` disposes of it.
 
+Query timeout: a query that hangs would hold one of the poller's threads, so each
+statement of a poll runs under ``query_timeout_seconds``: PostgreSQL's
+``statement_timeout`` (``SET LOCAL`` in the poll's transaction), MariaDB's
+``max_statement_time`` or MySQL's ``max_execution_time`` (``SET SESSION``), and for
+SQLite a progress handler that interrupts the poll once it has run that long in all.
+PyMySQL also stops waiting for any answer ``query_timeout_seconds + 30`` seconds into
+a read (``read_timeout``, unless the URL sets its own). A stopped query fails the poll
+with :class:`DatabaseUnavailable` (transient), saying it ran longer than
+``query_timeout_seconds``; if it always does, make it faster (an index on
+``filter_field``) or raise the limit.
+
+What resets the cursor (``source_identity``): Hippo drops the stored cursor and starts
+again from ``filter_val`` when the queue points at other rows: another database (its
+kind, host, port and name, or SQLite file; ``host``, ``port``, ``dbname``, ``service``
+and ``unix_socket`` options included), another ``query`` (a change of whitespace or a
+trailing ``;`` does not count) or another ``filter_field``. A changed ``filter_val``
+resets it too. Changing the user name, password, driver (``jdbc:mysql://`` to
+``mysql+pymysql://``), other URL options or the timeouts keeps it.
+
 Errors: a refused, dropped or timed-out connection, a server that is starting up or
-has too many clients, a lock wait timeout, deadlock or serialization failure raise
-:class:`DatabaseUnavailable`, which is transient. Bad SQL, an unknown column or
+has too many clients, a lock wait timeout, deadlock or serialization failure, and a
+query stopped by ``query_timeout_seconds`` raise :class:`DatabaseUnavailable`, which
+is transient. Bad SQL, an unknown column or
 table, refused credentials or an unknown database raise
 :class:`~hippo_core.queuetype.QueueTypeError` with the database's message and the
-URL with its password hidden.
+URL with its password (and any option that looks secret) hidden.
 
 Creating such a queue::
 

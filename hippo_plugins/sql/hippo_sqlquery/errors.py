@@ -1,6 +1,7 @@
 """Sorting database failures: worth retrying soon, or for the user to fix.
 
-Messages carry the database's own words and the URL with its password hidden.
+Messages carry the database's own words and the URL with its password (and any
+secret-looking option) hidden.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from hippo_core.queuetype import QueueTypeError
+from hippo_sqlquery.urls import secret_values, shown
 
 
 class DatabaseUnavailable(Exception):
@@ -41,6 +43,25 @@ _PG_UNREACHABLE = (
 )
 
 
+# A statement stopped by the limits hippo_sqlquery.deadlines sets: PostgreSQL's
+# statement_timeout (query_canceled), MariaDB's max_statement_time, MySQL's
+# max_execution_time, SQLite's progress handler.
+_PG_CANCELED = "57014"
+_MYSQL_STATEMENT_TIMEOUTS = {1969, 3024}
+
+
+def is_timeout(error: sa.exc.DBAPIError) -> bool:
+    orig = error.orig
+    family = type(orig).__module__.partition(".")[0]
+    if family == "pymysql":
+        return bool(orig.args) and orig.args[0] in _MYSQL_STATEMENT_TIMEOUTS
+    if family == "psycopg":
+        return getattr(orig, "sqlstate", None) == _PG_CANCELED
+    if family == "sqlite3":
+        return str(orig) == "interrupted"
+    return False
+
+
 def is_transient(error: sa.exc.DBAPIError) -> bool:
     if error.connection_invalidated:
         return True
@@ -65,18 +86,32 @@ def database_message(error: sa.exc.DBAPIError) -> str:
     return str(orig).strip()
 
 
+def _scrubbed(text: str, url: URL) -> str:
+    for secret in sorted(secret_values(url), key=len, reverse=True):
+        if len(secret) >= 3:
+            text = text.replace(secret, "********")
+    return text
+
+
 @contextmanager
-def database_errors(url: URL) -> Iterator[None]:
-    """Raise ``DatabaseUnavailable`` (transient) or ``QueueTypeError`` for database failures."""
-    where = url.render_as_string(hide_password=True)
+def database_errors(url: URL, query_timeout: int) -> Iterator[None]:
+    """Raise ``DatabaseUnavailable`` (transient) or ``QueueTypeError`` for database failures.
+
+    ``query_timeout`` is the limit a stopped statement ran into, for its message.
+    """
+    where = shown(url)
     try:
         yield
     except sa.exc.DBAPIError as exc:
-        message = f"{where}: {database_message(exc)}"
-        if url.password and len(url.password) >= 3:
-            message = message.replace(url.password, "********")
+        said = _scrubbed(database_message(exc), url)
+        if is_timeout(exc):
+            raise DatabaseUnavailable(
+                f"{where}: the query ran longer than query_timeout_seconds ({query_timeout} s) "
+                f"and was stopped ({said}); it is tried again; make it faster (an index on "
+                f"filter_field?) or raise query_timeout_seconds"
+            ) from exc
         if is_transient(exc):
-            raise DatabaseUnavailable(message) from exc
-        raise QueueTypeError(message) from exc
+            raise DatabaseUnavailable(f"{where}: {said}") from exc
+        raise QueueTypeError(f"{where}: {said}") from exc
     except sa.exc.TimeoutError as exc:  # no pooled connection came free in time
-        raise DatabaseUnavailable(f"{where}: {exc}") from exc
+        raise DatabaseUnavailable(f"{where}: {_scrubbed(str(exc), url)}") from exc

@@ -13,19 +13,22 @@ from sqlalchemy.engine import URL, RowMapping
 from sqlalchemy.sql import quoted_name
 from sqlalchemy.types import NullType
 
-from hippo_core.queuetype import Item, PollResult, QueueType, QueueTypeError
+from hippo_core.queuetype import JSON, Item, PollResult, QueueType, QueueTypeError
+from hippo_sqlquery.deadlines import READ_MARGIN, statement_deadline
 from hippo_sqlquery.errors import DatabaseUnavailable, database_errors
 from hippo_sqlquery.rows import cursor_value, row_json
-from hippo_sqlquery.urls import engine_url
+from hippo_sqlquery.urls import database_identity, engine_url, secrecy_problem
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Each driver's name for "give up connecting after this many seconds".
-_TIMEOUT_ARGUMENT = {
+_CONNECT_TIMEOUT_ARGUMENT = {
     "postgresql": "connect_timeout",
     "mysql": "connect_timeout",
     "mariadb": "connect_timeout",
     "sqlite": "timeout",
 }
+# ... and for "give up waiting for an answer after this many seconds".
+_READ_TIMEOUT_ARGUMENT = {"mysql": "read_timeout", "mariadb": "read_timeout"}
 _LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
 
 
@@ -52,17 +55,29 @@ def _as_derived_table(query: str) -> str:
     return body.replace(":", r"\:") + "\n"
 
 
-def _connect_args(url: URL, timeout: int) -> dict[str, Any]:
-    argument = _TIMEOUT_ARGUMENT.get(url.get_backend_name())
-    if argument is None or argument in url.query:  # the URL's own setting wins
-        return {}
-    return {argument: timeout}
+def normalized_query(query: str) -> str:
+    """``query`` with its layout ignored: whitespace runs as one space, no trailing ``;``."""
+    return " ".join(query.strip().rstrip(";").split())
+
+
+def _connect_args(url: URL, connect_timeout: int, query_timeout: int) -> dict[str, Any]:
+    backend = url.get_backend_name()
+    wanted = {
+        _CONNECT_TIMEOUT_ARGUMENT.get(backend): connect_timeout,
+        _READ_TIMEOUT_ARGUMENT.get(backend): query_timeout + READ_MARGIN,
+    }
+    # The URL's own setting wins.
+    return {name: value for name, value in wanted.items() if name and name not in url.query}
+
+
+SCHEMA = _load_schema()
+DEFAULT_QUERY_TIMEOUT: int = SCHEMA["properties"]["query_timeout_seconds"]["default"]
 
 
 class SqlQueryQueueType(QueueType):
     name = "sqlquery"
     label = "SQL query"
-    schema = _load_schema()
+    schema = SCHEMA
     transient_errors = (DatabaseUnavailable,)
 
     def __init__(self, settings: dict[str, Any], queue_id: str) -> None:
@@ -72,11 +87,13 @@ class SqlQueryQueueType(QueueType):
         except ValueError as exc:
             raise QueueTypeError(f"conn_string: {exc}") from None
         self.filter_field: str = settings["filter_field"]
+        # Queues stored before the setting existed have no value for it.
+        self.query_timeout: int = settings.get("query_timeout_seconds", DEFAULT_QUERY_TIMEOUT)
         self.engine = sa.create_engine(
             self.url,
             pool_pre_ping=True,  # a connection the server dropped while idle is replaced
             pool_recycle=1800,
-            connect_args=_connect_args(self.url, settings["connect_timeout"]),
+            connect_args=_connect_args(self.url, settings["connect_timeout"], self.query_timeout),
         )
         self._rows = sa.text(_as_derived_table(settings["query"])).columns().subquery("hippo_rows")
         self._column = sa.column(quoted_name(self.filter_field, quote=True))
@@ -85,9 +102,12 @@ class SqlQueryQueueType(QueueType):
     def validate(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
         errors = []
         try:
-            engine_url(settings["conn_string"])
+            url = engine_url(settings["conn_string"])
         except ValueError as exc:
             errors.append(("$.conn_string", str(exc)))
+        else:
+            if problem := secrecy_problem(settings["conn_string"], url):
+                errors.append(("$.conn_string", problem))
         if problem := query_problem(settings["query"]):
             errors.append(("$.query", problem))
         if not IDENTIFIER.fullmatch(settings["filter_field"]):
@@ -103,8 +123,20 @@ class SqlQueryQueueType(QueueType):
         value = settings.get("filter_val", "")
         return None if value == "" else value
 
+    @classmethod
+    def source_identity(cls, settings: dict[str, Any]) -> JSON:
+        return {
+            "database": database_identity(settings["conn_string"]),
+            "query": normalized_query(settings["query"]),
+            "filter_field": settings["filter_field"],
+        }
+
     def poll(self, limit: int, cursor: Any) -> PollResult:
-        with database_errors(self.url), self.engine.connect() as connection:
+        with (
+            database_errors(self.url, self.query_timeout),
+            self.engine.connect() as connection,
+            statement_deadline(connection, self.query_timeout),
+        ):
             # One row past the limit shows whether the limit cuts through a run of
             # rows sharing one filter value.
             rows = connection.execute(self._newer_than(cursor).limit(limit + 1)).mappings().all()

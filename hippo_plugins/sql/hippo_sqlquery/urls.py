@@ -1,12 +1,20 @@
 """From the ``conn_string`` a user gives to the SQLAlchemy URL the engine is built from.
 
-Messages here never quote the connection string: it holds a password.
+Messages here never quote the connection string: it holds a password. Hippo masks only
+the password before the host (``user:********@host``), so :func:`secrecy_problem` refuses
+URLs that would put a secret anywhere else, and :func:`shown` is how a URL appears in a
+message.
 """
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from hippo_core import secrets
 
 # JDBC subprotocol -> SQLAlchemy dialect+driver installed with hippo-sqlquery.
 JDBC_DRIVERS = {
@@ -24,6 +32,14 @@ DEFAULT_DRIVERS = {
 }
 _IN_MEMORY = "an in-memory SQLite database holds no rows to poll; give a file: sqlite:////abs/path.db"
 EXAMPLES = "postgresql+psycopg://user:password@host:5432/db or jdbc:mysql://user:password@host:3306/db"
+# A query-string key holding one of these (any case) is taken for a secret: Hippo would
+# show its value, since it masks only the password before the host.
+SECRET_WORDS = ("pass", "pwd", "secret", "token", "key")
+# Query-string keys that say where the database is (libpq, PyMySQL), not how to talk to it.
+LOCATION_KEYS = ("host", "hostaddr", "port", "dbname", "service", "unix_socket", "db", "database")
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_SHOWN_SECRET = "hidden"
 
 
 def translate(conn_string: str) -> str:
@@ -46,8 +62,10 @@ def _from_jdbc(text: str) -> str:
     subprotocol, separator, rest = text.partition("://")
     if not separator or subprotocol not in JDBC_DRIVERS:
         known = ", ".join(f"jdbc:{name}" for name in [*JDBC_DRIVERS, "sqlite"])
-        raise ValueError(f"unsupported JDBC URL (jdbc:{subprotocol.partition(':')[0]}); "
-                         f"supported: {known}")
+        # Named only when it is a plain word: "jdbc:pw@host/db" must not echo "pw@host/db".
+        name = subprotocol.partition(":")[0]
+        named = f" (jdbc:{name})" if re.fullmatch(r"[a-z0-9]{1,32}", name) else ""
+        raise ValueError(f"unsupported JDBC URL{named}; supported: {known}")
     if "?" in rest or ";" in rest:
         raise ValueError(
             "JDBC options (after '?' or ';') are not translated; put the user and password "
@@ -55,7 +73,6 @@ def _from_jdbc(text: str) -> str:
             "SQLAlchemy URL with that driver's options"
         )
     return f"{JDBC_DRIVERS[subprotocol]}://{rest}"
-
 
 
 def engine_url(conn_string: str) -> URL:
@@ -81,3 +98,68 @@ def engine_url(conn_string: str) -> URL:
         raise ValueError(f"the driver of {url.drivername!r} is not installed ({exc}); "
                          f"install it or use postgresql+psycopg / mysql+pymysql") from None
     return url
+
+
+def looks_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def secrecy_problem(conn_string: str, url: URL) -> str | None:
+    """Why Hippo could not keep the secrets of ``conn_string`` (parsed as ``url``) hidden.
+
+    ``None`` when its only secret is a password before the host that Hippo's mask finds.
+    """
+    if conn_string != conn_string.strip():
+        return ("must not begin or end with whitespace (spaces, tabs, line breaks): Hippo "
+                "would not find the password to mask it; remove the whitespace")
+    secret_keys = sorted(key for key in url.query if looks_secret(key))
+    if secret_keys:
+        named = ", ".join(repr(k) if _PLAIN_KEY.fullmatch(k) else "(a key)" for k in secret_keys)
+        return (f"the query string holds {named}, which Hippo takes for a secret and could "
+                "not mask (it masks only the password before the host); put the password "
+                "there (user:password@host) and leave other secrets out of the URL")
+    if url.password:
+        masked = secrets.url_password(conn_string)
+        if masked is None or unquote(masked) != url.password:
+            return ("Hippo cannot tell where the password ends to mask it; write it as "
+                    "user:password@host with any '@', ':', '/' or line break in the user "
+                    "name or password percent-encoded (%40, %3A, %2F, %0A)")
+    return None
+
+
+def shown(url: URL) -> str:
+    """``url`` as a message may show it: the password and secret-looking options hidden."""
+    hidden = {key: _SHOWN_SECRET for key in url.query if looks_secret(key)}
+    return url.update_query_dict(hidden).render_as_string(hide_password=True)
+
+
+def secret_values(url: URL) -> list[str]:
+    """The password and the values of secret-looking options: never to appear in a message."""
+    values = [url.password] if url.password else []
+    for key, value in url.query.items():
+        if looks_secret(key):
+            values.extend([value] if isinstance(value, str) else value)
+    return [v for v in values if v]
+
+
+def database_identity(conn_string: str) -> str:
+    """Which database ``conn_string`` reaches, free of credentials, driver and options.
+
+    ``postgresql://db.internal:5432/shop``; the same for ``jdbc:postgresql://app:pw@DB.internal/shop``.
+    Options that say where the database is (``host``, ``port``, ``unix_socket``, ...) are kept.
+    """
+    try:
+        url = make_url(translate(conn_string))
+    except (ArgumentError, ValueError):
+        raise ValueError(f"not a database URL; expected e.g. {EXAMPLES}") from None
+    backend = url.get_backend_name()
+    backend = "mysql" if backend == "mariadb" else backend  # one server, two dialect names
+    if backend == "sqlite":
+        return f"sqlite:///{url.database or ''}"
+    port = url.port or DEFAULT_PORTS.get(backend)
+    location = {key: url.query[key] for key in LOCATION_KEYS if key in url.query}
+    where = f"{backend}://{(url.host or '').lower()}:{port or ''}/{url.database or ''}"
+    if location:
+        where += "?" + "&".join(f"{key}={value}" for key, value in location.items())
+    return where

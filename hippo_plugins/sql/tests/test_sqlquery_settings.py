@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib.metadata import entry_points
 
 import pytest
@@ -17,7 +18,7 @@ REQUIRED = {
     "query": "SELECT id FROM orders",
     "filter_field": "id",
 }
-DEFAULTS = {**REQUIRED, "filter_val": "", "connect_timeout": 10}
+DEFAULTS = {**REQUIRED, "filter_val": "", "connect_timeout": 10, "query_timeout_seconds": 60}
 
 
 def test_registered_under_the_name_sqlquery():
@@ -43,6 +44,10 @@ def test_schema_is_valid_and_masks_the_url_password():
         # a numeric filter_val keeps its JSON type
         ({**REQUIRED, "filter_val": 100}, {**DEFAULTS, "filter_val": 100}),
         ({**REQUIRED, "filter_val": "2024-05-01"}, {**DEFAULTS, "filter_val": "2024-05-01"}),
+        # the 64-bit extremes still bind
+        ({**REQUIRED, "filter_val": 2**63 - 1}, {**DEFAULTS, "filter_val": 2**63 - 1}),
+        ({**REQUIRED, "filter_val": -(2**63)}, {**DEFAULTS, "filter_val": -(2**63)}),
+        ({**REQUIRED, "query_timeout_seconds": 3600}, {**DEFAULTS, "query_timeout_seconds": 3600}),
     ],
 )
 def test_schema_fills_defaults(given, expected):
@@ -57,6 +62,11 @@ def test_schema_fills_defaults(given, expected):
         ({**REQUIRED, "filter_field": "id; DROP TABLE x"}, "$.filter_field"),  # not a name
         ({**REQUIRED, "filter_val": True}, "$.filter_val"),  # booleans are no cursor
         ({**REQUIRED, "connect_timeout": 0}, "$.connect_timeout"),  # at least a second
+        ({**REQUIRED, "query_timeout_seconds": 0}, "$.query_timeout_seconds"),  # at least a second
+        ({**REQUIRED, "query_timeout_seconds": 3601}, "$.query_timeout_seconds"),  # an hour at most
+        # numbers SQLite cannot bind would fail every poll
+        ({**REQUIRED, "filter_val": 2**63}, "$.filter_val"),
+        ({**REQUIRED, "filter_val": -(2**63) - 1}, "$.filter_val"),
         ({**REQUIRED, "table": "orders"}, "$.table"),  # unknown fields are refused
     ],
 )
@@ -100,6 +110,40 @@ def test_schema_refuses(given, path):
          "put the password before the host"),
         ({"conn_string": "sqlite://"}, "$.conn_string", "in-memory SQLite"),
         ({"conn_string": "jdbc:sqlite::memory:"}, "$.conn_string", "in-memory SQLite"),
+        # a JDBC kind that is no plain word is not echoed (it may hold the password)
+        ({"conn_string": "jdbc:s3cret@db/shop"}, "$.conn_string",
+         "unsupported JDBC URL; supported"),
+        # options that are no secret are fine
+        ({"conn_string": "postgresql://app:s3cret@db/shop?sslmode=require&application_name=hippo"},
+         None, None),
+        ({"conn_string": "mysql+pymysql://app:s3cret@db/shop?charset=utf8mb4"}, None, None),
+        # Hippo's mask is anchored at both ends: surrounding whitespace hides the password from it
+        ({"conn_string": " postgresql://app:s3cret@db/shop"}, "$.conn_string", "whitespace"),
+        ({"conn_string": "postgresql://app:s3cret@db/shop\n"}, "$.conn_string", "whitespace"),
+        ({"conn_string": "\tjdbc:mysql://app:s3cret@db:3306/shop "}, "$.conn_string", "whitespace"),
+        # secrets in the query string are shown unmasked, whatever their key
+        ({"conn_string": "mysql+pymysql://app@db/shop?passwd=s3cret"}, "$.conn_string", "'passwd'"),
+        ({"conn_string": "mysql+pymysql://app@db/shop?ssl_key_password=s3cret"}, "$.conn_string",
+         "'ssl_key_password'"),
+        ({"conn_string": "postgresql://app@db/shop?sslpassword=s3cret"}, "$.conn_string",
+         "'sslpassword'"),
+        ({"conn_string": "postgresql://app@db/shop?PassFile=/s3cret"}, "$.conn_string", "'PassFile'"),
+        ({"conn_string": "postgresql://app@db/shop?api_token=s3cret&x=1"}, "$.conn_string",
+         "'api_token'"),
+        ({"conn_string": "postgresql://app@db/shop?client_secret=s3cret"}, "$.conn_string",
+         "'client_secret'"),
+        ({"conn_string": "postgresql://app@db/shop?sslkey=/etc/s3cret.key"}, "$.conn_string",
+         "'sslkey'"),
+        ({"conn_string": "postgresql://app@db/shop?PWD=s3cret"}, "$.conn_string", "'PWD'"),
+        # a key that is itself odd text is not echoed
+        ({"conn_string": "postgresql://app@db/shop?pass%3Ds3cret=1"}, "$.conn_string", "(a key)"),
+        # a password Hippo's mask would not find, or only part of
+        ({"conn_string": "postgresql://app@corp:s3cret@db/shop"}, "$.conn_string",
+         "cannot tell where the password ends"),
+        ({"conn_string": "postgresql://app:s3cret\nx@db/shop"}, "$.conn_string",
+         "cannot tell where the password ends"),
+        ({"conn_string": "postgresql://app:s3cret@db/shop?application_name=a@b"}, "$.conn_string",
+         "cannot tell where the password ends"),
     ],
 )
 def test_validate(overrides, path, reason):
@@ -155,3 +199,44 @@ def test_a_password_with_special_characters_survives_percent_encoding():
 )
 def test_initial_cursor_is_filter_val_with_its_type(filter_val, cursor):
     assert SqlQueryQueueType.initial_cursor({**DEFAULTS, "filter_val": filter_val}) == cursor
+
+
+IDENTITY = {**DEFAULTS, "conn_string": "postgresql+psycopg://app:s3cret@db.internal:5432/shop"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "same"),
+    [
+        # credentials and the way of talking to the same database keep the cursor
+        ({"conn_string": "postgresql+psycopg://app:n3w-s3cret@db.internal:5432/shop"}, True),
+        ({"conn_string": "postgresql+psycopg://reader:s3cret@db.internal:5432/shop"}, True),
+        ({"conn_string": "jdbc:postgresql://app:s3cret@db.internal/shop"}, True),
+        ({"conn_string": "postgres://app:s3cret@DB.internal:5432/shop?sslmode=require"}, True),
+        ({"connect_timeout": 30, "query_timeout_seconds": 5}, True),
+        # reformatting the query is no new query
+        ({"query": "  SELECT id\n  FROM orders ;"}, True),
+        # another database, or other rows of it, is another source
+        ({"conn_string": "postgresql+psycopg://app:s3cret@db2.internal:5432/shop"}, False),
+        ({"conn_string": "postgresql+psycopg://app:s3cret@db.internal:5433/shop"}, False),
+        ({"conn_string": "postgresql+psycopg://app:s3cret@db.internal:5432/shop2"}, False),
+        ({"conn_string": "mysql+pymysql://app:s3cret@db.internal:5432/shop"}, False),
+        ({"conn_string": "postgresql+psycopg://app:s3cret@/shop?host=/run/postgresql"}, False),
+        ({"query": "SELECT id FROM orders WHERE paid"}, False),
+        ({"filter_field": "created"}, False),
+    ],
+)
+def test_source_identity_names_the_rows_a_cursor_points_into(overrides, same):
+    before = SqlQueryQueueType.source_identity(IDENTITY)
+    after = SqlQueryQueueType.source_identity({**IDENTITY, **overrides})
+    assert (before == after) is same, (before, after)
+    assert "s3cret" not in json.dumps([before, after]), "the identity is stored: no secrets"
+
+
+def test_source_identity_is_json_and_without_credentials():
+    identity = SqlQueryQueueType.source_identity(
+        {**IDENTITY, "conn_string": "jdbc:mysql://app:s3cret@db:3306/shop"})
+    assert json.loads(json.dumps(identity)) == identity
+    assert identity == {"database": "mysql://db:3306/shop", "query": "SELECT id FROM orders",
+                        "filter_field": "id"}
+    sqlite = SqlQueryQueueType.source_identity({**IDENTITY, "conn_string": "jdbc:sqlite:/var/a.db"})
+    assert sqlite["database"] == "sqlite:////var/a.db"

@@ -14,27 +14,37 @@ Settings
         An access key pair. Give both, or neither to use boto3's standard credential
         chain (``AWS_*`` environment variables, ``~/.aws`` files, instance or task role).
     ``endpoint_url`` (default ``null``)
-        An SQS-compatible endpoint (LocalStack, ElasticMQ, moto) instead of AWS.
+        An SQS-compatible endpoint (LocalStack, ElasticMQ, moto) instead of AWS: an
+        ``http(s)://`` URL with a host name and no ``user:password@`` (Hippo shows this
+        setting unmasked; credentials go in ``awskey`` and ``awssecret``).
     ``wait_time_seconds`` (default ``1``, 0-20)
         How long the first receive of a poll waits on an empty queue (SQS long
         polling). Later receives of the same poll do not wait: a poll ends as soon
         as the queue has nothing visible left, so it never blocks longer than this.
     ``visibility_timeout`` (default ``300``, 1-43200)
         Seconds a received message stays hidden while Hippo takes custody of it.
-        Keep it well above the time a poll and its ack take; a message whose
-        timeout runs out before the ack may be delivered, and run, again.
+        A poll spends at most about half of it receiving (below), leaving the other
+        half for storing and deleting; a message whose timeout runs out before the
+        ack may be delivered, and run, again.
 
 Polling and custody
     ``poll(limit)`` receives in batches of up to 10 messages until it has ``limit`` of
-    them or a receive comes back empty. Nothing is deleted while polling: received
-    messages are only hidden for ``visibility_timeout`` seconds. ``ack`` deletes them
-    with ``DeleteMessageBatch`` (10 per call), and only the ones Hippo stored. If Hippo
-    stops between the two, the messages become visible again after their visibility
-    timeout and are polled once more: a message may run twice, it is never lost.
+    them, a receive comes back empty, or half of ``visibility_timeout`` has passed since
+    the poll began (so a large ``limit`` never keeps receiving while its first messages
+    become visible again). Should a message still come twice within one poll, it is one
+    item, holding the newest receipt handle (the only one sure to delete it). Nothing
+    is deleted while polling: received messages are only hidden for
+    ``visibility_timeout`` seconds. ``ack`` deletes them with ``DeleteMessageBatch``
+    (10 per call), and only the ones Hippo stored. If Hippo stops between the two, the
+    messages become visible again after their visibility timeout and are polled once
+    more: a message may run twice, it is never lost.
     If a receive fails half-way through a poll, the messages already received are
     made visible again at once and the error is raised. There is no cursor. On a
     FIFO queue, SQS hands out no further messages of a message group while earlier
     ones of that group are in flight, so a group advances once per poll and ack.
+
+    For tests and tools, the poll's clock is the instance attribute ``clock``, a callable
+    returning seconds (default ``time.monotonic``).
 
 Errors
     Transient (:class:`SqsTransientError`, retried soon): the endpoint cannot be
@@ -59,7 +69,8 @@ Example (create such a queue through Hippo's API)::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any, ClassVar
@@ -87,6 +98,8 @@ SCHEMA: dict[str, Any] = json.loads(
 
 # SQS accepts at most 10 messages per ReceiveMessage and 10 entries per batch call.
 MAX_BATCH = 10
+# Share of visibility_timeout a poll may spend receiving.
+RECEIVE_SHARE = 0.5
 
 _MISSING_QUEUE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 _CREDENTIAL_CODES = {
@@ -134,38 +147,46 @@ class SqsQueueType(QueueType):
         self.where = f"SQS queue {settings['queuename']!r} in {settings['awsregion']}"
         self._client = _make_client(settings, self.where)
         self._queue_url: str | None = None
+        self.clock: Callable[[], float] = time.monotonic
 
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
-        errors = _credential_pair_errors(settings)
-        endpoint = settings.get("endpoint_url")
-        if endpoint is not None and not urlsplit(endpoint).hostname:
-            errors.append(("endpoint_url", "must be an http(s) URL with a host name"))
-        return errors
+        return _credential_pair_errors(settings) + _endpoint_errors(settings.get("endpoint_url"))
 
     def poll(self, limit: int, cursor: Any) -> PollResult:
         queue_url = self._url()
-        items: list[Item] = []
+        visibility = self.settings["visibility_timeout"]
+        # Past this, the first messages of the poll could be visible again before Hippo
+        # holds them: the rest of their timeout is left for storing and deleting them.
+        stop_receiving_at = self.clock() + visibility * RECEIVE_SHARE
+        # By MessageId: a message seen twice is one item with its newest receipt handle,
+        # the only one sure to delete it.
+        received: dict[str, Item] = {}
         wait = self.settings["wait_time_seconds"]
         try:
-            while len(items) < limit:
+            while len(received) < limit:
                 with self._translate("receive messages from"):
                     answer = self._client.receive_message(
                         QueueUrl=queue_url,
-                        MaxNumberOfMessages=min(MAX_BATCH, limit - len(items)),
+                        MaxNumberOfMessages=min(MAX_BATCH, limit - len(received)),
                         WaitTimeSeconds=wait,
-                        VisibilityTimeout=self.settings["visibility_timeout"],
+                        VisibilityTimeout=visibility,
                     )
                 messages = answer.get("Messages", [])
                 if not messages:
                     break
-                items.extend(Item(data=m["Body"], receipt=m["ReceiptHandle"]) for m in messages)
+                for message in messages:
+                    received[message["MessageId"]] = Item(
+                        data=message["Body"], receipt=message["ReceiptHandle"]
+                    )
                 # Only the first receive waits, so a poll that drains the queue ends at once.
                 wait = 0
+                if self.clock() >= stop_receiving_at:
+                    break
         except QueueTypeError as exc:
-            self._release(items, exc)
+            self._release(list(received.values()), exc)
             raise
-        return PollResult(items=items, cursor=None)
+        return PollResult(items=list(received.values()), cursor=None)
 
     def ack(self, items: list[Item]) -> None:
         if not items:
@@ -252,6 +273,25 @@ def _make_client(settings: dict[str, Any], where: str) -> Any:
         return session.client("sqs", endpoint_url=settings.get("endpoint_url"), config=config)
     except (BotoCoreError, ValueError) as exc:
         raise QueueTypeError(f"cannot set up a client for {where}: {exc}") from exc
+
+
+def _endpoint_errors(endpoint: str | None) -> list[tuple[str, str]]:
+    if endpoint is None:
+        return []
+    if any(character.isspace() for character in endpoint):
+        return [("endpoint_url", "must not contain whitespace")]
+    parts = urlsplit(endpoint)
+    if parts.username is not None or parts.password is not None:
+        # Hippo shows endpoint_url unmasked, and boto3 would not use them anyway.
+        return [("endpoint_url", "must not carry a user name or password (user:password@); "
+                 "give the credentials as awskey and awssecret")]
+    if not parts.hostname:
+        return [("endpoint_url", "must be an http(s) URL with a host name")]
+    try:
+        parts.port  # noqa: B018 -- parsing is the check
+    except ValueError:
+        return [("endpoint_url", "its port must be a number from 0 to 65535")]
+    return []
 
 
 def _credential_pair_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:

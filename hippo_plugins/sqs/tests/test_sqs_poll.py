@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -171,3 +172,43 @@ def test_fifo_queue_keeps_order_and_holds_a_group_while_in_custody(
         queue.ack(rest)
     finally:
         sqs.delete_queue(QueueUrl=fifo)
+
+
+def test_a_poll_stops_receiving_once_half_the_visibility_timeout_has_passed(
+    make_queue, send, counts
+):
+    send([f"m{i}" for i in range(25)])
+    queue = make_queue(visibility_timeout=300)
+    # Each reading of the clock is 100 s after the last: the poll begins at 0, and
+    # after its second receive (200 s) half of the 300 s visibility timeout is gone.
+    queue.clock = itertools.count(0, 100).__next__
+
+    items = queue.poll(100, None).items
+
+    assert len(items) == 20, "two receives of ten, then no more"
+    assert counts() == (5, 20), "the rest is left visible for the next poll"
+
+
+def test_a_poll_outliving_the_visibility_timeout_hands_out_each_message_once(
+    make_queue, send, counts
+):
+    send(["a", "b", "c"])
+    queue = make_queue(visibility_timeout=1)
+    real_receive = queue._client.receive_message
+    newest_receipt: dict[str, str] = {}
+
+    def slow_receive(**kwargs):
+        # As over a slow link: every receive takes long, here by waiting on the server
+        # (long polling) until hidden messages become visible again.
+        answer = real_receive(**{**kwargs, "WaitTimeSeconds": 3})
+        for message in answer.get("Messages", []):
+            newest_receipt[message["Body"]] = message["ReceiptHandle"]
+        return answer
+
+    queue._client.receive_message = slow_receive
+    items = queue.poll(100, None).items
+
+    assert sorted(item.data for item in items) == ["a", "b", "c"], "no message twice"
+    assert {item.data: item.receipt for item in items} == newest_receipt
+    queue.ack(items)
+    assert counts() == (0, 0)
