@@ -93,8 +93,6 @@ from importlib import resources
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -105,6 +103,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from hippo_core import aws
 from hippo_core.queuetype import JSON, Item, PollResult, QueueType, QueueTypeError
 
 __all__ = ["Position", "S3BucketQueueType", "S3TransientError"]
@@ -219,11 +218,11 @@ class S3BucketQueueType(QueueType):
     def __init__(self, settings: dict[str, Any], queue_id: str) -> None:
         super().__init__(settings, queue_id)
         self.where = f"S3 bucket {settings['bucket_name']!r} in {settings['awsregion']}"
-        self._client = _make_client(settings, self.where)
+        self._client = _s3_client(settings, self.where)
 
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
-        return _credential_pair_errors(settings) + _endpoint_errors(settings.get("endpoint_url"))
+        return aws.credential_pair_errors(settings) + aws.endpoint_errors(settings.get("endpoint_url"))
 
     @classmethod
     def source_identity(cls, settings: dict[str, Any]) -> JSON:
@@ -283,43 +282,10 @@ class S3BucketQueueType(QueueType):
             raise _bucket_error(exc, f"cannot {action} {self.where}") from exc
 
 
-def _make_client(settings: dict[str, Any], where: str) -> Any:
-    config = Config(
-        # One quick retry inside boto3; Hippo's poller backs off on transient errors itself.
-        retries={"mode": "standard", "max_attempts": 2},
-        connect_timeout=10,
-        read_timeout=60,
-        # S3-compatible servers rarely resolve <bucket>.<host> names; AWS accepts both.
-        s3={"addressing_style": "path" if settings.get("endpoint_url") else "auto"},
-    )
-    session = boto3.session.Session(
-        aws_access_key_id=settings.get("awskey"),
-        aws_secret_access_key=settings.get("awssecret"),
-        region_name=settings["awsregion"],
-    )
-    try:
-        return session.client("s3", endpoint_url=settings.get("endpoint_url"), config=config)
-    except (BotoCoreError, ValueError) as exc:
-        raise QueueTypeError(f"cannot set up a client for {where}: {exc}") from exc
-
-
-def _endpoint_errors(endpoint: str | None) -> list[tuple[str, str]]:
-    if endpoint is None:
-        return []
-    if any(character.isspace() for character in endpoint):
-        return [("endpoint_url", "must not contain whitespace")]
-    parts = urlsplit(endpoint)
-    if parts.username is not None or parts.password is not None:
-        # Hippo shows endpoint_url unmasked, and boto3 would not use them anyway.
-        return [("endpoint_url", "must not carry a user name or password (user:password@); "
-                 "give the credentials as awskey and awssecret")]
-    if not parts.hostname:
-        return [("endpoint_url", "must be an http(s) URL with a host name")]
-    try:
-        parts.port  # noqa: B018 -- parsing is the check
-    except ValueError:
-        return [("endpoint_url", "its port must be a number from 0 to 65535")]
-    return []
+def _s3_client(settings: dict[str, Any], where: str) -> Any:
+    # S3-compatible servers rarely resolve <bucket>.<host> names; AWS accepts both.
+    style = "path" if settings.get("endpoint_url") else "auto"
+    return aws.make_client("s3", settings, where, read_timeout=60, s3={"addressing_style": style})
 
 
 def _endpoint_identity(endpoint: str | None) -> str | None:
@@ -334,18 +300,6 @@ def _endpoint_identity(endpoint: str | None) -> str | None:
     default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
     port = f":{port_number}" if port_number not in (None, default_port) else ""
     return f"{parts.scheme.lower()}://{parts.hostname or ''}{port}{parts.path.rstrip('/')}"
-
-
-def _credential_pair_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:
-    has_key = settings.get("awskey") is not None
-    has_secret = settings.get("awssecret") is not None
-    if has_key and not has_secret:
-        return [("awssecret", "awskey is set but awssecret is not: set both, or neither to "
-                 "use the standard AWS credential chain")]
-    if has_secret and not has_key:
-        return [("awskey", "awssecret is set but awskey is not: set both, or neither to "
-                 "use the standard AWS credential chain")]
-    return []
 
 
 def _bucket_error(exc: BotoCoreError | ClientError, context: str) -> QueueTypeError:

@@ -74,10 +74,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -88,6 +85,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from hippo_core import aws
 from hippo_core.queuetype import Item, PollResult, QueueType, QueueTypeError
 
 __all__ = ["SqsQueueType", "SqsTransientError"]
@@ -145,13 +143,13 @@ class SqsQueueType(QueueType):
     def __init__(self, settings: dict[str, Any], queue_id: str) -> None:
         super().__init__(settings, queue_id)
         self.where = f"SQS queue {settings['queuename']!r} in {settings['awsregion']}"
-        self._client = _make_client(settings, self.where)
+        self._client = _sqs_client(settings, self.where)
         self._queue_url: str | None = None
         self.clock: Callable[[], float] = time.monotonic
 
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
-        return _credential_pair_errors(settings) + _endpoint_errors(settings.get("endpoint_url"))
+        return aws.credential_pair_errors(settings) + aws.endpoint_errors(settings.get("endpoint_url"))
 
     def poll(self, limit: int, cursor: Any) -> PollResult:
         queue_url = self._url()
@@ -257,53 +255,8 @@ class SqsQueueType(QueueType):
             raise _queue_error(exc, f"cannot {action} {self.where}") from exc
 
 
-def _make_client(settings: dict[str, Any], where: str) -> Any:
-    config = Config(
-        # One quick retry inside boto3; Hippo's poller backs off on transient errors itself.
-        retries={"mode": "standard", "max_attempts": 2},
-        connect_timeout=10,
-        read_timeout=settings["wait_time_seconds"] + 30,
-    )
-    session = boto3.session.Session(
-        aws_access_key_id=settings.get("awskey"),
-        aws_secret_access_key=settings.get("awssecret"),
-        region_name=settings["awsregion"],
-    )
-    try:
-        return session.client("sqs", endpoint_url=settings.get("endpoint_url"), config=config)
-    except (BotoCoreError, ValueError) as exc:
-        raise QueueTypeError(f"cannot set up a client for {where}: {exc}") from exc
-
-
-def _endpoint_errors(endpoint: str | None) -> list[tuple[str, str]]:
-    if endpoint is None:
-        return []
-    if any(character.isspace() for character in endpoint):
-        return [("endpoint_url", "must not contain whitespace")]
-    parts = urlsplit(endpoint)
-    if parts.username is not None or parts.password is not None:
-        # Hippo shows endpoint_url unmasked, and boto3 would not use them anyway.
-        return [("endpoint_url", "must not carry a user name or password (user:password@); "
-                 "give the credentials as awskey and awssecret")]
-    if not parts.hostname:
-        return [("endpoint_url", "must be an http(s) URL with a host name")]
-    try:
-        parts.port  # noqa: B018 -- parsing is the check
-    except ValueError:
-        return [("endpoint_url", "its port must be a number from 0 to 65535")]
-    return []
-
-
-def _credential_pair_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:
-    has_key = settings.get("awskey") is not None
-    has_secret = settings.get("awssecret") is not None
-    if has_key and not has_secret:
-        return [("awssecret", "awskey is set but awssecret is not: set both, or neither to "
-                 "use the standard AWS credential chain")]
-    if has_secret and not has_key:
-        return [("awskey", "awssecret is set but awskey is not: set both, or neither to "
-                 "use the standard AWS credential chain")]
-    return []
+def _sqs_client(settings: dict[str, Any], where: str) -> Any:
+    return aws.make_client("sqs", settings, where, read_timeout=settings["wait_time_seconds"] + 30)
 
 
 def _receipt(item: Item, index: int) -> str:
