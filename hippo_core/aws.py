@@ -66,3 +66,33 @@ def make_client(service: str, settings: dict[str, Any], where: str, **config: An
         return session.client(service, endpoint_url=settings.get("endpoint_url"), config=Config(**options))
     except (BotoCoreError, ValueError) as exc:
         raise QueueTypeError(f"cannot set up a client for {where}: {exc}") from exc
+
+
+def connection_error(
+    exc: BaseException, context: str, transient: type[QueueTypeError]
+) -> QueueTypeError | None:
+    """The error for a failure before AWS answered (TLS, network, credentials), or ``None``.
+
+    ``None`` means AWS did answer (a ``ClientError``); the queue type reads its code.
+    """
+    from botocore.exceptions import (
+        ClientError,
+        HTTPClientError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        SSLError,
+    )
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    if isinstance(exc, SSLError):
+        return QueueTypeError(f"{context}: TLS failed ({exc}); check endpoint_url")
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return transient(f"{context}: the endpoint did not answer ({exc})")
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return QueueTypeError(
+            f"{context}: no usable AWS credentials ({exc}); set awskey and awssecret, or "
+            "provide credentials through the standard AWS chain"
+        )
+    if not isinstance(exc, ClientError):
+        return QueueTypeError(f"{context}: {exc}")
+    return None

@@ -39,7 +39,7 @@ from hippo_core import secrets, states
 from hippo_core.documents import queue_schema, task_definition_of
 from hippo_core.queuetype import Item, QueueType
 from hippo_core.registry import QueueTypeRegistry
-from hippo_core.store import ACTIVE_STATES, Store
+from hippo_core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +265,7 @@ class Poller:
 
     def free_slots(self, queue: Record) -> int:
         family = queue["id"]
-        held = self.store.count_tasks((states.PENDING, *ACTIVE_STATES), [family])[family]
+        held = self.store.count_tasks((states.PENDING, *states.ACTIVE_STATES), [family])[family]
         return queue["queue"]["max_concurrent"] - held
 
     # -- helpers ----------------------------------------------------------------------------

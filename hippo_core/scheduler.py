@@ -24,7 +24,7 @@ from hippo_core.constraints import Placement, parse_constraints
 from hippo_core.errors import NotFound
 from hippo_core.launch import LABEL_TASK, task_launch
 from hippo_core.placement import Capacity, Launch, PendingTask, plan
-from hippo_core.store import ACTIVE_STATES, Store
+from hippo_core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Scheduler:
             self.sync_offers_wanted()
             return
         families = {t["id"] for t in tasks}
-        active = self.store.count_tasks(ACTIVE_STATES, families)
+        active = self.store.count_tasks(states.ACTIVE_STATES, families)
         constrained = {t["id"] for t in tasks if t.get("constraints")}
         placed = {f: self._placements(f) if f in constrained else [] for f in families}
         pending = [
@@ -109,7 +109,7 @@ class Scheduler:
             records = self.store.get_tasks(ids)
             new = {t["id"] for t in records} - room.keys()
             if new:
-                counts = self.store.count_tasks(ACTIVE_STATES, new)
+                counts = self.store.count_tasks(states.ACTIVE_STATES, new)
                 limits.update(self._limits(records, new))
                 for t in records:
                     if t["id"] in new and t["id"] not in room:
@@ -149,7 +149,7 @@ class Scheduler:
     def _placements(self, family: str) -> list[Placement]:
         """Where the family's active tasks run, oldest first, for its constraints."""
         placements = []
-        for state in ACTIVE_STATES:
+        for state in states.ACTIVE_STATES:
             ids = self.store.task_ids(state, family=family)
             for task in self.store.get_tasks(ids):
                 attempt = states.current_attempt(task)

@@ -33,14 +33,12 @@ from typing import Any
 import redis
 
 from hippo_core.errors import NotFound
+from hippo_core.states import ACTIVE_STATES, ALL_STATES, KILLING
 
 Record = dict[str, Any]
 # Attempts whose kill must be requested with a write: [(attempt mesos id, agent id)].
 KillsOf = Callable[[], list[tuple[str, str | None]]]
 
-ACTIVE_STATES = ("STAGING", "STARTING", "RUNNING", "KILLING", "UNREACHABLE")
-TERMINAL_STATES = ("FINISHED", "FAILED", "KILLED")
-ALL_STATES = ("PENDING", *ACTIVE_STATES, *TERMINAL_STATES)
 
 
 @dataclass(frozen=True)
@@ -349,7 +347,7 @@ class Store:
                         self.wake()
                 return old
             ops: list[list[Any]] = [["SET", key, _dumps(new)], *writes]
-            if new["state"] == "KILLING" and old["state"] != "KILLING":
+            if new["state"] == KILLING and old["state"] != KILLING:
                 # The kill request is written with the state, so no crash can separate them.
                 attempt = new["attempts"][-1]
                 ops.append(["HSET", f"{self.p}:kills", attempt["mesos_id"], attempt.get("agent_id") or ""])
@@ -363,7 +361,7 @@ class Store:
                 if attempt["mesos_id"] not in known:
                     ops.append(["HSET", f"{self.p}:attempts", attempt["mesos_id"], mesos_id])
             if self._cas(keys=[key], args=[raw, json.dumps(ops)]):
-                if requested or (new["state"] == "KILLING" and old["state"] != "KILLING"):
+                if requested or (new["state"] == KILLING and old["state"] != KILLING):
                     self.wake()
                 return new
             raw = None  # changed meanwhile: read it again

@@ -26,7 +26,7 @@ import redis
 from hippo_core import states
 from hippo_core.backends.base import Backend, BackendError, TaskStatus
 from hippo_core.errors import NotFound
-from hippo_core.store import ACTIVE_STATES, Store
+from hippo_core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class Tracker:
     def _active_attempts(self) -> dict[str, str | None]:
         """Current attempts of the tasks Redis believes active."""
         attempts: dict[str, str | None] = {}
-        for state in ACTIVE_STATES:
+        for state in states.ACTIVE_STATES:
             for task in self.store.get_tasks(self.store.task_ids(state)):
                 attempt = states.current_attempt(task)
                 attempts[attempt["mesos_id"]] = attempt["agent_id"]

@@ -12,7 +12,8 @@ import redis
 from hippo_core import states
 from hippo_core.backends.base import TaskStatus
 from hippo_core.errors import NotFound
-from hippo_core.store import ALL_STATES, Store
+from hippo_core.states import ALL_STATES
+from hippo_core.store import Store
 
 DEFINITION = {"cmd": "true", "container": {"docker": {"image": "busybox"}}, "max_concurrent": 10,
               "task_retries": 0, "system_retries": 2}

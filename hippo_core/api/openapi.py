@@ -9,7 +9,7 @@ import falcon
 import hippo_core
 from hippo_core import schemas
 from hippo_core.registry import QueueTypeRegistry
-from hippo_core.store import ALL_STATES
+from hippo_core.states import ALL_STATES
 
 
 def _ref(name: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ import falcon
 
 from hippo_core.api.body import json_body, require_body
 from hippo_core.api.paging import envelope, page_params
-from hippo_core.store import ALL_STATES
+from hippo_core.states import ALL_STATES
 from hippo_core.tasks import TaskService
 
 

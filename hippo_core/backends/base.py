@@ -28,16 +28,6 @@ TERMINAL_STATES = frozenset(
         "TASK_GONE_BY_OPERATOR",
     }
 )
-ACTIVE_STATES = frozenset(
-    {
-        "TASK_STAGING",
-        "TASK_STARTING",
-        "TASK_RUNNING",
-        "TASK_KILLING",
-        "TASK_UNREACHABLE",
-        "TASK_UNKNOWN",
-    }
-)
 
 
 @dataclass(frozen=True)

@@ -96,12 +96,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    SSLError,
 )
-from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from hippo_core import aws
 from hippo_core.queuetype import JSON, Item, PollResult, QueueType, QueueTypeError
@@ -304,17 +299,9 @@ def _endpoint_identity(endpoint: str | None) -> str | None:
 
 def _bucket_error(exc: BotoCoreError | ClientError, context: str) -> QueueTypeError:
     """The error a user sees for a failed S3 call: what went wrong and what to do."""
-    if isinstance(exc, SSLError):
-        return QueueTypeError(f"{context}: TLS failed ({exc}); check endpoint_url")
-    if isinstance(exc, BotoConnectionError | HTTPClientError):
-        return S3TransientError(f"{context}: the endpoint did not answer ({exc})")
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return QueueTypeError(
-            f"{context}: no usable AWS credentials ({exc}); set awskey and awssecret, or "
-            "provide credentials through the standard AWS chain"
-        )
-    if not isinstance(exc, ClientError):
-        return QueueTypeError(f"{context}: {exc}")
+    early = aws.connection_error(exc, context, S3TransientError)
+    if early is not None:
+        return early
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     metadata = exc.response.get("ResponseMetadata", {})

@@ -78,12 +78,7 @@ from typing import Any, ClassVar
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    SSLError,
 )
-from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from hippo_core import aws
 from hippo_core.queuetype import Item, PollResult, QueueType, QueueTypeError
@@ -267,17 +262,9 @@ def _receipt(item: Item, index: int) -> str:
 
 def _queue_error(exc: BotoCoreError | ClientError, context: str) -> QueueTypeError:
     """The error a user sees for a failed SQS call: what went wrong and what to do."""
-    if isinstance(exc, SSLError):
-        return QueueTypeError(f"{context}: TLS failed ({exc}); check endpoint_url")
-    if isinstance(exc, BotoConnectionError | HTTPClientError):
-        return SqsTransientError(f"{context}: the endpoint did not answer ({exc})")
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return QueueTypeError(
-            f"{context}: no usable AWS credentials ({exc}); set awskey and awssecret, or "
-            "provide credentials through the standard AWS chain"
-        )
-    if not isinstance(exc, ClientError):
-        return QueueTypeError(f"{context}: {exc}")
+    early = aws.connection_error(exc, context, SqsTransientError)
+    if early is not None:
+        return early
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
