@@ -31,8 +31,12 @@ def run_peer(agents: int, conn: Connection) -> None:
     """The master in a process of its own: sends its URL, then its call counts when told to stop."""
     sims = [SimAgent(hostname=f"agent{i}", cpus=32.0, mem=65536.0) for i in range(agents)]
     with MesosMasterPeer(
-        agents=sims, heartbeat_interval=5.0, allocation_interval=0.05,
-        default_behavior=Finish(after=0.0), status_update_retry=10.0, record_events=False,
+        agents=sims,
+        heartbeat_interval=5.0,
+        allocation_interval=0.05,
+        default_behavior=Finish(after=0.0),
+        status_update_retry=10.0,
+        record_events=False,
     ) as peer:
         conn.send(peer.url)
         conn.recv()
@@ -58,14 +62,23 @@ def main() -> None:
     peer_url = here.recv()
     with RedisServer() as redis_server:
         store = Store.from_url(redis_server.url)
-        definition = validate_task({"cmd": "true", "cpus": 0.1, "mem": 32, "max_concurrent": 100000,
-                                    "container": {"docker": {"image": "busybox"}}})
+        definition = validate_task(
+            {
+                "cmd": "true",
+                "cpus": 0.1,
+                "mem": 32,
+                "max_concurrent": 100000,
+                "container": {"docker": {"image": "busybox"}},
+            }
+        )
         definition.pop("data")
-        tasks = [new_task(definition, family=f"bench{i % args.families}", queue_id=None, data=str(i))
-                 for i in range(args.tasks)]
+        tasks = [
+            new_task(definition, family=f"bench{i % args.families}", queue_id=None, data=str(i))
+            for i in range(args.tasks)
+        ]
         started = time.perf_counter()
         for i in range(0, len(tasks), 500):
-            store.create_tasks(tasks[i:i + 500])
+            store.create_tasks(tasks[i : i + 500])
         stored = time.perf_counter() - started
 
         config = load_config(env={}).with_overrides(refuse_seconds=0.5)
@@ -86,8 +99,10 @@ def main() -> None:
     print(f"tasks                 {args.tasks} in {args.families} families on {args.agents} agents")
     print(f"stored in Redis       {stored:.2f} s ({args.tasks / stored:,.0f} tasks/s)")
     print(f"launched to FINISHED  {elapsed:.2f} s ({args.tasks / elapsed:,.0f} tasks/s)")
-    print(f"ACCEPT calls          {calls.get('ACCEPT', 0)} for {launches} launches "
-          f"({launches / max(1, calls.get('ACCEPT', 1)):.1f} per ACCEPT)")
+    print(
+        f"ACCEPT calls          {calls.get('ACCEPT', 0)} for {launches} launches "
+        f"({launches / max(1, calls.get('ACCEPT', 1)):.1f} per ACCEPT)"
+    )
     print(f"ACKNOWLEDGE calls     {calls.get('ACKNOWLEDGE', 0)}")
     print(f"DECLINE calls         {calls.get('DECLINE', 0)}")
     print(f"peak RSS of worker   {peak_mb:.0f} MB")

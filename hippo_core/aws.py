@@ -21,8 +21,13 @@ def endpoint_errors(endpoint: str | None) -> list[tuple[str, str]]:
     parts = urlsplit(endpoint)
     if parts.username is not None or parts.password is not None:
         # Hippo shows endpoint_url unmasked, and boto3 would not use them anyway.
-        return [("endpoint_url", "must not carry a user name or password (user:password@); "
-                 "give the credentials as awskey and awssecret")]
+        return [
+            (
+                "endpoint_url",
+                "must not carry a user name or password (user:password@); "
+                "give the credentials as awskey and awssecret",
+            )
+        ]
     if not parts.hostname:
         return [("endpoint_url", "must be an http(s) URL with a host name")]
     try:
@@ -37,11 +42,21 @@ def credential_pair_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:
     has_key = settings.get("awskey") is not None
     has_secret = settings.get("awssecret") is not None
     if has_key and not has_secret:
-        return [("awssecret", "awskey is set but awssecret is not: set both, or neither to "
-                 "use the standard AWS credential chain")]
+        return [
+            (
+                "awssecret",
+                "awskey is set but awssecret is not: set both, or neither to "
+                "use the standard AWS credential chain",
+            )
+        ]
     if has_secret and not has_key:
-        return [("awskey", "awssecret is set but awskey is not: set both, or neither to "
-                 "use the standard AWS credential chain")]
+        return [
+            (
+                "awskey",
+                "awssecret is set but awskey is not: set both, or neither to "
+                "use the standard AWS credential chain",
+            )
+        ]
     return []
 
 

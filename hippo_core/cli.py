@@ -40,10 +40,13 @@ def cmd_api(config: Config, args: argparse.Namespace) -> int:
 
     config = config.with_overrides(host=args.host, port=args.port)
     app = create_app(config)
-    log.info("Hippo API on http://%s:%d/ (Redis %s)", config.host, config.port,
-             mask_url_password(config.redis_url or DEFAULT_REDIS_URL))
-    waitress.serve(app, host=config.host, port=config.port, threads=config.api_threads,
-                   ident="hippo")
+    log.info(
+        "Hippo API on http://%s:%d/ (Redis %s)",
+        config.host,
+        config.port,
+        mask_url_password(config.redis_url or DEFAULT_REDIS_URL),
+    )
+    waitress.serve(app, host=config.host, port=config.port, threads=config.api_threads, ident="hippo")
     return 0
 
 
@@ -80,9 +83,12 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
     store = Store.from_url(config.redis_url or DEFAULT_REDIS_URL, config.key_prefix)
     worker = Worker(config, store, factory, services=worker_services(config, store))
     stop_on_signals(worker.stop)
-    log.info("Hippo worker (%s backend%s), Redis %s", config.backend,
-             f" at {config.mesos_master}" if config.backend == "mesos" else "",
-             mask_url_password(config.redis_url or DEFAULT_REDIS_URL))
+    log.info(
+        "Hippo worker (%s backend%s), Redis %s",
+        config.backend,
+        f" at {config.mesos_master}" if config.backend == "mesos" else "",
+        mask_url_password(config.redis_url or DEFAULT_REDIS_URL),
+    )
     return worker.run()
 
 
@@ -116,14 +122,16 @@ def _add_listen_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int]]]:
-    parser = argparse.ArgumentParser(prog="hippo", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="hippo", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", help="TOML config file (env HIPPO_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands: dict[str, Callable[..., int]] = {}
 
     api = sub.add_parser(
-        "api", help="serve the REST API",
+        "api",
+        help="serve the REST API",
         description="Serve the REST API (queues, tasks, queue types, OpenAPI) with waitress. "
         "Run as many as you like behind an HTTP balancer; they share state through Redis.",
     )
@@ -131,7 +139,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
     commands["api"] = cmd_api
 
     worker = sub.add_parser(
-        "worker", help="run the scheduler, tracker and poller (one leads, others stand by)",
+        "worker",
+        help="run the scheduler, tracker and poller (one leads, others stand by)",
         description="Subscribe to the backend (Mesos by default), launch pending tasks, track "
         "their states and retries, and poll the queues. Run several for failover: one holds the "
         "leader lease in Redis and drives the cluster; a standby takes over when it lapses.",
@@ -141,7 +150,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
     commands["worker"] = cmd_worker
 
     up = sub.add_parser(
-        "up", help="run all of Hippo on this machine: API, worker, local backend, own Redis",
+        "up",
+        help="run all of Hippo on this machine: API, worker, local backend, own Redis",
         description="Run the API, the worker and the poller in one process, with tasks running on "
         "this machine (docker run when a Docker engine answers, else plain processes) and, unless "
         "HIPPO_REDIS_URL is set, a private Redis persisted in the data directory (HIPPO_DATA_DIR, "
@@ -151,9 +161,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
     _add_listen_options(up)
     commands["up"] = cmd_up
 
-    sub.add_parser("config", help="print every setting, its variable and current value",
-                   description="Print every setting with its environment variable, current "
-                   "value (secrets masked) and meaning.")
+    sub.add_parser(
+        "config",
+        help="print every setting, its variable and current value",
+        description="Print every setting with its environment variable, current "
+        "value (secrets masked) and meaning.",
+    )
     commands["config"] = cmd_config
     return parser, commands
 

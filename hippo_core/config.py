@@ -26,7 +26,8 @@ def _setting(default: Any, env: str, help: str) -> Any:
 @dataclass(frozen=True)
 class Config:
     redis_url: str | None = _setting(
-        None, "HIPPO_REDIS_URL",
+        None,
+        "HIPPO_REDIS_URL",
         "Redis holding all of Hippo's state. `hippo api` and `hippo worker` default to "
         "redis://localhost:6379/0; `hippo up` starts its own Redis when this is unset.",
     )
@@ -41,7 +42,8 @@ class Config:
         "mesos", "HIPPO_BACKEND", "Where tasks run: `mesos`, `local`, or a `hippo.backends` plugin."
     )
     mesos_master: str = _setting(
-        "http://localhost:5050", "HIPPO_MESOS_MASTER",
+        "http://localhost:5050",
+        "HIPPO_MESOS_MASTER",
         "Mesos master URL(s), comma-separated; tried in turn, redirects to the leader followed.",
     )
     mesos_framework_name: str = _setting("hippo", "HIPPO_MESOS_FRAMEWORK_NAME", "Framework name.")
@@ -54,18 +56,21 @@ class Config:
         None, "HIPPO_MESOS_SECRET", "Secret for HTTP basic authentication to the master."
     )
     mesos_failover_timeout: float = _setting(
-        604800.0, "HIPPO_MESOS_FAILOVER_TIMEOUT",
+        604800.0,
+        "HIPPO_MESOS_FAILOVER_TIMEOUT",
         "Seconds Mesos keeps Hippo's tasks running while no worker is subscribed.",
     )
     refuse_seconds: float = _setting(
         5.0, "HIPPO_REFUSE_SECONDS", "How long a declined offer's resources are not re-offered."
     )
     unreachable_timeout: float = _setting(
-        900.0, "HIPPO_UNREACHABLE_TIMEOUT",
+        900.0,
+        "HIPPO_UNREACHABLE_TIMEOUT",
         "Seconds a task may stay TASK_UNREACHABLE before Hippo gives up on it (system retry).",
     )
     leader_lease_seconds: float = _setting(
-        10.0, "HIPPO_LEADER_LEASE_SECONDS",
+        10.0,
+        "HIPPO_LEADER_LEASE_SECONDS",
         "Lease of the leading worker; a standby takes over this long after the leader stops renewing.",
     )
     poller_threads: int = _setting(
@@ -78,7 +83,8 @@ class Config:
         None, "HIPPO_LOCAL_MEM", "Memory in MB the local backend offers (default: this machine's)."
     )
     data_dir: str = _setting(
-        str(Path.home() / ".hippo"), "HIPPO_DATA_DIR",
+        str(Path.home() / ".hippo"),
+        "HIPPO_DATA_DIR",
         "Where `hippo up` keeps its Redis data and the local backend its task logs.",
     )
     log_level: str = _setting("INFO", "HIPPO_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.")
@@ -184,8 +190,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
                 close = difflib.get_close_matches(name, list(fields), n=1)
                 hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
             raise ValueError(
-                f"config file {path}: unknown setting(s) {', '.join(hints)}; "
-                f"known: {', '.join(fields)}"
+                f"config file {path}: unknown setting(s) {', '.join(hints)}; known: {', '.join(fields)}"
             )
         for name, raw in data.items():
             values[name] = _coerce(fields[name], raw, f"config file {path}")

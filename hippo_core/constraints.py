@@ -89,16 +89,12 @@ class Constraint:
     field: str
     operator: Operator
     value: str | None = None
-    pattern: re.Pattern[str] | None = dataclass_field(
-        default=None, init=False, compare=False, repr=False
-    )
+    pattern: re.Pattern[str] | None = dataclass_field(default=None, init=False, compare=False, repr=False)
     count: int | None = dataclass_field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.field, str) or not self.field:
-            raise ValueError(
-                "field must be a non-empty string: 'hostname' or an agent attribute name"
-            )
+            raise ValueError("field must be a non-empty string: 'hostname' or an agent attribute name")
         operator = _operator(self.operator)
         # Frozen: normalised values go in through object.__setattr__, once, here.
         object.__setattr__(self, "operator", operator)
@@ -156,13 +152,10 @@ def _checked_value(operator: Operator, value: Any) -> str | None:
     elif operator in _REGEX_OPERATORS:
         if value is None:
             raise ValueError(
-                f"{operator} needs a regular expression value, "
-                f'e.g. ["rack", "{operator}", "rack-[1-3]"]'
+                f'{operator} needs a regular expression value, e.g. ["rack", "{operator}", "rack-[1-3]"]'
             )
     elif operator in _EXACT_OPERATORS and value is None:
-        raise ValueError(
-            f'{operator} needs the exact value to match, e.g. ["rack", "{operator}", "rack-1"]'
-        )
+        raise ValueError(f'{operator} needs the exact value to match, e.g. ["rack", "{operator}", "rack-1"]')
     return value
 
 
@@ -175,9 +168,7 @@ def _compiled(operator: Operator, expression: str | None) -> re.Pattern[str]:
     try:
         return re.compile(expression)
     except re.error as exc:
-        raise ValueError(
-            f"{operator} value {expression!r} is not a valid regular expression: {exc}"
-        ) from exc
+        raise ValueError(f"{operator} value {expression!r} is not a valid regular expression: {exc}") from exc
 
 
 def constraint_problems(raw: Any) -> list[ConstraintError]:
@@ -188,8 +179,7 @@ def constraint_problems(raw: Any) -> list[ConstraintError]:
         return [
             ConstraintError(
                 None,
-                "constraints must be a list of [field, operator, value?] lists, "
-                f"got {type(raw).__name__}",
+                f"constraints must be a list of [field, operator, value?] lists, got {type(raw).__name__}",
             )
         ]
     problems = []
@@ -216,9 +206,7 @@ def _one(item: Any) -> Constraint:
             f"got {type(item).__name__} {item!r}"
         )
     if not 2 <= len(item) <= 3:
-        raise ValueError(
-            f"a constraint must have 2 or 3 items [field, operator, value?], got {len(item)}"
-        )
+        raise ValueError(f"a constraint must have 2 or 3 items [field, operator, value?], got {len(item)}")
     return Constraint(*item)
 
 
@@ -348,10 +336,7 @@ def _unmet_group_by(constraint: Constraint, value: str, placed: PlacedIndex) -> 
         )
     fewest = placed.fewest(name)
     if running > fewest:
-        return (
-            f"{name} {value} runs {running} tasks of this group, another value runs "
-            f"{fewest} (GROUP_BY)"
-        )
+        return f"{name} {value} runs {running} tasks of this group, another value runs {fewest} (GROUP_BY)"
     return None
 
 
@@ -366,9 +351,7 @@ def first_unmet(
     return None
 
 
-def meets(
-    constraints: Sequence[Constraint], offer: Offer, placed: Iterable[Placement]
-) -> str | None:
+def meets(constraints: Sequence[Constraint], offer: Offer, placed: Iterable[Placement]) -> str | None:
     """None if ``offer`` may take one more task of the group, else a short reason."""
     failed = first_unmet(constraints, offer, PlacedIndex(placed))
     return None if failed is None else failed[1]

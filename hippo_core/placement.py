@@ -65,9 +65,7 @@ def never_fits(cpus: float, mem: float, capacity: Capacity) -> str | None:
     if cpus > capacity.cpus + _SLACK:
         missing.append(f"no agent with {_amount(cpus)} cpus (largest has {_amount(capacity.cpus)})")
     if mem > capacity.mem + _SLACK:
-        missing.append(
-            f"no agent with {_amount(mem)} MB mem (largest has {_amount(capacity.mem)} MB)"
-        )
+        missing.append(f"no agent with {_amount(mem)} MB mem (largest has {_amount(capacity.mem)} MB)")
     return "; ".join(missing) or None
 
 
@@ -177,9 +175,7 @@ def _pool(offers: Sequence[Offer]) -> list[_Agent]:
     return list(by_agent.values())
 
 
-def _blocked(
-    task: PendingTask, group: _Group, capacity: Capacity | None, any_offers: bool
-) -> str | None:
+def _blocked(task: PendingTask, group: _Group, capacity: Capacity | None, any_offers: bool) -> str | None:
     """A reason the task cannot launch that does not depend on which offer is looked at."""
     if task.max_concurrent is not None and group.active >= task.max_concurrent:
         return f"max_concurrent {task.max_concurrent} reached for this group"

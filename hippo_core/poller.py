@@ -61,7 +61,7 @@ class Custody:
 
 
 def batches(items: list[Item], size: int) -> list[list[Item]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def backoff(errors: int, base: float) -> float:
@@ -227,8 +227,9 @@ class Poller:
         )
         try:
             tasks = self._tasks_of(queue, items, now)
-            stored = self.store.create_tasks(tasks, queue_id=queue["id"], queue_state=new_state,
-                                             fence=self.fence)
+            stored = self.store.create_tasks(
+                tasks, queue_id=queue["id"], queue_state=new_state, fence=self.fence
+            )
         except Exception as exc:
             # Nothing stored, nothing acknowledged: the source offers the items again.
             self._failed(queue, exc, transient=isinstance(exc, redis.RedisError), during="store")
@@ -236,8 +237,11 @@ class Poller:
         if not stored:
             # Deleted while its source was read, or this worker no longer leads: its items
             # go back unacknowledged.
-            log.warning("queue %s deleted, or leadership lost, while it was polled; %d item(s) "
-                        "left to the source", queue["id"], len(items))
+            log.warning(
+                "queue %s deleted, or leadership lost, while it was polled; %d item(s) left to the source",
+                queue["id"],
+                len(items),
+            )
             return Custody(queue["id"], instance)
         if tasks:
             log.info("queue %s: %d item(s) -> %d task(s)", queue["id"], len(items), len(tasks))
@@ -248,8 +252,13 @@ class Poller:
         block = queue["queue"]
         definition = task_definition_of(queue)
         return [
-            states.new_task(definition, family=queue["id"], queue_id=queue["id"],
-                            data=block["batch_separator"].join(i.data for i in batch), now=now)
+            states.new_task(
+                definition,
+                family=queue["id"],
+                queue_id=queue["id"],
+                data=block["batch_separator"].join(i.data for i in batch),
+                now=now,
+            )
             for batch in batches(items, block["batch_size"])
         ]
 
@@ -304,13 +313,21 @@ class Poller:
         # Read afresh: after a failed ack the stored state already holds the new cursor.
         state = self.store.get_queue_states([queue["id"]])[0]
         errors = int(state.get("consecutive_errors") or 0) + 1
-        delay = backoff(errors, TRANSIENT_BASE if transient else max(PERMANENT_BASE,
-                                                                        queue["queue"]["frequency_seconds"]))
+        delay = backoff(
+            errors, TRANSIENT_BASE if transient else max(PERMANENT_BASE, queue["queue"]["frequency_seconds"])
+        )
         schema = queue_schema(self.registry, queue["queue"]["type"])
         message = secrets.scrub(f"{type(exc).__name__}: {exc}", secrets.secret_values(schema, queue))
         kind = "transient" if transient else "permanent"
-        log.warning("queue %s (%s) %s failed (%s, retry in %.0fs): %s", queue["id"],
-                    queue["queue"]["type"], during, kind, delay, message)
+        log.warning(
+            "queue %s (%s) %s failed (%s, retry in %.0fs): %s",
+            queue["id"],
+            queue["queue"]["type"],
+            during,
+            kind,
+            delay,
+            message,
+        )
         new_state = {
             **state,
             "last_run_tstamp": now,

@@ -95,8 +95,7 @@ class QueueTypeRegistry:
 
     def _load_failed(self, manager: ExtensionManager, entry_point: Any, error: Exception) -> None:
         dist, _ = self._provider(entry_point)
-        log.warning("queue type %r (%s) failed to load: %s", entry_point.name, dist, error,
-                    exc_info=error)
+        log.warning("queue type %r (%s) failed to load: %s", entry_point.name, dist, error, exc_info=error)
         reason = f"{type(error).__name__}: {error}"
         self.failures[entry_point.name] = LoadFailure(entry_point.name, dist, reason)
 
@@ -131,23 +130,27 @@ class QueueTypeRegistry:
         for name in self.names():
             qt = self._types[name]
             dist, version = self._dists[name]
-            out.append({
-                "name": name,
-                "label": qt.label or name,
-                "distribution": dist,
-                "version": version,
-                "available": True,
-                "error": None,
-                "schema": qt.schema,
-            })
+            out.append(
+                {
+                    "name": name,
+                    "label": qt.label or name,
+                    "distribution": dist,
+                    "version": version,
+                    "available": True,
+                    "error": None,
+                    "schema": qt.schema,
+                }
+            )
         for failure in sorted(self.failures.values(), key=lambda f: f.name):
-            out.append({
-                "name": failure.name,
-                "label": failure.name,
-                "distribution": failure.distribution,
-                "version": None,
-                "available": False,
-                "error": failure.error,
-                "schema": {},
-            })
+            out.append(
+                {
+                    "name": failure.name,
+                    "label": failure.name,
+                    "distribution": failure.distribution,
+                    "version": None,
+                    "available": False,
+                    "error": failure.error,
+                    "schema": {},
+                }
+            )
         return out

@@ -155,8 +155,10 @@ class Scheduler:
                 attempt = states.current_attempt(task)
                 if attempt.get("hostname"):
                     placements.append(
-                        (attempt.get("launched_at") or 0.0,
-                         Placement(attempt["hostname"], attempt.get("attributes") or {}))
+                        (
+                            attempt.get("launched_at") or 0.0,
+                            Placement(attempt["hostname"], attempt.get("attributes") or {}),
+                        )
                     )
         return [p for _, p in sorted(placements, key=lambda x: x[0])]
 
@@ -167,8 +169,11 @@ class Scheduler:
             try:
                 record = self.store.update_task(
                     pending.task_id,
-                    lambda t: states.mark_launched(t, launch.agent_id, launch.hostname, offer.attributes)
-                    if t["state"] == states.PENDING else None,
+                    lambda t: (
+                        states.mark_launched(t, launch.agent_id, launch.hostname, offer.attributes)
+                        if t["state"] == states.PENDING
+                        else None
+                    ),
                 )
             except NotFound:
                 continue  # deleted while we planned
@@ -228,8 +233,11 @@ class Scheduler:
                 self.backend.revive()
                 self._suppressed = False
                 self._last_offers = now
-                log.info("%d task(s) pending%s: offers revived", pending,
-                         "" if not starved else f", no offer for {self.revive_after:g}s")
+                log.info(
+                    "%d task(s) pending%s: offers revived",
+                    pending,
+                    "" if not starved else f", no offer for {self.revive_after:g}s",
+                )
             elif not pending and not self._suppressed:
                 self.backend.suppress()
                 self._suppressed = True
@@ -240,4 +248,3 @@ class Scheduler:
         with self._lock:
             self._suppressed = False
             self._last_offers = time.monotonic()
-

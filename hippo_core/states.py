@@ -66,9 +66,15 @@ UNREACHABLE_TIMEOUT = "HIPPO_UNREACHABLE_TIMEOUT"
 # by the caller): e.g. TASK_STARTING after TASK_RUNNING, or any update of a task Hippo
 # already considers ended. PENDING accepts everything: a worker that crashed between
 # launching and recording it must still learn where its task is.
-_ALL_MESOS = frozenset(NON_TERMINAL_MESOS) | TASK_FAULTS | SYSTEM_FAULTS | {
-    "TASK_FINISHED", "TASK_KILLED",
-}
+_ALL_MESOS = (
+    frozenset(NON_TERMINAL_MESOS)
+    | TASK_FAULTS
+    | SYSTEM_FAULTS
+    | {
+        "TASK_FINISHED",
+        "TASK_KILLED",
+    }
+)
 _ENDINGS = TASK_FAULTS | SYSTEM_FAULTS | {"TASK_FINISHED", "TASK_KILLED"}
 
 
@@ -79,6 +85,8 @@ def ends_attempt(mesos_state: str) -> bool:
     the attempt should it ever reappear).
     """
     return mesos_state in _ENDINGS
+
+
 ALLOWED_UPDATES: dict[str, frozenset[str]] = {
     PENDING: _ALL_MESOS,
     STAGING: _ALL_MESOS,
@@ -173,15 +181,17 @@ def _touch(task: Record, now: float) -> None:
 def _retry_or_fail(task: Record, fault: str, now: float) -> tuple[Record, bool]:
     """After an attempt ended badly: a new attempt if retries are left, else FAILED."""
     budget, used = (
-        ("task_retries", "task_retries_used") if fault in TASK_FAULTS
+        ("task_retries", "task_retries_used")
+        if fault in TASK_FAULTS
         else ("system_retries", "system_retries_used")
     )
     if task[used] < task[budget]:
         task[used] += 1
         n = len(task["attempts"]) + 1
         task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
-        task.update(state=PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None,
-                    hostname=None, pending_reason=None)
+        task.update(
+            state=PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None, hostname=None, pending_reason=None
+        )
         return task, True
     task["state"] = FAILED
     return task, False
@@ -215,10 +225,20 @@ def mark_launched(
     if task["state"] != PENDING:
         raise ValueError(f"task {task['mesos_id']} is {task['state']}, not PENDING")
     attempt = current_attempt(task)
-    attempt.update(state="TASK_STAGING", agent_id=agent_id, hostname=hostname, launched_at=now,
-                   attributes=dict(attributes or {}))
-    task.update(state=STAGING, mesos_state="TASK_STAGING", mesos_agent=agent_id,
-                hostname=hostname, pending_reason=None)
+    attempt.update(
+        state="TASK_STAGING",
+        agent_id=agent_id,
+        hostname=hostname,
+        launched_at=now,
+        attributes=dict(attributes or {}),
+    )
+    task.update(
+        state=STAGING,
+        mesos_state="TASK_STAGING",
+        mesos_agent=agent_id,
+        hostname=hostname,
+        pending_reason=None,
+    )
     _touch(task, now)
     return task
 
@@ -367,8 +387,7 @@ def unlaunch(task: Record, now: float | None = None) -> Record | None:
     if task["state"] != STAGING or task["kill_requested"]:
         return None
     attempt = current_attempt(task)
-    attempt.update(state=WAITING_ON_OFFERS, agent_id=None, hostname=None, launched_at=None,
-                   attributes={})
+    attempt.update(state=WAITING_ON_OFFERS, agent_id=None, hostname=None, launched_at=None, attributes={})
     task.update(state=PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None, hostname=None)
     _touch(task, now)
     return task
@@ -383,9 +402,16 @@ def rerun(task: Record, now: float | None = None) -> Outcome:
     n = len(task["attempts"]) + 1
     task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
     task.update(
-        state=PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None, hostname=None,
-        reason=None, message=None, pending_reason=None, kill_requested=False,
-        task_retries_used=0, system_retries_used=0,
+        state=PENDING,
+        mesos_state=WAITING_ON_OFFERS,
+        mesos_agent=None,
+        hostname=None,
+        reason=None,
+        message=None,
+        pending_reason=None,
+        kill_requested=False,
+        task_retries_used=0,
+        system_retries_used=0,
     )
     return Outcome(task, retried=True)
 

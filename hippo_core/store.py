@@ -40,7 +40,6 @@ Record = dict[str, Any]
 KillsOf = Callable[[], list[tuple[str, str | None]]]
 
 
-
 @dataclass(frozen=True)
 class Page:
     items: list[Record]
@@ -85,7 +84,10 @@ class Store:
     def from_url(cls, url: str, prefix: str = "hippo") -> Store:
         # Timeouts: a Redis that hangs must fail requests, not block the API and worker forever.
         client = redis.Redis.from_url(
-            url, decode_responses=True, health_check_interval=30, socket_timeout=30,
+            url,
+            decode_responses=True,
+            health_check_interval=30,
+            socket_timeout=30,
             socket_connect_timeout=5,
         )
         return cls(client, prefix)
@@ -276,7 +278,7 @@ class Store:
                     pipe.zcard(self._index(state=state, family=family))
             counts = pipe.execute()
         n = len(states)
-        return {f: sum(counts[i * n:(i + 1) * n]) for i, f in enumerate(families)}
+        return {f: sum(counts[i * n : (i + 1) * n]) for i, f in enumerate(families)}
 
     def state_counts(self) -> dict[str, int]:
         with self.redis.pipeline(transaction=False) as pipe:
@@ -354,8 +356,14 @@ class Store:
             if new["state"] != old["state"]:
                 for family in (None, old["id"]):
                     ops.append(["ZREM", self._index(state=old["state"], family=family), mesos_id])
-                    ops.append(["ZADD", self._index(state=new["state"], family=family),
-                                repr(old["created_at"]), mesos_id])
+                    ops.append(
+                        [
+                            "ZADD",
+                            self._index(state=new["state"], family=family),
+                            repr(old["created_at"]),
+                            mesos_id,
+                        ]
+                    )
             known = {a["mesos_id"] for a in old["attempts"]}
             for attempt in new["attempts"]:
                 if attempt["mesos_id"] not in known:
@@ -441,8 +449,7 @@ class Store:
 
     def release_lease(self, token: str) -> None:
         script = (
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
-            "return 0"
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
         )
         self.redis.eval(script, 1, f"{self.p}:leader", token)
 

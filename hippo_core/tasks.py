@@ -55,9 +55,7 @@ class TaskService:
     def get(self, ident: str) -> Record:
         return self.store.get_task(self.resolve(ident))
 
-    def list(
-        self, state: str | None, family: str | None, offset: int, limit: int
-    ) -> Page:
+    def list(self, state: str | None, family: str | None, offset: int, limit: int) -> Page:
         return self.store.list_tasks(state=state, family=family, offset=offset, limit=limit)
 
     def kill(self, ident: str) -> Record:

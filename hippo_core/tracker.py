@@ -162,14 +162,16 @@ class Tracker:
                 if self._round > self.reconcile_rounds:
                     log.warning(
                         "no reconciliation answer for %d task(s) after %d rounds; trusting the "
-                        "books anyway: %s", len(self._awaiting), self.reconcile_rounds,
+                        "books anyway: %s",
+                        len(self._awaiting),
+                        self.reconcile_rounds,
                         ", ".join(sorted(self._awaiting)[:20]),
                     )
                     self._awaiting.clear()
                     self._reconciling = False
                     self._trusted = True
                     return
-                self._next_reconcile = now + self.reconcile_retry_seconds * 2 ** self._round
+                self._next_reconcile = now + self.reconcile_retry_seconds * 2**self._round
                 remaining = list(self._awaiting.items())
         if remaining is None:
             self.backend.reconcile([])
@@ -214,16 +216,19 @@ class Tracker:
             return self._orphan(status)
         outcome = outcomes[-1]
         if outcome.refused:
-            log.warning("refused update %s %s (%s): %s", status.task_id, status.state,
-                        status.reason, outcome.refused)
+            log.warning(
+                "refused update %s %s (%s): %s", status.task_id, status.state, status.reason, outcome.refused
+            )
         if outcome.kill:
-            log.info("attempt %s is %s although Hippo ended it; killing it",
-                     status.task_id, status.state)
+            log.info("attempt %s is %s although Hippo ended it; killing it", status.task_id, status.state)
         if outcome.task is not None and outcome.task["state"] != states.PENDING:
             log.info("task %s: %s (%s)", status.task_id, status.state, status.reason or "-")
         if outcome.retried:
-            log.info("task %s will be retried (attempt %d)", outcome.task["mesos_id"],
-                     len(outcome.task["attempts"]))
+            log.info(
+                "task %s will be retried (attempt %d)",
+                outcome.task["mesos_id"],
+                len(outcome.task["attempts"]),
+            )
         return outcome
 
     def _orphan(self, status: TaskStatus) -> None:
@@ -275,8 +280,11 @@ class Tracker:
                 sends = self._kill_sends[attempt_id] = self._kill_sends.get(attempt_id, 0) + 1
             if sends > self.kill_attempts:
                 # Mesos answers a kill of a task it has forgotten with nothing at all.
-                log.warning("no ending reported for %s after %d kills; giving up on killing it",
-                            attempt_id, self.kill_attempts)
+                log.warning(
+                    "no ending reported for %s after %d kills; giving up on killing it",
+                    attempt_id,
+                    self.kill_attempts,
+                )
                 self.store.kill_sent(attempt_id)
                 with self._lock:
                     self._kill_sends.pop(attempt_id, None)
@@ -304,6 +312,9 @@ class Tracker:
             except NotFound:
                 continue
             if outcome.kill:
-                log.warning("task %s unreachable for over %gs; giving up on that attempt "
-                            "(its kill stands for when the agent is back)",
-                            task["mesos_id"], self.unreachable_timeout)
+                log.warning(
+                    "task %s unreachable for over %gs; giving up on that attempt "
+                    "(its kill stands for when the agent is back)",
+                    task["mesos_id"],
+                    self.unreachable_timeout,
+                )

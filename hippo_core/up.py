@@ -77,24 +77,29 @@ def _api_server(config: Config, store: Store) -> ApiServer:
     try:
         return ApiServer(create_app(config, store), config.host, config.port, config.api_threads)
     except OSError as exc:
-        raise UpError(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc}); "
-                      "choose another with --port or HIPPO_PORT") from exc
+        raise UpError(
+            f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc}); "
+            "choose another with --port or HIPPO_PORT"
+        ) from exc
 
 
 def banner(config: Config, embedded: bool) -> str:
     host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
     url = f"http://{host}:{config.port}"
-    task = ('{"id": "hello", "cmd": "echo hello from Hippo", '
-            '"container": {"docker": {"image": "busybox:1.36"}}}')
+    task = (
+        '{"id": "hello", "cmd": "echo hello from Hippo", "container": {"docker": {"image": "busybox:1.36"}}}'
+    )
     redis_note = f"embedded Redis in {config.data_dir}/redis" if embedded else "Redis at HIPPO_REDIS_URL"
-    return "\n".join([
-        f"Hippo is up: {url}/  ({redis_note}; task logs in {config.data_dir}/tasks)",
-        "Run a task:",
-        f"  curl -s -X POST {url}/tasks/ -H 'Content-Type: application/json' -d '{task}'",
-        "See it and its output:",
-        f"  curl -s {url}/tasks/hello/ ; curl -s {url}/tasks/hello/logs/",
-        "Ctrl-C stops Hippo and kills tasks still running; the next `hippo up` retries them.",
-    ])
+    return "\n".join(
+        [
+            f"Hippo is up: {url}/  ({redis_note}; task logs in {config.data_dir}/tasks)",
+            "Run a task:",
+            f"  curl -s -X POST {url}/tasks/ -H 'Content-Type: application/json' -d '{task}'",
+            "See it and its output:",
+            f"  curl -s {url}/tasks/hello/ ; curl -s {url}/tasks/hello/logs/",
+            "Ctrl-C stops Hippo and kills tasks still running; the next `hippo up` retries them.",
+        ]
+    )
 
 
 class ApiServer:
@@ -103,8 +108,9 @@ class ApiServer:
     def __init__(self, app: falcon.App, host: str, port: int, threads: int) -> None:
         self._map: dict[int, object] = {}
         # Binds now: a port in use fails here, before anything else has started.
-        self.server = waitress.create_server(app, map=self._map, host=host, port=port, threads=threads,
-                                             ident="hippo")
+        self.server = waitress.create_server(
+            app, map=self._map, host=host, port=port, threads=threads, ident="hippo"
+        )
         self.thread = threading.Thread(target=self.server.run, name="hippo-api", daemon=True)
 
     def start(self) -> None:
@@ -166,8 +172,10 @@ def _stop_leftover_redis(pidfile: Path, redis_dir: Path) -> None:
     deadline = time.monotonic() + 30
     while _running(pid):
         if time.monotonic() > deadline:
-            raise UpError(f"the Redis an earlier `hippo up` left running (pid {pid}) on {redis_dir} "
-                          "did not stop; stop it, then start again")
+            raise UpError(
+                f"the Redis an earlier `hippo up` left running (pid {pid}) on {redis_dir} "
+                "did not stop; stop it, then start again"
+            )
         time.sleep(0.05)
 
 
@@ -176,7 +184,7 @@ def _running(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
 @contextlib.contextmanager

@@ -197,8 +197,12 @@ class Worker:
         backend = self.backend_factory()
         self.term = Term(self.store, backend, self.config, self._refused, leading=self.lease.held)
         framework_id = self.store.framework_id()
-        log.info("leading with lease %s (%s backend, framework %s)", self.lease.token,
-                 backend.name, framework_id or "new")
+        log.info(
+            "leading with lease %s (%s backend, framework %s)",
+            self.lease.token,
+            backend.name,
+            framework_id or "new",
+        )
         backend.start(self.term, framework_id)
         for service in self.services:
             service.start(self.lease.token)

@@ -253,7 +253,9 @@ class ApiStarter:
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [*_hippo_command(), "api", "--host", "127.0.0.1", "--port", str(port)],
-                env=child_env, stdout=log, stderr=subprocess.STDOUT,
+                env=child_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         api = ApiProcess(process, f"http://127.0.0.1:{port}", log_path)
         self.started.append(api)

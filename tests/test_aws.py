@@ -29,8 +29,12 @@ def test_endpoint_errors(endpoint, message, why) -> None:
 
 @pytest.mark.parametrize(
     ("settings", "path"),
-    [({}, None), ({"awskey": "k", "awssecret": "s"}, None), ({"awskey": "k"}, "awssecret"),
-     ({"awssecret": "s"}, "awskey")],
+    [
+        ({}, None),
+        ({"awskey": "k", "awssecret": "s"}, None),
+        ({"awskey": "k"}, "awssecret"),
+        ({"awssecret": "s"}, "awskey"),
+    ],
 )
 def test_credentials_come_in_pairs(settings, path) -> None:
     errors = credential_pair_errors(settings)

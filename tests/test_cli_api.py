@@ -21,8 +21,9 @@ BODY_LIMIT = 4096
 
 
 def _hippo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hippo_core.cli", *args], capture_output=True, text=True,
-                          timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "hippo_core.cli", *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def test_help_explains_the_commands() -> None:
@@ -74,7 +75,8 @@ def api(redis_server: Any, api_starter: Any, tmp_path_factory: pytest.TempPathFa
         "[hippo.queuetypes]\n" + "".join(f"{k} = {v}\n" for k, v in MEMORY_ENTRY_POINT.items())
     )
     process = api_starter.start(
-        redis_server.url, pythonpath=[root],
+        redis_server.url,
+        pythonpath=[root],
         env={"HIPPO_KEY_PREFIX": f"cli-{uuid.uuid4().hex}", "HIPPO_MAX_BODY_BYTES": str(BODY_LIMIT)},
     )
     yield process
@@ -113,8 +115,12 @@ def test_errors_over_http(api, error_of) -> None:
     error_of(resp, 405)
     assert set(resp.headers["Allow"].replace(" ", "").split(",")) == {"GET", "POST", "PUT", "OPTIONS"}
     error_of(requests.post(f"{api.url}/tasks/", data="cmd=x", timeout=10), 415)
-    error_of(requests.post(f"{api.url}/tasks/", data=b"{nope", timeout=10,
-                           headers={"Content-Type": "application/json"}), 400)
+    error_of(
+        requests.post(
+            f"{api.url}/tasks/", data=b"{nope", timeout=10, headers={"Content-Type": "application/json"}
+        ),
+        400,
+    )
 
 
 def _chunks(total: int, size: int = 1000) -> Iterator[bytes]:
@@ -133,8 +139,9 @@ def _chunks(total: int, size: int = 1000) -> Iterator[bytes]:
     ("size", "status"), [(BODY_LIMIT, 201), (BODY_LIMIT + 1, 413), (BODY_LIMIT * 50, 413)]
 )
 def test_chunked_bodies_are_held_to_the_limit(api, error_of, size, status) -> None:
-    resp = requests.post(f"{api.url}/tasks/", data=_chunks(size), timeout=30,
-                         headers={"Content-Type": "application/json"})
+    resp = requests.post(
+        f"{api.url}/tasks/", data=_chunks(size), timeout=30, headers={"Content-Type": "application/json"}
+    )
     if status == 413:
         assert str(BODY_LIMIT) in error_of(resp, 413)["description"]
     else:
@@ -149,7 +156,8 @@ def test_every_route_answers_with_and_without_the_slash(api) -> None:
     assert requests.get(f"{api.url}/openapi.json", timeout=10).json()["openapi"].startswith("3.1")
     listed = requests.get(f"{api.url}/queuetypes/", timeout=10).json()["items"]
     assert {"name": "memory", "distribution": "hippo-memory-plugin", "available": True}.items() <= next(
-        qt for qt in listed if qt["name"] == "memory").items()
+        qt for qt in listed if qt["name"] == "memory"
+    ).items()
 
 
 def test_readyz_is_503_when_redis_is_unreachable(hippo_api, error_of) -> None:

@@ -74,8 +74,18 @@ def test_file_named_by_hippo_config(tmp_path: Path) -> None:
         ("port = 70000\n", "port must be between 0 and 65535"),
         ("log_level = 'LOUD'\n", "log_level must be one of DEBUG, INFO, WARNING, ERROR"),
     ],
-    ids=["unknown-key", "bad-toml", "not-a-number", "fraction", "boolean", "number-for-string",
-         "array", "zero-body-limit", "port-range", "log-level"],
+    ids=[
+        "unknown-key",
+        "bad-toml",
+        "not-a-number",
+        "fraction",
+        "boolean",
+        "number-for-string",
+        "array",
+        "zero-body-limit",
+        "port-range",
+        "log-level",
+    ],
 )
 def test_bad_file_names_the_problem(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ValueError) as caught:
@@ -119,5 +129,6 @@ def test_with_overrides_ignores_none() -> None:
 
 def test_mesos_masters_are_a_list() -> None:
     assert Config(mesos_master=" http://a:5050, http://b:5050 ,").mesos_masters == [
-        "http://a:5050", "http://b:5050"
+        "http://a:5050",
+        "http://b:5050",
     ]

@@ -491,9 +491,7 @@ def test_meets(
 
 def test_meets_reports_the_first_failing_constraint() -> None:
     # With several constraints, the reason names the first one the offer fails.
-    constraints = parse_constraints(
-        [["rack", "LIKE", "r.*"], ["hostname", "UNIQUE"], ["rack", "IS", "r9"]]
-    )
+    constraints = parse_constraints([["rack", "LIKE", "r.*"], ["hostname", "UNIQUE"], ["rack", "IS", "r9"]])
     assert meets(constraints, offer("a1", rack="r1"), [at("a1", rack="r1")]) == (
         "hostname a1 already runs a task of this group (UNIQUE)"
     )

@@ -11,9 +11,7 @@ from hippo_core.constraints import Placement, parse_constraints
 from hippo_core.placement import Capacity, PendingTask, Plan, never_fits, plan
 
 
-def offer(
-    agent: str, cpus: float = 4, mem: float = 4096, offer_id: str | None = None, **attrs: str
-) -> Offer:
+def offer(agent: str, cpus: float = 4, mem: float = 4096, offer_id: str | None = None, **attrs: str) -> Offer:
     return Offer(
         id=offer_id or f"o-{agent}",
         agent_id=f"ag-{agent}",
@@ -32,9 +30,7 @@ def task(
     constraints: list | None = None,
     max_concurrent: int | None = None,
 ) -> PendingTask:
-    return PendingTask(
-        task_id, group, cpus, mem, tuple(parse_constraints(constraints)), max_concurrent
-    )
+    return PendingTask(task_id, group, cpus, mem, tuple(parse_constraints(constraints)), max_concurrent)
 
 
 def tasks(count: int, **kwargs: object) -> list[PendingTask]:
@@ -270,9 +266,7 @@ def test_plan(case: Case) -> None:
     assert_accounts_for_everything(case.offers, case.pending, result)
 
 
-def assert_accounts_for_everything(
-    offers: list[Offer], pending: list[PendingTask], result: Plan
-) -> None:
+def assert_accounts_for_everything(offers: list[Offer], pending: list[PendingTask], result: Plan) -> None:
     """Every task launches once or waits with a reason; every offer is used or declined."""
     launched = [t.task_id for launch in result.launches for t in launch.tasks]
     assert len(launched) == len(set(launched))
@@ -326,9 +320,7 @@ NEVER_FITS = [
 @pytest.mark.parametrize(
     ("cpus", "mem", "capacity", "reason", "proves"), NEVER_FITS, ids=[c[4] for c in NEVER_FITS]
 )
-def test_never_fits(
-    cpus: float, mem: float, capacity: Capacity, reason: str | None, proves: str
-) -> None:
+def test_never_fits(cpus: float, mem: float, capacity: Capacity, reason: str | None, proves: str) -> None:
     assert never_fits(cpus, mem, capacity) == reason
 
 

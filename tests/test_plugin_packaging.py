@@ -30,9 +30,19 @@ def test_plugin_installs_on_its_own_and_registers_its_queue_type(
     target = tmp_path / "site"
     # Alone: no other plugin, no dependencies pulled in, into an empty directory.
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--target", str(target), str(ROOT / "hippo_plugins" / directory)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(ROOT / "hippo_plugins" / directory),
+        ],
+        check=True,
+        capture_output=True,
     )
     dists = list(importlib.metadata.distributions(path=[str(target)]))
     assert [d.metadata["Name"] for d in dists] == [distribution]

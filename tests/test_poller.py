@@ -174,8 +174,16 @@ def test_items_become_pending_tasks_carrying_the_queue_definition(poller, store,
         assert task["id"] == queue_id  # the family is the queue
         assert task["queue_id"] == queue_id
         assert task["created_at"] == clock.now
-        for name in ("cmd", "container", "env", "cpus", "mem", "constraints",
-                     "task_retries", "system_retries"):
+        for name in (
+            "cmd",
+            "container",
+            "env",
+            "cpus",
+            "mem",
+            "constraints",
+            "task_retries",
+            "system_retries",
+        ):
             assert task[name] == queue[name], name
         assert task["max_concurrent"] == queue["queue"]["max_concurrent"]
         env = task_environment(task)
@@ -304,8 +312,11 @@ DUE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("frequency", "later", "frequency_now", "due"),
-                         [case[1:] for case in DUE_CASES], ids=[case[0] for case in DUE_CASES])
+@pytest.mark.parametrize(
+    ("frequency", "later", "frequency_now", "due"),
+    [case[1:] for case in DUE_CASES],
+    ids=[case[0] for case in DUE_CASES],
+)
 def test_a_queue_is_due_a_period_after_its_last_poll(
     poller, store, hippo_queues, create, clock, frequency, later, frequency_now, due
 ):
@@ -363,16 +374,18 @@ def test_a_disabled_queue_is_left_alone_by_a_running_poller(store, hippo_queuety
 
 BATCH_CASES = [
     # (what it proves, items, batch_size, separator, task data)
-    ("7 items in threes make 3 tasks, the last one short", list("abcdefg"), 3, "|",
-     ["a|b|c", "d|e|f", "g"]),
+    ("7 items in threes make 3 tasks, the last one short", list("abcdefg"), 3, "|", ["a|b|c", "d|e|f", "g"]),
     ("the separator can be any string", ["x", "y", "z"], 2, "\n", ["x\ny", "z"]),
     ("an empty separator concatenates", ["x", "y"], 5, "", ["xy"]),
     ("batch size 1 gives a task per item", ["x", "y"], 1, "|", ["x", "y"]),
 ]
 
 
-@pytest.mark.parametrize(("items", "size", "separator", "expected"),
-                         [case[1:] for case in BATCH_CASES], ids=[case[0] for case in BATCH_CASES])
+@pytest.mark.parametrize(
+    ("items", "size", "separator", "expected"),
+    [case[1:] for case in BATCH_CASES],
+    ids=[case[0] for case in BATCH_CASES],
+)
 def test_items_are_batched(poller, store, create, items, size, separator, expected):
     queue_id = create("jobs", batch_size=size, batch_separator=separator)
     MemoryQueueType.push("jobs", *items)
@@ -422,8 +435,11 @@ BACKOFF_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("fault", "frequency", "waits"),
-                         [case[1:] for case in BACKOFF_CASES], ids=[case[0] for case in BACKOFF_CASES])
+@pytest.mark.parametrize(
+    ("fault", "frequency", "waits"),
+    [case[1:] for case in BACKOFF_CASES],
+    ids=[case[0] for case in BACKOFF_CASES],
+)
 def test_a_failing_source_is_marked_and_backed_off(
     poller, store, create, clock, secrets_sent, fault, frequency, waits
 ):

@@ -93,7 +93,7 @@ def test_entry_points_on_the_path_are_found_with_their_distribution(
         "hippo-regtest",
         {
             f"{good}.py": "from hippo_core.testing.memory_queue import MemoryQueueType\n"
-                          "class Renamed(MemoryQueueType):\n    name = 'regtest'\n",
+            "class Renamed(MemoryQueueType):\n    name = 'regtest'\n",
             f"{good}_broken.py": "raise RuntimeError('this plugin cannot start')\n",
         },
         {"regtest": f"{good}:Renamed", "regbroken": f"{good}_broken:Anything"},

@@ -115,13 +115,26 @@ def test_task_default(path: tuple[str, ...], default: Any) -> None:
 
 # A valid value other than the default for each defaulted queue field.
 OTHER_VALUES = {
-    "type": "DOCKER", "network": "HOST", "force_pull_image": True,
+    "type": "DOCKER",
+    "network": "HOST",
+    "force_pull_image": True,
     "parameters": [{"key": "memory-swap", "value": "1g"}],
     "volumes": [{"containerPath": "/d", "hostPath": "/d", "mode": "RW"}],
-    "cpus": 2, "mem": 64, "env": {"A": "1"}, "constraints": [["hostname", "UNIQUE"]],
-    "task_retries": 3, "system_retries": 0, "status": "DISABLED", "max_concurrent": 1,
-    "batch_size": 5, "batch_separator": "", "frequency_seconds": 0, "start": 3, "stop": 9,
-    "token": "a-longer-token", "url": "memory://u:p@h/x",
+    "cpus": 2,
+    "mem": 64,
+    "env": {"A": "1"},
+    "constraints": [["hostname", "UNIQUE"]],
+    "task_retries": 3,
+    "system_retries": 0,
+    "status": "DISABLED",
+    "max_concurrent": 1,
+    "batch_size": 5,
+    "batch_separator": "",
+    "frequency_seconds": 0,
+    "start": 3,
+    "stop": 9,
+    "token": "a-longer-token",
+    "url": "memory://u:p@h/x",
 }
 
 
@@ -241,8 +254,12 @@ TASK_BAD = [
 @pytest.mark.parametrize(("path", "value", "word"), QUEUE_BAD, ids=_case_id)
 def test_queue_bad_value(path: tuple[Any, ...], value: Any, word: str) -> None:
     """A bad value is reported at its own path, with a message saying what is wrong."""
-    body = {**copy.deepcopy(MINIMAL_QUEUE), **copy.deepcopy(FULL_DEFINITION),
-            "env": {"FOO": "bar"}, "constraints": [["hostname", "UNIQUE"]]}
+    body = {
+        **copy.deepcopy(MINIMAL_QUEUE),
+        **copy.deepcopy(FULL_DEFINITION),
+        "env": {"FOO": "bar"},
+        "constraints": [["hostname", "UNIQUE"]],
+    }
     errors = _errors(_queue, _set(body, path, value))
     where = _jsonpath(path)
     assert where in errors, errors
@@ -251,8 +268,12 @@ def test_queue_bad_value(path: tuple[Any, ...], value: Any, word: str) -> None:
 
 @pytest.mark.parametrize(("path", "value", "word"), TASK_BAD, ids=_case_id)
 def test_task_bad_value(path: tuple[Any, ...], value: Any, word: str) -> None:
-    body = {**copy.deepcopy(MINIMAL_TASK), **copy.deepcopy(FULL_DEFINITION),
-            "env": {"FOO": "bar"}, "constraints": [["hostname", "UNIQUE"]]}
+    body = {
+        **copy.deepcopy(MINIMAL_TASK),
+        **copy.deepcopy(FULL_DEFINITION),
+        "env": {"FOO": "bar"},
+        "constraints": [["hostname", "UNIQUE"]],
+    }
     errors = _errors(validate_task, _set(body, path, value))
     where = _jsonpath(path)
     assert where in errors, errors

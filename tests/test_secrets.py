@@ -151,5 +151,7 @@ def test_scrub_replaces_longer_secrets_first_and_skips_tiny_ones() -> None:
 
 def test_mask_all_hides_every_string() -> None:
     assert mask_all({"a": "x", "b": ["y", 1, ""], "c": {"d": "z", "e": None}}) == {
-        "a": MASK, "b": [MASK, 1, ""], "c": {"d": MASK, "e": None},
+        "a": MASK,
+        "b": [MASK, 1, ""],
+        "c": {"d": MASK, "e": None},
     }

@@ -53,16 +53,23 @@ def task_in(state: str, **overrides: object) -> dict:
 
 
 def status(task: dict, mesos_state: str, attempt: int = -1, **kw: object) -> TaskStatus:
-    return TaskStatus(task_id=task["attempts"][attempt]["mesos_id"], state=mesos_state,
-                      agent_id="agent-1", hostname="host1", **kw)
+    return TaskStatus(
+        task_id=task["attempts"][attempt]["mesos_id"],
+        state=mesos_state,
+        agent_id="agent-1",
+        hostname="host1",
+        **kw,
+    )
 
 
 ACTIVE = [states.STAGING, states.STARTING, states.RUNNING, states.UNREACHABLE]
 
 # (state before, Mesos update, state after or "refused" / "unchanged", what it proves)
 TRANSITIONS = [
-    *[(s, "TASK_RUNNING", states.RUNNING, "RUNNING is reachable from every earlier active state")
-      for s in (states.PENDING, states.STAGING, states.STARTING, states.UNREACHABLE)],
+    *[
+        (s, "TASK_RUNNING", states.RUNNING, "RUNNING is reachable from every earlier active state")
+        for s in (states.PENDING, states.STAGING, states.STARTING, states.UNREACHABLE)
+    ],
     (states.RUNNING, "TASK_RUNNING", "unchanged", "a repeated RUNNING (reconciliation) changes nothing"),
     (states.STAGING, "TASK_STARTING", states.STARTING, "STAGING moves on to STARTING"),
     (states.RUNNING, "TASK_STARTING", "refused", "no going back from RUNNING to STARTING"),
@@ -71,19 +78,26 @@ TRANSITIONS = [
     (states.RUNNING, "TASK_UNREACHABLE", states.UNREACHABLE, "a partitioned agent makes it UNREACHABLE"),
     *[(s, "TASK_FINISHED", states.FINISHED, "finishing ends it from any active state") for s in ACTIVE],
     *[(s, "TASK_FAILED", states.PENDING, "a failure with task_retries left is retried") for s in ACTIVE],
-    *[(s, m, states.PENDING, f"{m} is a system failure, retried with system_retries")
-      for s in ACTIVE for m in sorted(states.SYSTEM_FAULTS)],
+    *[
+        (s, m, states.PENDING, f"{m} is a system failure, retried with system_retries")
+        for s in ACTIVE
+        for m in sorted(states.SYSTEM_FAULTS)
+    ],
     (states.RUNNING, "TASK_KILLED", states.PENDING, "a kill Hippo did not ask for is a system failure"),
     (states.KILLING, "TASK_KILLED", states.KILLED, "a kill Hippo asked for ends KILLED"),
     (states.KILLING, "TASK_FAILED", states.KILLED, "a task dying while being killed is not retried"),
     (states.KILLING, "TASK_LOST", states.KILLED, "a task lost while being killed is not retried"),
     (states.KILLING, "TASK_FINISHED", states.FINISHED, "a task that finished first keeps its true state"),
     (states.KILLING, "TASK_RUNNING", states.KILLING, "RUNNING while being killed stays KILLING"),
-    *[(s, "TASK_LOST", "refused", f"{s} is final: another ending is refused")
-      for s in (states.FINISHED, states.FAILED, states.KILLED)],
-    *[(s, m, "killed", f"{s} is final: an attempt reported {m} after it ended is killed")
-      for s in (states.FINISHED, states.FAILED, states.KILLED)
-      for m in ("TASK_RUNNING", "TASK_STAGING")],
+    *[
+        (s, "TASK_LOST", "refused", f"{s} is final: another ending is refused")
+        for s in (states.FINISHED, states.FAILED, states.KILLED)
+    ],
+    *[
+        (s, m, "killed", f"{s} is final: an attempt reported {m} after it ended is killed")
+        for s in (states.FINISHED, states.FAILED, states.KILLED)
+        for m in ("TASK_RUNNING", "TASK_STAGING")
+    ],
     (states.FINISHED, "TASK_FINISHED", "unchanged", "a re-sent final update is a repeat, not an error"),
     (states.FAILED, "TASK_FAILED", "unchanged", "a re-sent TASK_FAILED is a repeat, not an error"),
 ]
@@ -125,8 +139,9 @@ RETRY_BUDGETS = [
 
 @pytest.mark.parametrize(("fault", "budget", "counter", "why"), RETRY_BUDGETS)
 @pytest.mark.parametrize("retries", [0, 1, 3])
-def test_each_fault_spends_its_own_budget(fault: str, budget: str, counter: str, why: str,
-                                          retries: int) -> None:
+def test_each_fault_spends_its_own_budget(
+    fault: str, budget: str, counter: str, why: str, retries: int
+) -> None:
     task = task_in(states.RUNNING, **{budget: retries})
     runs = 0
     while True:
@@ -149,8 +164,17 @@ def test_each_fault_spends_its_own_budget(fault: str, budget: str, counter: str,
 
 def test_attempt_records_where_and_when() -> None:
     task = task_in(states.RUNNING)
-    outcome = states.apply_status(task, status(task, "TASK_FAILED", reason="REASON_COMMAND_EXECUTOR_FAILED",
-                                                message="exit 1", source="SOURCE_EXECUTOR"), now=NOW + 9)
+    outcome = states.apply_status(
+        task,
+        status(
+            task,
+            "TASK_FAILED",
+            reason="REASON_COMMAND_EXECUTOR_FAILED",
+            message="exit 1",
+            source="SOURCE_EXECUTOR",
+        ),
+        now=NOW + 9,
+    )
     first = outcome.task["attempts"][0]
     assert first["agent_id"] == "agent-1" and first["hostname"] == "host1"
     assert first["reason"] == "REASON_COMMAND_EXECUTOR_FAILED"
@@ -291,9 +315,17 @@ def test_unlaunch_puts_a_launch_never_sent_back_to_pending_without_spending_a_re
     assert states.unlaunch(task_in(states.RUNNING)) is None
 
 
-@pytest.mark.parametrize(("mesos_state", "ends"), [
-    ("TASK_RUNNING", False), ("TASK_UNREACHABLE", False), ("TASK_KILLING", False),
-    ("TASK_FINISHED", True), ("TASK_KILLED", True), ("TASK_UNKNOWN", True), ("TASK_GONE", True),
-])
+@pytest.mark.parametrize(
+    ("mesos_state", "ends"),
+    [
+        ("TASK_RUNNING", False),
+        ("TASK_UNREACHABLE", False),
+        ("TASK_KILLING", False),
+        ("TASK_FINISHED", True),
+        ("TASK_KILLED", True),
+        ("TASK_UNKNOWN", True),
+        ("TASK_GONE", True),
+    ],
+)
 def test_which_mesos_states_end_an_attempt(mesos_state: str, ends: bool) -> None:
     assert states.ends_attempt(mesos_state) is ends

@@ -15,8 +15,13 @@ from hippo_core.errors import NotFound
 from hippo_core.states import ALL_STATES
 from hippo_core.store import Store
 
-DEFINITION = {"cmd": "true", "container": {"docker": {"image": "busybox"}}, "max_concurrent": 10,
-              "task_retries": 0, "system_retries": 2}
+DEFINITION = {
+    "cmd": "true",
+    "container": {"docker": {"image": "busybox"}},
+    "max_concurrent": 10,
+    "task_retries": 0,
+    "system_retries": 2,
+}
 
 
 def _queue(n: int) -> dict[str, Any]:
@@ -51,8 +56,11 @@ def test_queues_are_listed_newest_first_with_paging(store: Store) -> None:
 
 
 def test_unknown_queue(store: Store) -> None:
-    for call in (lambda: store.get_queue("nope"), lambda: store.delete_queue("nope"),
-                 lambda: store.update_queue("nope", lambda q: q)):
+    for call in (
+        lambda: store.get_queue("nope"),
+        lambda: store.delete_queue("nope"),
+        lambda: store.update_queue("nope", lambda q: q),
+    ):
         with pytest.raises(NotFound) as caught:
             call()
         assert (caught.value.kind, caught.value.ident) == ("queue", "nope")

@@ -50,8 +50,12 @@ class Up:
         return resp.json()
 
     def wait_task(self, ident: str, states: tuple[str, ...], timeout: float = WAIT) -> dict[str, Any]:
-        return wait_for(f"task {ident} in {states}", lambda: (
-            task if (task := self.get(f"/tasks/{ident}/"))["state"] in states else None), self, timeout)
+        return wait_for(
+            f"task {ident} in {states}",
+            lambda: task if (task := self.get(f"/tasks/{ident}/"))["state"] in states else None,
+            self,
+            timeout,
+        )
 
     def ctrl_c(self, timeout: float = WAIT) -> int:
         """What a terminal does on Ctrl-C: SIGINT to the foreground process group."""
@@ -99,7 +103,10 @@ def hippo_up(tmp_path: Path) -> Iterator[Callable[..., Up]]:
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "hippo_core.cli", "up", "--port", str(port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         up = Up(process, f"http://127.0.0.1:{port}", data_dir, log_path)
         started.append(up)
@@ -127,7 +134,7 @@ def _proc_stat(pid: int) -> tuple[int, str] | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[1]), fields[0]) if fields[0] != "Z" else None
 
 
@@ -165,8 +172,11 @@ def redis_servers_in(redis_dir: Path) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if (entry.name.isdigit() and b"redis-server" in (entry / "cmdline").read_bytes()
-                    and Path(os.readlink(entry / "cwd")) == redis_dir.resolve()):
+            if (
+                entry.name.isdigit()
+                and b"redis-server" in (entry / "cmdline").read_bytes()
+                and Path(os.readlink(entry / "cwd")) == redis_dir.resolve()
+            ):
                 found.append(int(entry.name))
         except OSError:
             continue
@@ -181,8 +191,9 @@ def test_a_one_off_task_runs_and_its_output_is_readable(hippo_up):
     banner = wait_for("the banner", lambda: "Hippo is up" in up.log() and up.log(), up)
     assert f"Hippo is up: {up.url}/" in banner and f"curl -s -X POST {up.url}/tasks/" in banner
 
-    up.post("/tasks/", {"id": "hello", "cmd": "echo hello from Hippo; echo to-stderr >&2",
-                        "container": BUSYBOX})
+    up.post(
+        "/tasks/", {"id": "hello", "cmd": "echo hello from Hippo; echo to-stderr >&2", "container": BUSYBOX}
+    )
     task = up.wait_task("hello", ("FINISHED", "FAILED"))
     assert task["state"] == "FINISHED", task
     logs = up.get("/tasks/hello/logs/")
@@ -196,13 +207,16 @@ def test_a_one_off_task_runs_and_its_output_is_readable(hippo_up):
 
 def test_a_failing_task_is_retried_as_configured(hippo_up):
     up = hippo_up()
-    up.post("/tasks/", {"id": "flaky", "cmd": 'echo "try $HIPPO_ATTEMPT"; exit 3', "task_retries": 2,
-                        "container": BUSYBOX})
+    up.post(
+        "/tasks/",
+        {"id": "flaky", "cmd": 'echo "try $HIPPO_ATTEMPT"; exit 3', "task_retries": 2, "container": BUSYBOX},
+    )
     task = up.wait_task("flaky", ("FINISHED", "FAILED"))
     assert task["state"] == "FAILED"
     assert task["task_retries_used"] == 2
     assert [(a["n"], a["state"], a["message"]) for a in task["attempts"]] == [
-        (n, "TASK_FAILED", "exit code 3") for n in (1, 2, 3)]
+        (n, "TASK_FAILED", "exit code 3") for n in (1, 2, 3)
+    ]
     for n in (1, 2, 3):
         assert up.get("/tasks/flaky/logs/", attempt=n)["stdout"]["text"] == f"try {n}\n"
 
@@ -212,11 +226,19 @@ def test_a_redis_queue_runs_each_item_once(hippo_up, redis_server, redis_client)
     for item in items:
         redis_client.lpush("work", item)
     up = hippo_up()
-    queue = up.post("/queues/", {
-        "cmd": 'echo "$HIPPO_DATA"', "container": BUSYBOX,
-        "queue": {"type": "redis", "name": "work", "frequency_seconds": 1,
-                  "redis": {"host": "127.0.0.1", "port": redis_server.port, "name": "work"}},
-    })
+    queue = up.post(
+        "/queues/",
+        {
+            "cmd": 'echo "$HIPPO_DATA"',
+            "container": BUSYBOX,
+            "queue": {
+                "type": "redis",
+                "name": "work",
+                "frequency_seconds": 1,
+                "redis": {"host": "127.0.0.1", "port": redis_server.port, "name": "work"},
+            },
+        },
+    )
 
     def all_finished() -> list[dict[str, Any]] | None:
         tasks = up.get("/tasks/", queue_id=queue["id"])["items"]
@@ -225,8 +247,11 @@ def test_a_redis_queue_runs_each_item_once(hippo_up, redis_server, redis_client)
     tasks = wait_for("the queue's tasks to finish", all_finished, up)
     # Several more polls find nothing new: each item was taken once.
     polled = up.get(f"/queues/{queue['id']}/")["queue"]["last_run_tstamp"]
-    wait_for("two more polls", lambda: up.get(f"/queues/{queue['id']}/")["queue"]["last_run_tstamp"]
-             >= polled + 2, up)
+    wait_for(
+        "two more polls",
+        lambda: up.get(f"/queues/{queue['id']}/")["queue"]["last_run_tstamp"] >= polled + 2,
+        up,
+    )
     tasks = up.get("/tasks/", queue_id=queue["id"])["items"]
     assert sorted(t["data"] for t in tasks) == sorted(items)
     for task in tasks:
@@ -270,9 +295,16 @@ def test_a_second_hippo_up_sees_the_earlier_tasks(hippo_up):
     assert done["state"] == "FINISHED"
     assert second.get("/tasks/done/logs/")["stdout"]["text"] == "kept\n"
     # The task Ctrl-C killed is reconciled as lost and runs again, as a system retry.
-    task = wait_for("the interrupted task's second attempt to run", lambda: (
-        task if len((task := second.get("/tasks/interrupted/"))["attempts"]) == 2
-        and task["state"] == "RUNNING" else None), second)
+    task = wait_for(
+        "the interrupted task's second attempt to run",
+        lambda: (
+            task
+            if len((task := second.get("/tasks/interrupted/"))["attempts"]) == 2
+            and task["state"] == "RUNNING"
+            else None
+        ),
+        second,
+    )
     assert [a["state"] for a in task["attempts"]] == ["TASK_LOST", "TASK_RUNNING"]
     assert task["attempts"][0]["reason"] == "REASON_RECONCILIATION"
     assert task["system_retries_used"] == 1

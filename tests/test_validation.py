@@ -20,9 +20,14 @@ SCHEMA: dict[str, Any] = {
         "id": {"type": "string", "readOnly": True},
         "name": {"type": "string", "minLength": 1},
         "size": {"type": "integer", "minimum": 1, "default": 3},
-        "tags": {"type": "array", "default": [], "items": {
-            "type": "object", "properties": {"k": {"type": "string", "default": "key"}},
-        }},
+        "tags": {
+            "type": "array",
+            "default": [],
+            "items": {
+                "type": "object",
+                "properties": {"k": {"type": "string", "default": "key"}},
+            },
+        },
         "inner": {
             "type": "object",
             "additionalProperties": False,
@@ -58,20 +63,31 @@ def test_strip_read_only_at_every_level() -> None:
     [
         ({"name": "n", "inner": {}}, []),
         ({}, [FieldError("$.inner", "is required"), FieldError("$.name", "is required")]),
-        ({"name": "", "inner": {"mode": "C"}, "size": "3"}, [
-            FieldError("$.inner.mode", "'C' is not one of ['A', 'B']"),
-            FieldError("$.name", "'' should be non-empty"),
-            FieldError("$.size", "'3' is not of type 'integer'"),
-        ]),
-        ({"name": "n", "inner": {"mdoe": "A"}, "nmae": "x"}, [
-            FieldError("$.inner.mdoe", "unknown field; did you mean 'mode'?"),
-            FieldError("$.nmae", "unknown field; did you mean 'name'?"),
-        ]),
-        ({"name": "n", "inner": {}, "zzz": 1}, [
-            FieldError("$.zzz", "unknown field; known fields: name, size, tags, inner"),
-        ]),
-        ({"name": "n", "inner": {}, "tags": [{"k": 1}]},
-         [FieldError("$.tags[0].k", "1 is not of type 'string'")]),
+        (
+            {"name": "", "inner": {"mode": "C"}, "size": "3"},
+            [
+                FieldError("$.inner.mode", "'C' is not one of ['A', 'B']"),
+                FieldError("$.name", "'' should be non-empty"),
+                FieldError("$.size", "'3' is not of type 'integer'"),
+            ],
+        ),
+        (
+            {"name": "n", "inner": {"mdoe": "A"}, "nmae": "x"},
+            [
+                FieldError("$.inner.mdoe", "unknown field; did you mean 'mode'?"),
+                FieldError("$.nmae", "unknown field; did you mean 'name'?"),
+            ],
+        ),
+        (
+            {"name": "n", "inner": {}, "zzz": 1},
+            [
+                FieldError("$.zzz", "unknown field; known fields: name, size, tags, inner"),
+            ],
+        ),
+        (
+            {"name": "n", "inner": {}, "tags": [{"k": 1}]},
+            [FieldError("$.tags[0].k", "1 is not of type 'string'")],
+        ),
     ],
     ids=["valid", "two-missing", "three-wrong", "typos-everywhere", "no-close-name", "in-an-array"],
 )
@@ -93,7 +109,10 @@ def test_a_secret_field_is_never_quoted() -> None:
 
 def test_validate_strips_checks_and_fills() -> None:
     assert validate(SCHEMA, {"id": "ignored", "name": "n", "inner": {}}) == {
-        "name": "n", "size": 3, "tags": [], "inner": {"mode": "A"},
+        "name": "n",
+        "size": 3,
+        "tags": [],
+        "inner": {"mode": "A"},
     }
     with pytest.raises(ValidationFailed) as caught:
         validate(SCHEMA, {"name": 1})
@@ -124,8 +143,11 @@ class ChattyQueueType(QueueType):
 
 
 def _queue(settings: dict[str, Any]) -> dict[str, Any]:
-    return {"cmd": "true", "container": {"docker": {"image": "busybox"}},
-            "queue": {"type": "chatty", "name": "c", "chatty": settings}}
+    return {
+        "cmd": "true",
+        "container": {"docker": {"image": "busybox"}},
+        "queue": {"type": "chatty", "name": "c", "chatty": settings},
+    }
 
 
 @pytest.mark.parametrize(

@@ -80,10 +80,15 @@ def _logs_schema() -> dict[str, Any]:
             "attempt": {"type": "integer"},
             "mesos_id": {"type": "string"},
             "state": {"type": "string"},
-            "attempts": {"type": "array", "items": {"type": "integer"},
-                         "description": "Attempts that have logs"},
-            "warning": {"type": ["string", "null"],
-                        "description": "E.g. that the image was not used (no Docker engine)"},
+            "attempts": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "Attempts that have logs",
+            },
+            "warning": {
+                "type": ["string", "null"],
+                "description": "E.g. that the image was not used (no Docker engine)",
+            },
             "stdout": stream,
             "stderr": stream,
         },
@@ -101,10 +106,16 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
             components[f"Settings.{qt['name']}"] = qt["schema"]
 
     queue_id = {
-        "name": "queue_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}
+        "name": "queue_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
     }
     task_id = {
-        "name": "task_id", "in": "path", "required": True, "schema": {"type": "string"},
+        "name": "task_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
         "description": "A task's mesos_id, the mesos id of any of its attempts, or a family id "
         "(meaning that family's newest task).",
     }
@@ -112,7 +123,8 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
         "summary": "Create a queue",
         "requestBody": _body("Queue"),
         "responses": {
-            "201": _json(_ref("Queue"), "Created; Location names it"), **_errors(400, 411, 413, 415, 503)
+            "201": _json(_ref("Queue"), "Created; Location names it"),
+            **_errors(400, 411, 413, 415, 503),
         },
     }
     update_queue = {
@@ -204,7 +216,8 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                 "summary": "Run an ended task again as a new attempt, retry budgets restored",
                 "parameters": [task_id],
                 "responses": {
-                    "200": _json(_ref("Task"), "The task, PENDING again"), **_errors(404, 409, 503)
+                    "200": _json(_ref("Task"), "The task, PENDING again"),
+                    **_errors(404, 409, 503),
                 },
             }
         },
@@ -213,14 +226,20 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                 "summary": "stdout and stderr of a task's attempt (tasks run by the local backend)",
                 "parameters": [
                     task_id,
-                    {"name": "attempt", "in": "query", "schema": {"type": "integer", "minimum": 1},
-                     "description": "Attempt number; default: the newest attempt that has logs"},
-                    {"name": "tail", "in": "query", "schema": {"type": "integer", "minimum": 0},
-                     "description": "Only the last BYTES of each stream"},
+                    {
+                        "name": "attempt",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1},
+                        "description": "Attempt number; default: the newest attempt that has logs",
+                    },
+                    {
+                        "name": "tail",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0},
+                        "description": "Only the last BYTES of each stream",
+                    },
                 ],
-                "responses": {
-                    "200": _json(_logs_schema(), "The attempt's output"), **_errors(400, 404, 503)
-                },
+                "responses": {"200": _json(_logs_schema(), "The attempt's output"), **_errors(400, 404, 503)},
             }
         },
         "/openapi.json": {

@@ -32,9 +32,7 @@ def backend_class(name: str) -> type[Backend]:
         raise UnknownBackend(f"backend {name!r} is installed but failed to load: {failures[name]}")
     close = difflib.get_close_matches(name, list(found), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise UnknownBackend(
-        f"unknown backend {name!r}{hint} (installed: {', '.join(sorted(found)) or 'none'})"
-    )
+    raise UnknownBackend(f"unknown backend {name!r}{hint} (installed: {', '.join(sorted(found)) or 'none'})")
 
 
 def backend_factory(config: Config) -> Callable[[], Backend]:

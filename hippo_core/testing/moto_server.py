@@ -30,9 +30,7 @@ def find_moto_server() -> str:
         if beside.exists():
             path = str(beside)
     if path is None:
-        raise FileNotFoundError(
-            "moto_server is not on PATH; install it with: pip install 'moto[server]'"
-        )
+        raise FileNotFoundError("moto_server is not on PATH; install it with: pip install 'moto[server]'")
     return path
 
 
@@ -107,9 +105,7 @@ class MotoServer:
             "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
         }
         iam.create_user(UserName=user_name)
-        iam.put_user_policy(
-            UserName=user_name, PolicyName="everything", PolicyDocument=json.dumps(policy)
-        )
+        iam.put_user_policy(UserName=user_name, PolicyName="everything", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=user_name)["AccessKey"]
         iam.close()
         return key["AccessKeyId"], key["SecretAccessKey"]
@@ -121,9 +117,7 @@ class MotoServer:
         and only for the actions their policies allow.
         """
         count = "0" if enabled else "inf"
-        requests.post(
-            f"{self.url}/moto-api/reset-auth", data=count, timeout=10
-        ).raise_for_status()
+        requests.post(f"{self.url}/moto-api/reset-auth", data=count, timeout=10).raise_for_status()
 
     def stop(self) -> None:
         if self.process is not None:

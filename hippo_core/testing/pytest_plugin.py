@@ -126,9 +126,7 @@ def hippo_queues(hippo_store: Store, hippo_queuetypes: QueueTypeRegistry) -> Que
 
 
 @pytest.fixture
-def hippo_pollers(
-    hippo_store: Store, hippo_queuetypes: QueueTypeRegistry
-) -> Iterator[Callable[..., Poller]]:
+def hippo_pollers(hippo_store: Store, hippo_queuetypes: QueueTypeRegistry) -> Iterator[Callable[..., Poller]]:
     made: list[Poller] = []
 
     def make(**options: Any) -> Poller:

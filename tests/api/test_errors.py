@@ -39,8 +39,13 @@ ROUTES = {
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 WRONG = [(path, method) for path, allowed in ROUTES.items() for method in METHODS if method not in allowed]
-CREATE_OR_UPDATE = [("POST", "/queues/"), ("PUT", "/queues/"), ("POST", "/tasks/"),
-                    ("POST", f"/queues/{QID}/"), ("PUT", f"/queues/{QID}/")]
+CREATE_OR_UPDATE = [
+    ("POST", "/queues/"),
+    ("PUT", "/queues/"),
+    ("POST", "/tasks/"),
+    ("POST", f"/queues/{QID}/"),
+    ("PUT", f"/queues/{QID}/"),
+]
 
 
 @pytest.mark.parametrize("slash", ["", "/"], ids=["no-slash", "slash"])
@@ -78,11 +83,13 @@ def test_wrong_content_type_is_415(client, error_of, redis_snapshot, method, pat
     assert redis_snapshot() == before
 
 
-@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/merge-patch+json",
-                                          "APPLICATION/JSON"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "application/merge-patch+json", "APPLICATION/JSON"]
+)
 def test_json_content_types_are_accepted(client, task_body, content_type) -> None:
-    resp = client.simulate_post("/tasks/", body=json.dumps(task_body()),
-                                headers={"Content-Type": content_type})
+    resp = client.simulate_post(
+        "/tasks/", body=json.dumps(task_body()), headers={"Content-Type": content_type}
+    )
     assert resp.status_code == 201, resp.text
 
 
@@ -139,16 +146,18 @@ def _padded(task_body: Any, size: int) -> bytes:
 
 
 def test_body_at_the_limit_is_read(small_client, task_body) -> None:
-    resp = small_client.simulate_post("/tasks/", body=_padded(task_body, LIMIT),
-                                      headers={"Content-Type": "application/json"})
+    resp = small_client.simulate_post(
+        "/tasks/", body=_padded(task_body, LIMIT), headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 201, resp.text
 
 
 @pytest.mark.parametrize(("method", "path"), CREATE_OR_UPDATE)
 def test_body_over_the_limit_is_413(small_client, task_body, error_of, redis_snapshot, method, path) -> None:
     before = redis_snapshot()
-    resp = small_client.simulate_request(method, path, body=_padded(task_body, LIMIT + 1),
-                                         headers={"Content-Type": "application/json"})
+    resp = small_client.simulate_request(
+        method, path, body=_padded(task_body, LIMIT + 1), headers={"Content-Type": "application/json"}
+    )
     body = error_of(resp, 413)
     assert str(LIMIT) in body["description"]
     assert "max_body_bytes" in body["description"]
@@ -167,7 +176,9 @@ def _chunked(client: Any, path: str, raw: bytes, terminated: bool = True) -> Any
     if terminated:
         extras["wsgi.input_terminated"] = True
     return client.simulate_request(
-        "POST", path, headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        "POST",
+        path,
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
         extras=extras,
     )
 
@@ -189,8 +200,9 @@ def test_chunked_body_the_server_cannot_bound_is_411(small_client, task_body, er
 
 def test_default_limit_is_one_mib(client, task_body, error_of) -> None:
     assert Config().max_body_bytes == 1024 * 1024
-    resp = client.simulate_post("/tasks/", body=_padded(task_body, 1024 * 1024 + 1),
-                                headers={"Content-Type": "application/json"})
+    resp = client.simulate_post(
+        "/tasks/", body=_padded(task_body, 1024 * 1024 + 1), headers={"Content-Type": "application/json"}
+    )
     error_of(resp, 413)
 
 
@@ -199,8 +211,11 @@ def test_default_limit_is_one_mib(client, task_body, error_of) -> None:
 
 def test_redis_down_is_503_in_the_error_shape(registry, error_of) -> None:
     # No retries: redis-py's default backoff would only make the test slow.
-    dead = Store(redis.Redis(port=free_port(), decode_responses=True, socket_connect_timeout=1,
-                             retry=Retry(NoBackoff(), 0)))
+    dead = Store(
+        redis.Redis(
+            port=free_port(), decode_responses=True, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        )
+    )
     client = falcon.testing.TestClient(create_app(Config(), dead, registry))
     for path in ("/queues/", "/tasks/", f"/queues/{uuid.uuid4()}/"):
         body = error_of(client.simulate_get(path), 503)
@@ -218,9 +233,7 @@ class ExplodingQueueType(MemoryQueueType):
 def test_an_unexpected_error_is_500_in_the_error_shape_and_logged(
     store, error_of, redis_snapshot, caplog, queue_body
 ) -> None:
-    client = falcon.testing.TestClient(
-        create_app(Config(), store, QueueTypeRegistry.of(ExplodingQueueType))
-    )
+    client = falcon.testing.TestClient(create_app(Config(), store, QueueTypeRegistry.of(ExplodingQueueType)))
     body = queue_body()
     body["queue"]["type"] = "exploding"
     body["queue"]["exploding"] = body["queue"].pop("memory")
@@ -228,5 +241,7 @@ def test_an_unexpected_error_is_500_in_the_error_shape_and_logged(
     error = error_of(client.simulate_post("/queues/", json=body), 500)
     assert "plugin bug" not in json.dumps(error)  # internals stay in the log
     assert redis_snapshot() == before
-    assert any(r.levelno == logging.ERROR and r.exc_info and "plugin bug" in str(r.exc_info[1])
-               for r in caplog.records)
+    assert any(
+        r.levelno == logging.ERROR and r.exc_info and "plugin bug" in str(r.exc_info[1])
+        for r in caplog.records
+    )

@@ -20,8 +20,9 @@ SLASHES = pytest.mark.parametrize("slash", ["", "/"], ids=["no-slash", "slash"])
 @pytest.fixture
 def dead_client(registry) -> falcon.testing.TestClient:
     """The API on a Redis address where nothing listens (no retries, to fail fast)."""
-    client = redis.Redis(port=free_port(), decode_responses=True, socket_connect_timeout=1,
-                         retry=Retry(NoBackoff(), 0))
+    client = redis.Redis(
+        port=free_port(), decode_responses=True, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
     return falcon.testing.TestClient(create_app(Config(), Store(client), registry))
 
 
@@ -54,8 +55,11 @@ def test_readyz_follows_redis_going_away(registry, error_of) -> None:
     """Readiness is checked on every call, not once: a Redis that stops is noticed."""
     own = RedisServer().start()
     try:
-        store = Store(redis.Redis(port=own.port, decode_responses=True, socket_connect_timeout=1,
-                                  retry=Retry(NoBackoff(), 0)))
+        store = Store(
+            redis.Redis(
+                port=own.port, decode_responses=True, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+            )
+        )
         client = falcon.testing.TestClient(create_app(Config(), store, registry))
         assert client.simulate_get("/readyz").status_code == 200
     finally:

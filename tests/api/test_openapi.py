@@ -79,8 +79,12 @@ def test_schemas_are_the_ones_that_validate(spec) -> None:
         expected = schemas.load(name)
         expected.pop("$schema", None)
         assert spec["components"]["schemas"][component] == expected
-    assert spec["components"]["schemas"]["Queue"]["properties"]["queue"]["properties"]["max_concurrent"][
-        "default"] == 10000
+    assert (
+        spec["components"]["schemas"]["Queue"]["properties"]["queue"]["properties"]["max_concurrent"][
+            "default"
+        ]
+        == 10000
+    )
 
 
 def test_installed_queue_types_settings_are_components(spec, registry) -> None:

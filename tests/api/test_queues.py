@@ -185,10 +185,12 @@ def test_unknown_queue_type_lists_installed_types_and_suggests(
     body["queue"]["memroy"] = body["queue"].pop("memory")
     before = redis_snapshot()
     error = error_of(client.simulate_post("/queues/", json=body), 400)
-    assert error["errors"] == [{
-        "path": "$.queue.type",
-        "message": "unknown queue type 'memroy'; did you mean 'memory'? installed: memory",
-    }]
+    assert error["errors"] == [
+        {
+            "path": "$.queue.type",
+            "message": "unknown queue type 'memroy'; did you mean 'memory'? installed: memory",
+        }
+    ]
     assert redis_snapshot() == before
 
 
@@ -215,11 +217,17 @@ def test_settings_are_validated_by_the_plugin(client, queue_body, error_of) -> N
 
 def test_poller_state_is_shown_read_only(client, queue_body, store) -> None:
     record = _create(client, queue_body())
-    assert {k: record["queue"][k] for k in ("last_run_tstamp", "next_run_tstamp", "last_error",
-                                             "last_error_tstamp", "cursor")} == dict.fromkeys(
-        ("last_run_tstamp", "next_run_tstamp", "last_error", "last_error_tstamp", "cursor"))
-    state = {"last_run_tstamp": 100.0, "next_run_tstamp": 160.0, "last_error": "source said no",
-             "last_error_tstamp": 99.0, "cursor": 42}
+    assert {
+        k: record["queue"][k]
+        for k in ("last_run_tstamp", "next_run_tstamp", "last_error", "last_error_tstamp", "cursor")
+    } == dict.fromkeys(("last_run_tstamp", "next_run_tstamp", "last_error", "last_error_tstamp", "cursor"))
+    state = {
+        "last_run_tstamp": 100.0,
+        "next_run_tstamp": 160.0,
+        "last_error": "source said no",
+        "last_error_tstamp": 99.0,
+        "cursor": 42,
+    }
     store.set_queue_state(record["id"], state)
     shown = client.simulate_get(f"/queues/{record['id']}/").json
     assert {k: shown["queue"][k] for k in state} == state
@@ -270,9 +278,11 @@ def test_secrets_stay_hidden_when_the_queue_type_is_gone(client, queue_body, sto
     """Without its plugin nobody knows which settings are secret: every setting is masked."""
     record = _create(client, queue_body())
     without_plugin = falcon.testing.TestClient(create_app(Config(), store, QueueTypeRegistry.of()))
-    for resp in (without_plugin.simulate_get(f"/queues/{record['id']}/"),
-                 without_plugin.simulate_get("/queues/"),
-                 without_plugin.simulate_get(f"/queues/{record['id']}/toggle/")):
+    for resp in (
+        without_plugin.simulate_get(f"/queues/{record['id']}/"),
+        without_plugin.simulate_get("/queues/"),
+        without_plugin.simulate_get(f"/queues/{record['id']}/toggle/"),
+    ):
         assert resp.status_code == 200, resp.text
         _assert_no_secret(resp.text, secrets_sent)
     shown = without_plugin.simulate_get(f"/queues/{record['id']}/").json["queue"]["memory"]

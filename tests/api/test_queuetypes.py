@@ -16,7 +16,7 @@ from hippo_core.config import Config
 from hippo_core.registry import NAMESPACE, QueueTypeRegistry
 from hippo_core.testing.memory_queue import MemoryQueueType
 
-PLUGIN_SOURCE = '''
+PLUGIN_SOURCE = """
 from hippo_core.queuetype import PollResult, QueueType
 
 
@@ -35,7 +35,7 @@ class ThrowAwayQueueType(QueueType):
 
     def poll(self, limit, cursor):
         return PollResult()
-'''
+"""
 BROKEN_SOURCE = "import hippo_module_that_does_not_exist  # the plugin's dependency is missing\n"
 
 
@@ -47,15 +47,19 @@ def _client(store: Any, registry: QueueTypeRegistry) -> falcon.testing.TestClien
 def test_lists_the_installed_types_with_their_schema(client, slash) -> None:
     resp = client.simulate_get(f"/queuetypes{slash}")
     assert resp.status_code == 200
-    assert resp.json == {"items": [{
-        "name": "memory",
-        "label": MemoryQueueType.label,
-        "distribution": None,
-        "version": None,
-        "available": True,
-        "error": None,
-        "schema": MemoryQueueType.schema,
-    }]}
+    assert resp.json == {
+        "items": [
+            {
+                "name": "memory",
+                "label": MemoryQueueType.label,
+                "distribution": None,
+                "version": None,
+                "available": True,
+                "error": None,
+                "schema": MemoryQueueType.schema,
+            }
+        ]
+    }
 
 
 def test_empty_registry_is_an_empty_list(store) -> None:
@@ -112,11 +116,17 @@ def test_a_distribution_on_the_path_registers_its_type(
     plugin_dist, monkeypatch, store, fresh_entry_points
 ) -> None:
     module = f"hippo_throwaway_{uuid.uuid4().hex}"
-    root = plugin_dist("hippo-throwaway", {f"{module}/__init__.py": PLUGIN_SOURCE},
-                       {"throwaway": f"{module}:ThrowAwayQueueType"}, version="2.5")
+    root = plugin_dist(
+        "hippo-throwaway",
+        {f"{module}/__init__.py": PLUGIN_SOURCE},
+        {"throwaway": f"{module}:ThrowAwayQueueType"},
+        version="2.5",
+    )
     monkeypatch.syspath_prepend(str(root))
-    listed = {qt["name"]: qt for qt in _client(store, QueueTypeRegistry()).simulate_get("/queuetypes/").json[
-        "items"]}
+    listed = {
+        qt["name"]: qt
+        for qt in _client(store, QueueTypeRegistry()).simulate_get("/queuetypes/").json["items"]
+    }
     assert listed["throwaway"]["available"] is True
     assert listed["throwaway"]["distribution"] == "hippo-throwaway"
     assert listed["throwaway"]["version"] == "2.5"
@@ -149,8 +159,11 @@ def _types(api_url: str) -> dict[str, dict[str, Any]]:
 
 def test_install_and_uninstall_a_plugin(plugin_dist, hippo_api) -> None:
     """A plugin appears in a `hippo api` that can import its distribution, and is gone without it."""
-    root = plugin_dist("hippo-throwaway", {"hippo_throwaway/__init__.py": PLUGIN_SOURCE},
-                       {"throwaway": "hippo_throwaway:ThrowAwayQueueType"})
+    root = plugin_dist(
+        "hippo-throwaway",
+        {"hippo_throwaway/__init__.py": PLUGIN_SOURCE},
+        {"throwaway": "hippo_throwaway:ThrowAwayQueueType"},
+    )
     installed = hippo_api(pythonpath=[root])
     listed = _types(installed.url)
     assert listed["throwaway"]["available"] is True

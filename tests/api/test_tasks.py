@@ -118,10 +118,17 @@ def _store_tasks(
     store: Any, specs: list[tuple[str, str | None]], start: float = 1000.0
 ) -> list[dict[str, Any]]:
     """Tasks of the given (family, queue_id), created one second apart in that order."""
-    definition = {"cmd": "true", "container": {"docker": {"image": "busybox"}}, "max_concurrent": 10,
-                  "task_retries": 0, "system_retries": 2}
-    tasks = [states.new_task(definition, family, queue_id, data=str(n), now=start + n)
-             for n, (family, queue_id) in enumerate(specs)]
+    definition = {
+        "cmd": "true",
+        "container": {"docker": {"image": "busybox"}},
+        "max_concurrent": 10,
+        "task_retries": 0,
+        "system_retries": 2,
+    }
+    tasks = [
+        states.new_task(definition, family, queue_id, data=str(n), now=start + n)
+        for n, (family, queue_id) in enumerate(specs)
+    ]
     store.create_tasks(tasks)
     return tasks
 
@@ -196,9 +203,12 @@ def test_a_page_from_the_middle_reads_only_that_page(client, store, redis_client
     for task in tasks[::4]:
         _launch(store, task["mesos_id"])
     state, family = params.get("state"), params.get("id")
-    matching = [t["mesos_id"] for t in reversed(tasks)
-                if (family is None or t["id"] == family)
-                and (state is None or t["mesos_id"] not in {x["mesos_id"] for x in tasks[::4]})]
+    matching = [
+        t["mesos_id"]
+        for t in reversed(tasks)
+        if (family is None or t["id"] == family)
+        and (state is None or t["mesos_id"] not in {x["mesos_id"] for x in tasks[::4]})
+    ]
     offset, limit = 40, 10
     query = {**params, "offset": offset, "limit": limit}
     result: dict[str, Any] = {}
@@ -206,7 +216,7 @@ def test_a_page_from_the_middle_reads_only_that_page(client, store, redis_client
         redis_client, lambda: result.update(resp=client.simulate_get("/tasks/", params=query))
     )
     page = result["resp"].json
-    assert [t["mesos_id"] for t in page["items"]] == matching[offset:offset + limit]
+    assert [t["mesos_id"] for t in page["items"]] == matching[offset : offset + limit]
     assert page["total"] == len(matching)
     # Connection handshakes (of any client) are not part of the listing.
     commands = [c for c in commands if c[0].upper() not in ("HELLO", "CLIENT", "SELECT", "PING")]

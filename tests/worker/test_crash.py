@@ -23,8 +23,9 @@ def start_worker_process(hippo, log: Path) -> subprocess.Popen:
         "HIPPO_LOG_LEVEL": "DEBUG",
     }
     out = log.open("ab")
-    return subprocess.Popen([sys.executable, "-m", "hippo_core.cli", "worker"], env=env,
-                            stdout=out, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hippo_core.cli", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
+    )
 
 
 @pytest.mark.slow
@@ -33,16 +34,19 @@ def test_sigkill_mid_flight_then_a_new_worker_finds_every_task_in_its_true_state
     log = tmp_path / "workers.log"
     first = start_worker_process(hippo, log)
     try:
-        tasks = [hippo.post_task(id="crash", cmd="work", cpus=0.1, mem=32, max_concurrent=50)
-                 for _ in range(12)]
-        hippo.wait(lambda: sum(hippo.task(t["mesos_id"])["state"] == "RUNNING" for t in tasks) >= 3,
-                   "tasks running under the first worker", timeout=30)
+        tasks = [
+            hippo.post_task(id="crash", cmd="work", cpus=0.1, mem=32, max_concurrent=50) for _ in range(12)
+        ]
+        hippo.wait(
+            lambda: sum(hippo.task(t["mesos_id"])["state"] == "RUNNING" for t in tasks) >= 3,
+            "tasks running under the first worker",
+            timeout=30,
+        )
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     # Work posted while no worker runs waits for the next one.
-    tasks += [hippo.post_task(id="crash", cmd="work", cpus=0.1, mem=32, max_concurrent=50)
-              for _ in range(3)]
+    tasks += [hippo.post_task(id="crash", cmd="work", cpus=0.1, mem=32, max_concurrent=50) for _ in range(3)]
 
     second = start_worker_process(hippo, log)
     try:

@@ -22,6 +22,7 @@ def test_restarted_worker_resubscribes_as_the_same_framework_and_reconciles(hipp
     hippo.wait(lambda: len(subscribes(hippo.peer)) == 2, "a second SUBSCRIBE")
     again = subscribes(hippo.peer)[1]
     assert again["subscribe"]["framework_info"]["id"]["value"] == framework_id
+
     def reconciled_explicitly() -> bool:
         return any(
             call == "RECONCILE"
@@ -30,8 +31,9 @@ def test_restarted_worker_resubscribes_as_the_same_framework_and_reconciles(hipp
         )
 
     hippo.wait(reconciled_explicitly, "explicit reconciliation of the running task")
-    assert any(call == "RECONCILE" and body["reconcile"].get("tasks", []) == []
-               for call, body in hippo.peer.calls), "then an implicit one"
+    assert any(
+        call == "RECONCILE" and body["reconcile"].get("tasks", []) == [] for call, body in hippo.peer.calls
+    ), "then an implicit one"
 
     assert hippo.task(posted["mesos_id"])["state"] == "RUNNING"
     assert hippo.peer.launch_count(posted["mesos_id"]) == 1
@@ -120,6 +122,10 @@ def test_unreachable_too_long_is_retried_and_the_old_attempt_killed_when_it_retu
     assert task["attempts"][0]["state"] == "HIPPO_UNREACHABLE_TIMEOUT", "how Hippo ended it stays"
     # The master's "running again" and the kill's answer may arrive in either order; what
     # Mesos says last of the old attempt is that it ended, recorded beside how Hippo ended it.
-    hippo.wait(lambda: hippo.task(posted["mesos_id"])["attempts"][0].get("reported_state")
-               in {"TASK_KILLED", "TASK_LOST", "TASK_GONE", "TASK_UNKNOWN"},
-               "what Mesos said of the old attempt recorded beside it")
+    hippo.wait(
+        lambda: (
+            hippo.task(posted["mesos_id"])["attempts"][0].get("reported_state")
+            in {"TASK_KILLED", "TASK_LOST", "TASK_GONE", "TASK_UNKNOWN"}
+        ),
+        "what Mesos said of the old attempt recorded beside it",
+    )

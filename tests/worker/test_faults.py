@@ -15,8 +15,10 @@ from hippo_core.tracker import Tracker
 
 def leading_term(hippo):
     running = hippo.start_worker()
-    hippo.wait(lambda: running.worker.term is not None and running.worker.term.tracker.trusted(),
-               "a leading, reconciled worker")
+    hippo.wait(
+        lambda: running.worker.term is not None and running.worker.term.tracker.trusted(),
+        "a leading, reconciled worker",
+    )
     return running
 
 
@@ -68,8 +70,9 @@ def test_a_launch_recorded_but_never_sent_is_found_and_retried(hippo) -> None:
     tracker.stuck_after, tracker.sweep_seconds = 0.5, 0.2
     posted = hippo.post_task(cpus=64)  # fits no agent: the worker leaves it pending
     # What a crash between recording a launch and sending it leaves behind.
-    hippo.store.update_task(posted["mesos_id"],
-                            lambda t: states.mark_launched(t, "agent-that-never-heard", "agent1"))
+    hippo.store.update_task(
+        posted["mesos_id"], lambda t: states.mark_launched(t, "agent-that-never-heard", "agent1")
+    )
     task = hippo.wait_state(posted["mesos_id"], "PENDING")
     assert task["system_retries_used"] == 1
     assert task["attempts"][0]["state"] in {"TASK_UNKNOWN", "TASK_GONE", "TASK_LOST", "TASK_DROPPED"}
@@ -87,8 +90,10 @@ def test_killing_an_unreachable_task_ends_it_when_the_agent_stays_away(hippo) ->
     task = hippo.wait_state(posted["mesos_id"], "KILLED")
     assert len(task["attempts"]) == 1, "a killed task is not retried"
     hippo.peer.heal_agent(running["hostname"])
-    hippo.wait(lambda: hippo.peer.tasks[posted["mesos_id"]].state == "TASK_KILLED",
-               "the container killed once its agent is back")
+    hippo.wait(
+        lambda: hippo.peer.tasks[posted["mesos_id"]].state == "TASK_KILLED",
+        "the container killed once its agent is back",
+    )
 
 
 def test_lowering_a_queues_max_concurrent_holds_back_tasks_made_before(hippo) -> None:
@@ -97,10 +102,15 @@ def test_lowering_a_queues_max_concurrent_holds_back_tasks_made_before(hippo) ->
     queues = QueueService(hippo.store, registry)
     MemoryQueueType.clear()
     MemoryQueueType.push("jobs", *[f"item{i}" for i in range(6)])
-    queue = queues.create({"cmd": "work", "cpus": 0.1, "mem": 32,
-                           "container": {"docker": {"image": "busybox"}},
-                           "queue": {"type": "memory", "name": "jobs", "max_concurrent": 10,
-                                     "memory": {"list": "jobs"}}})
+    queue = queues.create(
+        {
+            "cmd": "work",
+            "cpus": 0.1,
+            "mem": 32,
+            "container": {"docker": {"image": "busybox"}},
+            "queue": {"type": "memory", "name": "jobs", "max_concurrent": 10, "memory": {"list": "jobs"}},
+        }
+    )
     Poller(hippo.store, registry).poll(hippo.store.get_queue(queue["id"]), {})
     assert hippo.store.count(states.PENDING, queue["id"]) == 6
     body = {k: v for k, v in queue.items() if k not in ("id", "created_at", "updated_at")}
@@ -109,9 +119,14 @@ def test_lowering_a_queues_max_concurrent_holds_back_tasks_made_before(hippo) ->
 
     hippo.start_worker()
     hippo.wait(lambda: hippo.store.count(states.RUNNING, queue["id"]) == 2, "two running")
-    hippo.wait(lambda: hippo.store.count(states.PENDING, queue["id"]) == 4
-               and all(t.get("pending_reason") for t in
-                       hippo.store.list_tasks(state=states.PENDING, family=queue["id"]).items),
-               "the rest waiting with a reason")
+    hippo.wait(
+        lambda: (
+            hippo.store.count(states.PENDING, queue["id"]) == 4
+            and all(
+                t.get("pending_reason")
+                for t in hippo.store.list_tasks(state=states.PENDING, family=queue["id"]).items
+            )
+        ),
+        "the rest waiting with a reason",
+    )
     assert hippo.peer.max_active("hippo.family", queue["id"]) == 2
-

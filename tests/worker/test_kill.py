@@ -19,11 +19,11 @@ def test_kill_pending_task_ends_at_once_without_mesos(hippo) -> None:
 @pytest.mark.parametrize(
     ("how_to_get_there", "hippo_state"),
     [
-        pytest.param("launch_delay", "STAGING", marks=pytest.mark.peer(launch_delay=30.0),
-                     id="staging"),  # the agent has not started it yet
+        pytest.param(
+            "launch_delay", "STAGING", marks=pytest.mark.peer(launch_delay=30.0), id="staging"
+        ),  # the agent has not started it yet
         # TASK_STARTING after 3 s, TASK_RUNNING 3 s later: killed in between.
-        pytest.param("launch_delay", "STARTING", marks=pytest.mark.peer(launch_delay=3.0),
-                     id="starting"),
+        pytest.param("launch_delay", "STARTING", marks=pytest.mark.peer(launch_delay=3.0), id="starting"),
         pytest.param("hang", "RUNNING", id="running"),
         pytest.param("partition", "UNREACHABLE", id="unreachable"),
     ],
@@ -81,6 +81,8 @@ def test_force_delete_of_a_running_task_kills_it(hippo) -> None:
     assert hippo.api.simulate_delete(f"/tasks/{posted['mesos_id']}/").status_code == 409
     forced = hippo.api.simulate_delete(f"/tasks/{posted['mesos_id']}/", params={"force": "true"})
     assert forced.status_code == 204
-    hippo.wait(lambda: hippo.peer.tasks[posted["mesos_id"]].state == "TASK_KILLED",
-               "the deleted task killed on its agent")
+    hippo.wait(
+        lambda: hippo.peer.tasks[posted["mesos_id"]].state == "TASK_KILLED",
+        "the deleted task killed on its agent",
+    )
     assert hippo.api.simulate_get(f"/tasks/{posted['mesos_id']}/").status_code == 404

@@ -68,8 +68,10 @@ def test_lost_task_spends_system_retries(hippo) -> None:
 
 
 def test_container_launch_failure_is_a_task_fault_with_its_reason(hippo) -> None:
-    hippo.peer.add_rule(lambda ti: "badimage" in ti["command"]["value"],
-                        Error(reason="REASON_CONTAINER_LAUNCH_FAILED", message="no such image"))
+    hippo.peer.add_rule(
+        lambda ti: "badimage" in ti["command"]["value"],
+        Error(reason="REASON_CONTAINER_LAUNCH_FAILED", message="no such image"),
+    )
     hippo.start_worker()
     posted = hippo.post_task(cmd="badimage", task_retries=0)
     task = hippo.wait_state(posted["mesos_id"], "FAILED")
@@ -80,8 +82,12 @@ def test_container_launch_failure_is_a_task_fault_with_its_reason(hippo) -> None
 def test_task_that_fits_no_agent_stays_pending_with_a_reason(hippo) -> None:
     hippo.start_worker()
     posted = hippo.post_task(cpus=64)
-    hippo.wait(lambda: (hippo.task(posted["mesos_id"]).get("pending_reason") or "").startswith(
-        "no agent with 64 cpus"), "the pending reason")
+    hippo.wait(
+        lambda: (hippo.task(posted["mesos_id"]).get("pending_reason") or "").startswith(
+            "no agent with 64 cpus"
+        ),
+        "the pending reason",
+    )
     assert hippo.task(posted["mesos_id"])["state"] == "PENDING"
     assert hippo.peer.launch_count(posted["mesos_id"]) == 0
 
@@ -102,8 +108,9 @@ def test_several_tasks_pack_into_one_accept(hippo) -> None:
     hippo.peer.add_rule(lambda ti: True, Hang())
     posted = [hippo.post_task(id="pack", cpus=1, mem=64, max_concurrent=20) for _ in range(6)]
     hippo.start_worker()
-    hippo.wait(lambda: all(hippo.task(p["mesos_id"])["state"] == "RUNNING" for p in posted),
-               "all six running")
+    hippo.wait(
+        lambda: all(hippo.task(p["mesos_id"])["state"] == "RUNNING" for p in posted), "all six running"
+    )
     accepts = [body for call, body in hippo.peer.calls if call == "ACCEPT"]
     launched = [len(op["launch"]["task_infos"]) for body in accepts for op in body["accept"]["operations"]]
     assert max(launched) > 1, f"tasks were packed: {launched}"

@@ -13,36 +13,77 @@ from hippo_core.testing.mesos import Finish, Hang
 
 # (constraints, tasks posted, how many must run, check on the hostnames they run on, what it proves)
 PLACEMENTS = [
-    ([["hostname", "UNIQUE"]], 4, 3, lambda hosts: len(set(hosts)) == 3,
-     "UNIQUE: one per host; the fourth waits"),
-    ([["rack", "CLUSTER", "r2"]], 3, 3, lambda hosts: set(hosts) == {"agent2"},
-     "CLUSTER with a value: all on that rack"),
-    ([["rack", "LIKE", "r[12]"]], 4, 4, lambda hosts: "agent3" not in hosts,
-     "LIKE: only racks matching the regex"),
-    ([["rack", "UNLIKE", "r1"]], 4, 4, lambda hosts: "agent1" not in hosts,
-     "UNLIKE: never a rack matching the regex"),
-    ([["zone", "IS", "b"]], 2, 2, lambda hosts: set(hosts) == {"agent3"},
-     "IS: exact match only"),
-    ([["zone", "EQUAL", "a"]], 3, 3, lambda hosts: "agent3" not in hosts,
-     "EQUAL (the seed's spelling) is an exact match"),
-    ([["hostname", "MAX_PER", "2"]], 7, 6, lambda hosts: max(Counter(hosts).values()) == 2,
-     "MAX_PER 2: at most two per host; the seventh waits"),
-    ([["zone", "GROUP_BY", "2"]], 4, 4, lambda hosts: Counter("b" if h == "agent3" else "a" for h in hosts)
-     == Counter({"a": 2, "b": 2}), "GROUP_BY 2: spread evenly over both zones"),
+    (
+        [["hostname", "UNIQUE"]],
+        4,
+        3,
+        lambda hosts: len(set(hosts)) == 3,
+        "UNIQUE: one per host; the fourth waits",
+    ),
+    (
+        [["rack", "CLUSTER", "r2"]],
+        3,
+        3,
+        lambda hosts: set(hosts) == {"agent2"},
+        "CLUSTER with a value: all on that rack",
+    ),
+    (
+        [["rack", "LIKE", "r[12]"]],
+        4,
+        4,
+        lambda hosts: "agent3" not in hosts,
+        "LIKE: only racks matching the regex",
+    ),
+    (
+        [["rack", "UNLIKE", "r1"]],
+        4,
+        4,
+        lambda hosts: "agent1" not in hosts,
+        "UNLIKE: never a rack matching the regex",
+    ),
+    ([["zone", "IS", "b"]], 2, 2, lambda hosts: set(hosts) == {"agent3"}, "IS: exact match only"),
+    (
+        [["zone", "EQUAL", "a"]],
+        3,
+        3,
+        lambda hosts: "agent3" not in hosts,
+        "EQUAL (the seed's spelling) is an exact match",
+    ),
+    (
+        [["hostname", "MAX_PER", "2"]],
+        7,
+        6,
+        lambda hosts: max(Counter(hosts).values()) == 2,
+        "MAX_PER 2: at most two per host; the seventh waits",
+    ),
+    (
+        [["zone", "GROUP_BY", "2"]],
+        4,
+        4,
+        lambda hosts: Counter("b" if h == "agent3" else "a" for h in hosts) == Counter({"a": 2, "b": 2}),
+        "GROUP_BY 2: spread evenly over both zones",
+    ),
     ([["rack", "IS", "r9"]], 2, 0, lambda hosts: hosts == [], "no agent matches: nothing runs"),
 ]
 
 
-@pytest.mark.parametrize(("constraints", "posted", "running", "hosts_ok", "why"), PLACEMENTS,
-                         ids=[p[-1].split(":")[0] for p in PLACEMENTS])
+@pytest.mark.parametrize(
+    ("constraints", "posted", "running", "hosts_ok", "why"),
+    PLACEMENTS,
+    ids=[p[-1].split(":")[0] for p in PLACEMENTS],
+)
 def test_constraints_place_tasks(hippo, constraints, posted, running, hosts_ok, why) -> None:
     hippo.peer.add_rule(lambda ti: True, Hang())
     family = "placed"
-    tasks = [hippo.post_task(id=family, cpus=0.5, mem=64, constraints=constraints, max_concurrent=50)
-             for _ in range(posted)]
+    tasks = [
+        hippo.post_task(id=family, cpus=0.5, mem=64, constraints=constraints, max_concurrent=50)
+        for _ in range(posted)
+    ]
     hippo.start_worker()
-    hippo.wait(lambda: sum(hippo.task(t["mesos_id"])["state"] == "RUNNING" for t in tasks) == running,
-               f"{running} running ({why})")
+    hippo.wait(
+        lambda: sum(hippo.task(t["mesos_id"])["state"] == "RUNNING" for t in tasks) == running,
+        f"{running} running ({why})",
+    )
     # Give the scheduler a few more offer rounds to misplace something, if it would.
     waiting = [t for t in tasks if hippo.task(t["mesos_id"])["state"] == "PENDING"]
     for t in waiting:

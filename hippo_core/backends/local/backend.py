@@ -161,8 +161,11 @@ class LocalBackend(Backend):
             undelivered = len(self._outbox)
             self._outbox.clear()
         if running or undelivered:
-            log.info("local backend stopped: killed %d running task(s); %d update(s) left for "
-                     "reconciliation", len(running), undelivered)
+            log.info(
+                "local backend stopped: killed %d running task(s); %d update(s) left for reconciliation",
+                len(running),
+                undelivered,
+            )
 
     # -- offers -----------------------------------------------------------------------------
 
@@ -192,8 +195,9 @@ class LocalBackend(Backend):
             for launch in launches:
                 status = self._status(launch.task_id, "TASK_STAGING", source=AGENT)
                 task = _Task(launch, status)
-                task.thread = threading.Thread(target=self._run_task, args=(task,), daemon=True,
-                                               name=f"hippo-task-{launch.task_id[:40]}")
+                task.thread = threading.Thread(
+                    target=self._run_task, args=(task,), daemon=True, name=f"hippo-task-{launch.task_id[:40]}"
+                )
                 self._tasks[launch.task_id] = task
                 self._book.take(launch.cpus, launch.mem)
                 tasks.append(task)
@@ -259,14 +263,25 @@ class LocalBackend(Backend):
 
     def _lost(self, task_id: str, asked: str) -> TaskStatus:
         return self._status(
-            task_id, "TASK_LOST", reason="REASON_RECONCILIATION", source=MASTER,
+            task_id,
+            "TASK_LOST",
+            reason="REASON_RECONCILIATION",
+            source=MASTER,
             message=f"{asked}: the local backend on {self.hostname} has no record of this task; it "
             "ran under an earlier backend (a restarted `hippo up` or worker), which killed it on stopping",
         )
 
     def _replay(self, status: TaskStatus) -> TaskStatus:
-        return TaskStatus(status.task_id, status.state, self.agent_id, self.hostname,
-                          "REASON_RECONCILIATION", status.message, MASTER, time.time())
+        return TaskStatus(
+            status.task_id,
+            status.state,
+            self.agent_id,
+            self.hostname,
+            "REASON_RECONCILIATION",
+            status.message,
+            MASTER,
+            time.time(),
+        )
 
     # -- running one task -------------------------------------------------------------------
 
@@ -277,8 +292,9 @@ class LocalBackend(Backend):
         try:
             sandbox = self.logs.create(launch.task_id)
         except (OSError, ValueError) as exc:
-            self._finish(task, launch_failed(f"could not create the task's directory under {self.logs.root}: "
-                                             f"{exc}"))
+            self._finish(
+                task, launch_failed(f"could not create the task's directory under {self.logs.root}: {exc}")
+            )
             return
         try:
             if self.docker:
@@ -301,8 +317,15 @@ class LocalBackend(Backend):
             self._remove_env_file(launch.task_id, run)
         self._finish(task, ending)
 
-    def _start_and_wait(self, task: _Task, argv: list[str], env: dict[str, str], sandbox: Path,
-                        name: str | None, warning: str | None) -> Ending:
+    def _start_and_wait(
+        self,
+        task: _Task,
+        argv: list[str],
+        env: dict[str, str],
+        sandbox: Path,
+        name: str | None,
+        warning: str | None,
+    ) -> Ending:
         """Start the task's process unless it was killed meanwhile, and wait for it: how it ended."""
         with self._lock:
             if task.kill_requested:
@@ -332,8 +355,9 @@ class LocalBackend(Backend):
         try:
             run.remove_env_file()
         except OSError as exc:
-            log.warning("could not remove %s, which holds task %s's environment: %s", run.env_file,
-                        task_id, exc)
+            log.warning(
+                "could not remove %s, which holds task %s's environment: %s", run.env_file, task_id, exc
+            )
 
     def _finish(self, task: _Task, ending: Ending) -> None:
         with self._lock:
@@ -352,12 +376,24 @@ class LocalBackend(Backend):
 
     # -- status updates ---------------------------------------------------------------------
 
-    def _status(self, task_id: str, state: str, reason: str | None = None, message: str | None = None,
-                source: str = EXECUTOR) -> TaskStatus:
+    def _status(
+        self,
+        task_id: str,
+        state: str,
+        reason: str | None = None,
+        message: str | None = None,
+        source: str = EXECUTOR,
+    ) -> TaskStatus:
         return TaskStatus(task_id, state, self.agent_id, self.hostname, reason, message, source, time.time())
 
-    def _update(self, task: _Task, state: str, reason: str | None = None, message: str | None = None,
-                source: str = EXECUTOR) -> None:
+    def _update(
+        self,
+        task: _Task,
+        state: str,
+        reason: str | None = None,
+        message: str | None = None,
+        source: str = EXECUTOR,
+    ) -> None:
         """The task is now ``state``: remember it and queue the update (the lock is held)."""
         task.last = self._status(task.launch.task_id, state, reason, message, source)
         self._send(task.last)
@@ -377,10 +413,19 @@ class LocalBackend(Backend):
         if self.docker is None:
             self.docker = docker_cli.engine_answers()
         if not self.docker:
-            log.warning("no Docker engine answers on %s: tasks run as plain processes (%s -c) and "
-                        "their images are not used", self.hostname, self.shell)
-        log.info("local backend on %s: %g cpus, %.0f MB, task files in %s", self.hostname, self.cpus,
-                 self.mem, self.logs.root)
+            log.warning(
+                "no Docker engine answers on %s: tasks run as plain processes (%s -c) and "
+                "their images are not used",
+                self.hostname,
+                self.shell,
+            )
+        log.info(
+            "local backend on %s: %g cpus, %.0f MB, task files in %s",
+            self.hostname,
+            self.cpus,
+            self.mem,
+            self.logs.root,
+        )
         while True:
             with self._lock:
                 event, wait = self._next_event(time.monotonic())
@@ -440,6 +485,10 @@ class LocalBackend(Backend):
                 self._retry_at = time.monotonic() + delay
                 self._retry_delay = min(delay * 2, MAX_RETRY_SECONDS)
         what = f"{payload.task_id} {payload.state}" if kind == "update" else kind
-        log.warning("%s callback failed (%s: %s); %s", what, type(exc).__name__, exc,
-                    "offering again later" if kind == "offer" else f"delivering it again in {delay:g}s")
-
+        log.warning(
+            "%s callback failed (%s: %s); %s",
+            what,
+            type(exc).__name__,
+            exc,
+            "offering again later" if kind == "offer" else f"delivering it again in {delay:g}s",
+        )

@@ -59,10 +59,25 @@ ENV_FILE_MAX_LINE = 64 * 1024
 QUOTES = "'\""
 # Variables the docker client (or the C library and Go runtime under it) reads for
 # itself: a task may not set them through the client's environment.
-CLIENT_NAMES = frozenset({
-    "PATH", "HOME", "TMPDIR", "SHELL", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "GODEBUG", "GOGC", "GOMAXPROCS", "GOMEMLIMIT", "GOTRACEBACK",
-})
+CLIENT_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "SHELL",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "GODEBUG",
+        "GOGC",
+        "GOMAXPROCS",
+        "GOMEMLIMIT",
+        "GOTRACEBACK",
+    }
+)
 CLIENT_PREFIXES = ("DOCKER_", "NOTARY_", "LD_", "SSH_", "XDG_", "OTEL_")
 
 
@@ -74,7 +89,10 @@ def engine_answers(docker: str = "docker", timeout: float = 10.0) -> bool:
     try:
         result = subprocess.run(
             [path, "version", "--format", "{{.Server.Version}}"],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.info("docker engine check failed: %s", exc)
@@ -165,11 +183,15 @@ def _split_env(task_id: str, env: Mapping[str, str]) -> tuple[dict[str, str], di
     for name, value in env.items():
         name, value = str(name), str(value)
         if not name or "=" in name or "\0" in name:
-            raise ValueError(f"task {task_id}: {name!r} is not an environment variable name "
-                             "(it must be non-empty, without '=' or NUL)")
+            raise ValueError(
+                f"task {task_id}: {name!r} is not an environment variable name "
+                "(it must be non-empty, without '=' or NUL)"
+            )
         if "\0" in value:
-            raise ValueError(f"task {task_id}: environment variable {name} has a NUL in its value, "
-                             "which no environment can carry")
+            raise ValueError(
+                f"task {task_id}: environment variable {name} has a NUL in its value, "
+                "which no environment can carry"
+            )
         why = _not_for_env_file(name, value)
         if why is None:
             in_file[name] = value
@@ -216,8 +238,9 @@ def _network(task_id: str, spec: dict[str, Any]) -> str:
         if not name:
             raise ValueError(f"task {task_id}: docker network USER needs container.docker.network_name")
         return str(name)
-    raise ValueError(f"task {task_id}: container.docker.network {network!r} is not one of "
-                     "BRIDGE, HOST, NONE, USER")
+    raise ValueError(
+        f"task {task_id}: container.docker.network {network!r} is not one of BRIDGE, HOST, NONE, USER"
+    )
 
 
 def _either(block: dict[str, Any], snake: str, camel: str) -> Any:

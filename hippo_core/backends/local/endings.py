@@ -29,9 +29,12 @@ def exited(code: int, kill_requested: bool, docker: bool) -> Ending:
     if kill_requested:
         return Ending("TASK_KILLED", None, f"killed by Hippo ({how})", EXECUTOR)
     if docker and code == DOCKER_FAILED:
-        return Ending("TASK_ERROR", LAUNCH_FAILED,
-                      "docker run could not start the container (exit code 125); see the attempt's stderr",
-                      AGENT)
+        return Ending(
+            "TASK_ERROR",
+            LAUNCH_FAILED,
+            "docker run could not start the container (exit code 125); see the attempt's stderr",
+            AGENT,
+        )
     return Ending("TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED", how, EXECUTOR)
 
 
@@ -40,8 +43,9 @@ def launch_failed(message: str) -> Ending:
     return Ending("TASK_ERROR", LAUNCH_FAILED, message, AGENT)
 
 
-KILLED_BEFORE_START = Ending("TASK_KILLED", "REASON_TASK_KILLED_DURING_LAUNCH", "killed before it started",
-                             AGENT)
+KILLED_BEFORE_START = Ending(
+    "TASK_KILLED", "REASON_TASK_KILLED_DURING_LAUNCH", "killed before it started", AGENT
+)
 
 
 def signal_name(signum: int) -> str:

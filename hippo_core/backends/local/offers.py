@@ -90,8 +90,11 @@ class OfferBook:
             return None, self._last_offer_at + self.interval - now
         self._seq += 1
         self.outstanding = Offer(
-            id=f"{self._prefix}-O{self._seq}", agent_id=self.agent_id, hostname=self.hostname,
-            cpus=round(free[0], 6), mem=round(free[1], 6),
+            id=f"{self._prefix}-O{self._seq}",
+            agent_id=self.agent_id,
+            hostname=self.hostname,
+            cpus=round(free[0], 6),
+            mem=round(free[1], 6),
         )
         self._offered_free = free
         self._last_offer_at = now

@@ -35,8 +35,10 @@ def plain_command(launch: TaskLaunch, shell: str = "/bin/sh") -> tuple[list[str]
     env.setdefault("PATH", os.defpath)
     env.update(launch.env)
     image = ((launch.container or {}).get("docker") or {}).get("image") or "(none)"
-    warning = (f"image {image} was not used: no Docker engine answered on this machine, so the command "
-               f"ran as a plain process ({shell} -c) with this machine's programs")
+    warning = (
+        f"image {image} was not used: no Docker engine answered on this machine, so the command "
+        f"ran as a plain process ({shell} -c) with this machine's programs"
+    )
     return [shell, "-c", launch.cmd], env, warning
 
 
@@ -63,8 +65,14 @@ class TaskProcess:
         """
         with open(cwd / "stdout", "ab") as out, open(cwd / "stderr", "ab") as err:
             popen = subprocess.Popen(
-                list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
-                stderr=err, start_new_session=True, close_fds=True,
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                close_fds=True,
             )
         return cls(popen, docker_name)
 
@@ -114,7 +122,12 @@ class TaskProcess:
 
     def _remove_container(self) -> None:
         try:
-            subprocess.run(["docker", "rm", "--force", self.docker_name], stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=30, check=False)
+            subprocess.run(
+                ["docker", "rm", "--force", self.docker_name],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             log.warning("could not remove container %s: %s", self.docker_name, exc)

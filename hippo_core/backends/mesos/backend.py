@@ -80,7 +80,9 @@ class MesosBackend(Backend):
             "failover_timeout": float(failover_timeout),
             "checkpoint": True,
             "capabilities": [
-                {"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}, {"type": "TASK_KILLING_STATE"}
+                {"type": "MULTI_ROLE"},
+                {"type": "PARTITION_AWARE"},
+                {"type": "TASK_KILLING_STATE"},
             ],
         }
         self._principal = principal

@@ -162,9 +162,7 @@ class CronQueueType(QueueType):
         try:
             moment = datetime.fromisoformat(cursor)
         except (TypeError, ValueError) as exc:
-            raise QueueTypeError(
-                f"the stored cron cursor {cursor!r} is not an ISO 8601 time"
-            ) from exc
+            raise QueueTypeError(f"the stored cron cursor {cursor!r} is not an ISO 8601 time") from exc
         if moment.tzinfo is None:  # written by hand without an offset: read it in our zone
             moment = moment.replace(tzinfo=self.zone)
         return moment.astimezone(self.zone)

@@ -172,9 +172,7 @@ def test_a_cursor_in_another_offset_is_compared_as_a_moment():
 def test_seconds_field_schedules_below_a_minute():
     clock = Clock(at("2024-05-01T12:00:31.500000+00:00"))
 
-    result = make(clock, cronstring="* * * * * */15", maxbacklog=5).poll(
-        10, "2024-05-01T12:00:00+00:00"
-    )
+    result = make(clock, cronstring="* * * * * */15", maxbacklog=5).poll(10, "2024-05-01T12:00:00+00:00")
 
     assert datas(result) == ["2024-05-01T12:00:15+00:00", "2024-05-01T12:00:30+00:00"]
 
@@ -209,4 +207,3 @@ def test_the_default_clock_is_the_system_clock():
     cursor = queue.poll(1, None).cursor
 
     assert before <= datetime.fromisoformat(cursor) <= datetime.now(UTC)
-

@@ -27,7 +27,7 @@ from hippo_core.testing.polling import data_of, finish, poll_now, state_of, stor
 
 START = datetime(2024, 5, 1, 12, 0, 30, tzinfo=UTC)
 DEFINITION = {
-    "cmd": "nightly-report --at \"$HIPPO_DATA\"",
+    "cmd": 'nightly-report --at "$HIPPO_DATA"',
     "container": {"docker": {"image": "example/reports:2"}},
     "env": {"REPORT": "sales"},
 }
@@ -71,8 +71,10 @@ def create(hippo_queues: QueueService, clock: Clock) -> Callable[..., str]:
     """``create(cron={...settings}, **queue_block)``: a cron queue; its id."""
 
     def make(cron: dict[str, Any] | None = None, **block: Any) -> str:
-        body = {**DEFINITION, "queue": {"type": "cron", "name": "report",
-                                        "cron": {"maxbacklog": 100, **(cron or {})}, **block}}
+        body = {
+            **DEFINITION,
+            "queue": {"type": "cron", "name": "report", "cron": {"maxbacklog": 100, **(cron or {})}, **block},
+        }
         return hippo_queues.create(body)["id"]
 
     return make
@@ -197,10 +199,13 @@ def test_an_unreadable_cursor_marks_the_queue_and_backs_off(hippo_pollers, hippo
 
 
 README_BODY = {
-    "cmd": "nightly-report --at \"$HIPPO_DATA\"",
+    "cmd": 'nightly-report --at "$HIPPO_DATA"',
     "container": {"docker": {"image": "example/reports:2"}},
-    "queue": {"type": "cron", "name": "nightly report",
-              "cron": {"cronstring": "30 2 * * *", "timezone": "Europe/Berlin", "maxbacklog": 3}},
+    "queue": {
+        "type": "cron",
+        "name": "nightly report",
+        "cron": {"cronstring": "30 2 * * *", "timezone": "Europe/Berlin", "maxbacklog": 3},
+    },
 }
 
 

@@ -32,8 +32,7 @@ def test_schema_is_valid_draft_2020_12_with_a_default_and_description_everywhere
         # an empty block is a valid every-minute queue
         ({}, DEFAULTS),
         # given values win over defaults
-        ({"cronstring": "@hourly", "maxbacklog": 5}, {**DEFAULTS, "cronstring": "@hourly",
-                                                       "maxbacklog": 5}),
+        ({"cronstring": "@hourly", "maxbacklog": 5}, {**DEFAULTS, "cronstring": "@hourly", "maxbacklog": 5}),
     ],
 )
 def test_schema_fills_defaults(given, expected):

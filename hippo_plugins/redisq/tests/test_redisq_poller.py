@@ -24,7 +24,7 @@ from hippo_core.testing.polling import data_of, poll_now, state_of, stored_queue
 from hippo_core.testing.ports import free_port
 
 DEFINITION = {
-    "cmd": "make-thumbnail \"$HIPPO_DATA\"",
+    "cmd": 'make-thumbnail "$HIPPO_DATA"',
     "container": {"docker": {"image": "busybox:1.36", "network": "HOST"}},
     "env": {"SIZE": "128"},
     "cpus": 0.25,
@@ -38,8 +38,10 @@ def create(hippo_queues: QueueService, settings: dict[str, Any]) -> Callable[...
     """``create(redis={...overrides}, **queue_block)``: a redis queue on the test list; its id."""
 
     def make(redis: dict[str, Any] | None = None, **block: Any) -> str:
-        body = {**DEFINITION, "queue": {"type": "redis", "name": "thumbnails",
-                                        "redis": {**settings, **(redis or {})}, **block}}
+        body = {
+            **DEFINITION,
+            "queue": {"type": "redis", "name": "thumbnails", "redis": {**settings, **(redis or {})}, **block},
+        }
         return hippo_queues.create(body)["id"]
 
     return make
@@ -53,7 +55,10 @@ def test_items_become_tasks_of_the_queue(hippo_pollers, hippo_store, create, pro
 
     tasks = tasks_of(hippo_store, queue_id)
     assert sorted(task_environment(t)["HIPPO_DATA"] for t in tasks) == [
-        "bilder/ü.png", "img/1.png", "img/2.png"]
+        "bilder/ü.png",
+        "img/1.png",
+        "img/2.png",
+    ]
     for task in tasks:
         assert (task["id"], task["queue_id"], task["state"]) == (queue_id, queue_id, "PENDING")
         assert task["cmd"] == DEFINITION["cmd"]
@@ -158,8 +163,9 @@ ERROR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("arrange", "expected", "transient"), [c[1:] for c in ERROR_CASES],
-                         ids=[c[0] for c in ERROR_CASES])
+@pytest.mark.parametrize(
+    ("arrange", "expected", "transient"), [c[1:] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES]
+)
 def test_a_source_error_marks_the_queue_and_backs_off(
     hippo_pollers, hippo_store, create, producer, list_name, arrange, expected, transient
 ):
@@ -180,9 +186,18 @@ def test_a_source_error_marks_the_queue_and_backs_off(
 README_BODY = {
     "cmd": "echo $HIPPO_DATA",
     "container": {"docker": {"image": "busybox:1.36"}},
-    "queue": {"type": "redis", "name": "thumbnails", "batch_size": 10,
-              "redis": {"host": "redis.internal", "port": 6379, "db": 2,
-                        "name": "thumbnail-jobs", "password": "s3cret"}},
+    "queue": {
+        "type": "redis",
+        "name": "thumbnails",
+        "batch_size": 10,
+        "redis": {
+            "host": "redis.internal",
+            "port": 6379,
+            "db": 2,
+            "name": "thumbnail-jobs",
+            "password": "s3cret",
+        },
+    },
 }
 
 

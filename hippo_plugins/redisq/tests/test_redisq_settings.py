@@ -95,8 +95,7 @@ def acl_user(redis_server):
     """A throw-away ACL user with password 'right-password'."""
     admin = redis.Redis(port=redis_server.port)
     username = f"hippo-test-{uuid.uuid4().hex[:8]}"
-    admin.acl_setuser(username, enabled=True, passwords=["+right-password"],
-                      keys=["~*"], commands=["+@all"])
+    admin.acl_setuser(username, enabled=True, passwords=["+right-password"], keys=["~*"], commands=["+@all"])
     try:
         yield username
     finally:

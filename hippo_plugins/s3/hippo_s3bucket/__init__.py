@@ -307,13 +307,9 @@ def _bucket_error(exc: BotoCoreError | ClientError, context: str) -> QueueTypeEr
     metadata = exc.response.get("ResponseMetadata", {})
     status = metadata.get("HTTPStatusCode", 0)
     if code in _MISSING_BUCKET_CODES:
-        return QueueTypeError(
-            f"{context}: the bucket does not exist; create it, or fix bucket_name"
-        )
+        return QueueTypeError(f"{context}: the bucket does not exist; create it, or fix bucket_name")
     if code in _CREDENTIAL_CODES:
-        return QueueTypeError(
-            f"{context}: AWS rejected the credentials ({code}); check awskey and awssecret"
-        )
+        return QueueTypeError(f"{context}: AWS rejected the credentials ({code}); check awskey and awssecret")
     if code in _WRONG_REGION_CODES or status == 301:
         region = error.get("Region") or metadata.get("HTTPHeaders", {}).get("x-amz-bucket-region")
         hint = f"set awsregion to {region!r}" if region else "fix awsregion"
@@ -322,8 +318,7 @@ def _bucket_error(exc: BotoCoreError | ClientError, context: str) -> QueueTypeEr
         return QueueTypeError(f"{context}: access denied ({code}); {_PERMISSIONS}")
     if status in (401, 403):
         return QueueTypeError(
-            f"{context}: AWS refused the request (HTTP {status}); check awskey and awssecret; "
-            + _PERMISSIONS
+            f"{context}: AWS refused the request (HTTP {status}); check awskey and awssecret; " + _PERMISSIONS
         )
     if code in _TRANSIENT_CODES or status == 429 or status >= 500:
         return S3TransientError(f"{context}: S3 throttled or failed the request ({code})")

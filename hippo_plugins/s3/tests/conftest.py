@@ -127,6 +127,7 @@ def guarded() -> Iterator[tuple[MotoServer, tuple[str, str], str]]:
 
     The bucket holds one object, "guarded.txt".
     """
+
     def arrange(s3: Any) -> str:
         name = new_bucket(s3)
         s3.put_object(Bucket=name, Key="guarded.txt", Body=b"x")

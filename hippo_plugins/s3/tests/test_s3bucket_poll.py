@@ -85,8 +85,9 @@ def test_object_landing_in_the_polled_second_is_not_skipped(make_queue, bucket, 
         put(bucket, late)  # sorts before `early`, possibly in the same second
         second = queue.poll(10, first.cursor)
         assert [item.data for item in second.items] == [late]
-        stamps = {entry["Key"]: entry["LastModified"]
-                  for entry in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+        stamps = {
+            entry["Key"]: entry["LastModified"] for entry in s3.list_objects_v2(Bucket=bucket)["Contents"]
+        }
         if stamps[late] == stamps[early]:
             # Objects of earlier attempts may share that second too: the cursor holds them all.
             assert {early, late} <= set(second.cursor["keys"])
@@ -137,9 +138,7 @@ def test_prefix_limits_the_keys_and_folders_are_not_items(make_queue, bucket, pu
         pytest.param(3600, [], id="a fresh object waits out the settle time"),
     ],
 )
-def test_settle_seconds_holds_back_fresh_objects(
-    make_queue, bucket, put, settle_seconds, expected
-):
+def test_settle_seconds_holds_back_fresh_objects(make_queue, bucket, put, settle_seconds, expected):
     put(bucket, "fresh.txt")
     result = make_queue(bucket, settle_seconds=settle_seconds).poll(10, None)
     assert [item.data for item in result.items] == expected

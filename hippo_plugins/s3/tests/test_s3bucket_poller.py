@@ -28,7 +28,7 @@ from hippo_core.testing.polling import data_of, finish, poll_now, state_of, stor
 from hippo_core.testing.ports import free_port
 
 DEFINITION = {
-    "cmd": "process-scan \"$HIPPO_DATA\"",
+    "cmd": 'process-scan "$HIPPO_DATA"',
     "container": {"docker": {"image": "example/scanner:2.1"}},
     "env": {"DPI": "300"},
     "mem": 512,
@@ -45,10 +45,14 @@ def create(hippo_queues: QueueService, moto_server, bucket: str) -> Callable[...
     """``create(s3bucket={...overrides}, **queue_block)``: a queue on the test's bucket; its id."""
 
     def make(s3bucket: dict[str, Any] | None = None, **block: Any) -> str:
-        settings = {"bucket_name": bucket, "awskey": TEST_KEY[0], "awssecret": TEST_KEY[1],
-                    "endpoint_url": moto_server.url, **(s3bucket or {})}
-        body = {**DEFINITION, "queue": {"type": "s3bucket", "name": "scans",
-                                        "s3bucket": settings, **block}}
+        settings = {
+            "bucket_name": bucket,
+            "awskey": TEST_KEY[0],
+            "awssecret": TEST_KEY[1],
+            "endpoint_url": moto_server.url,
+            **(s3bucket or {}),
+        }
+        body = {**DEFINITION, "queue": {"type": "s3bucket", "name": "scans", "s3bucket": settings, **block}}
         return hippo_queues.create(body)["id"]
 
     return make
@@ -82,7 +86,10 @@ def test_new_objects_become_tasks_of_the_queue(hippo_pollers, hippo_store, creat
 
     tasks = tasks_of(hippo_store, queue_id)
     assert sorted(task_environment(t)["HIPPO_DATA"] for t in tasks) == [
-        "c d.tiff", "incoming/a.tiff", "incoming/b.tiff"]
+        "c d.tiff",
+        "incoming/a.tiff",
+        "incoming/b.tiff",
+    ]
     for task in tasks:
         assert (task["id"], task["queue_id"], task["state"]) == (queue_id, queue_id, "PENDING")
         assert task["cmd"] == DEFINITION["cmd"]
@@ -146,8 +153,11 @@ def test_a_disabled_queue_does_not_move_until_enabled(
 
 def oldest_first(s3: Any, bucket: str) -> list[str]:
     """The bucket's keys in the order items are handed out: by LastModified, then key."""
-    entries = [entry for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-               for entry in page.get("Contents", [])]
+    entries = [
+        entry
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for entry in page.get("Contents", [])
+    ]
     return [e["Key"] for e in sorted(entries, key=lambda e: (e["LastModified"], e["Key"]))]
 
 
@@ -160,7 +170,7 @@ def deep_bucket(s3: Any, moto_server) -> Iterator[str]:
     put_many(moto_server.port, name, keys)
     yield name
     for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+        s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]})
     s3.delete_bucket(Bucket=name)
 
 
@@ -203,8 +213,19 @@ def test_rejected_credentials_are_a_permanent_error_without_the_secret(
     hippo_pollers, hippo_store, hippo_queues, guarded
 ):
     server, key, name = guarded
-    body = {**DEFINITION, "queue": {"type": "s3bucket", "name": "guarded", "s3bucket": {
-        "bucket_name": name, "awskey": key[0], "awssecret": SECRET, "endpoint_url": server.url}}}
+    body = {
+        **DEFINITION,
+        "queue": {
+            "type": "s3bucket",
+            "name": "guarded",
+            "s3bucket": {
+                "bucket_name": name,
+                "awskey": key[0],
+                "awssecret": SECRET,
+                "endpoint_url": server.url,
+            },
+        },
+    }
     queue_id = hippo_queues.create(body)["id"]
 
     poll_now(hippo_pollers(), hippo_store, queue_id)
@@ -217,13 +238,21 @@ def test_rejected_credentials_are_a_permanent_error_without_the_secret(
 
 
 README_BODY = {
-    "cmd": "process-scan \"$HIPPO_DATA\"",
+    "cmd": 'process-scan "$HIPPO_DATA"',
     "container": {"docker": {"image": "example/scanner:2.1"}},
-    "queue": {"type": "s3bucket", "name": "scans", "frequency_seconds": 300,
-              "s3bucket": {"bucket_name": "example-scans", "prefix": "incoming/",
-                           "earliest_unix_tstamp": 1714521600, "awsregion": "eu-west-1",
-                           "awskey": "AKIAIOSFODNN7EXAMPLE",
-                           "awssecret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}},
+    "queue": {
+        "type": "s3bucket",
+        "name": "scans",
+        "frequency_seconds": 300,
+        "s3bucket": {
+            "bucket_name": "example-scans",
+            "prefix": "incoming/",
+            "earliest_unix_tstamp": 1714521600,
+            "awsregion": "eu-west-1",
+            "awskey": "AKIAIOSFODNN7EXAMPLE",
+            "awssecret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        },
+    },
 }
 
 
@@ -239,8 +268,9 @@ def test_the_readme_example_creates_a_queue(hippo_store, hippo_queuetypes):
 YEAR_9999_END = 253402300799  # 9999-12-31T23:59:59Z
 
 
-def test_the_latest_starting_point_accepted_polls_without_error(hippo_pollers, hippo_store, create, put,
-                                                               bucket):
+def test_the_latest_starting_point_accepted_polls_without_error(
+    hippo_pollers, hippo_store, create, put, bucket
+):
     put(bucket, "scan-1.tiff")
     queue_id = create(s3bucket={"earliest_unix_tstamp": YEAR_9999_END})
 

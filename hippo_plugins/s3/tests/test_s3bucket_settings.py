@@ -44,9 +44,7 @@ def test_defaults_fill_every_optional_setting():
         pytest.param({"bucket_name": "scans"}, set(), id="bucket alone is enough"),
         pytest.param({}, {"$.bucket_name"}, id="bucket_name is required"),
         pytest.param({"bucket_name": "ab"}, {"$.bucket_name"}, id="bucket name under 3"),
-        pytest.param(
-            {"bucket_name": "scans", "earliest_unix_tstamp": 1714521600.5}, set(), id="fractional"
-        ),
+        pytest.param({"bucket_name": "scans", "earliest_unix_tstamp": 1714521600.5}, set(), id="fractional"),
         pytest.param(
             {"bucket_name": "scans", "earliest_unix_tstamp": -1},
             {"$.earliest_unix_tstamp"},
@@ -77,18 +75,14 @@ def test_defaults_fill_every_optional_setting():
             {"$.settle_seconds"},
             id="settle over a day",
         ),
-        pytest.param(
-            {"bucket_name": "scans", "settle_seconds": -5}, {"$.settle_seconds"}, id="negative"
-        ),
+        pytest.param({"bucket_name": "scans", "settle_seconds": -5}, {"$.settle_seconds"}, id="negative"),
         pytest.param({"bucket_name": "scans", "prefix": 7}, {"$.prefix"}, id="prefix not text"),
         pytest.param(
             {"bucket_name": "scans", "endpoint_url": "minio:9000"},
             {"$.endpoint_url"},
             id="endpoint without scheme",
         ),
-        pytest.param(
-            {"bucket_name": "scans", "awsregion": "eu_west_1"}, {"$.awsregion"}, id="bad region"
-        ),
+        pytest.param({"bucket_name": "scans", "awsregion": "eu_west_1"}, {"$.awsregion"}, id="bad region"),
         pytest.param({"bucket_name": "scans", "awssecret": ""}, {"$.awssecret"}, id="empty"),
         pytest.param({"bucket_name": "scans", "bucket": "x"}, {"$.bucket"}, id="unknown setting"),
     ],
@@ -138,8 +132,11 @@ def test_hippo_refuses_to_store_an_endpoint_with_a_password(hippo_queues, hippo_
     body = {
         "cmd": "true",
         "container": {"docker": {"image": "busybox:1.36"}},
-        "queue": {"type": "s3bucket", "name": "scans",
-                  "s3bucket": {"bucket_name": "scans", "endpoint_url": "http://minio:s3cret@minio:9000"}},
+        "queue": {
+            "type": "s3bucket",
+            "name": "scans",
+            "s3bucket": {"bucket_name": "scans", "endpoint_url": "http://minio:s3cret@minio:9000"},
+        },
     }
     with pytest.raises(ValidationFailed) as caught:
         hippo_queues.create(body)
@@ -157,8 +154,9 @@ IDENTITY = {"bucket_name": "scans", "prefix": "incoming/", "endpoint_url": "http
         pytest.param({"awskey": "AKIA2", "awssecret": "n3w"}, True, id="rotated credentials"),
         pytest.param({"awsregion": "eu-west-1"}, True, id="a region does not move a bucket"),
         pytest.param({"settle_seconds": 60}, True, id="settling is no other source"),
-        pytest.param({"earliest_unix_tstamp": 1714521600}, True,
-                     id="a new start has its own rule (initial_cursor)"),
+        pytest.param(
+            {"earliest_unix_tstamp": 1714521600}, True, id="a new start has its own rule (initial_cursor)"
+        ),
         pytest.param({"endpoint_url": "HTTP://Minio:9000/"}, True, id="the endpoint written otherwise"),
         pytest.param({"bucket_name": "scans-2"}, False, id="another bucket"),
         pytest.param({"prefix": "incoming/2024/"}, False, id="another prefix"),
@@ -174,8 +172,9 @@ def test_source_identity_names_the_objects_a_cursor_points_into(overrides, same)
 
 
 def test_source_identity_is_json_without_credentials():
-    settings = complete(SCHEMA, {**IDENTITY, "endpoint_url": "http://minio:80/", "awskey": "AKIA1",
-                                 "awssecret": "s3cret"})
+    settings = complete(
+        SCHEMA, {**IDENTITY, "endpoint_url": "http://minio:80/", "awskey": "AKIA1", "awssecret": "s3cret"}
+    )
     identity = S3BucketQueueType.source_identity(settings)
     assert identity == {"bucket": "scans", "prefix": "incoming/", "endpoint": "http://minio"}
     assert json.loads(json.dumps(identity)) == identity
@@ -206,15 +205,11 @@ def test_initial_cursor_starts_just_after_earliest(earliest, cursor):
     settings = complete(SCHEMA, {"bucket_name": "scans", "earliest_unix_tstamp": earliest})
     assert S3BucketQueueType.initial_cursor(settings) == cursor
     # Hippo compares initial cursors to notice a moved starting point: stable per setting.
-    assert S3BucketQueueType.initial_cursor(settings) == S3BucketQueueType.initial_cursor(
-        dict(settings)
-    )
+    assert S3BucketQueueType.initial_cursor(settings) == S3BucketQueueType.initial_cursor(dict(settings))
 
 
 def test_cursor_round_trips_through_json_form():
-    position = Position.from_cursor(
-        {"last_modified": "2024-05-01T12:00:07.000000Z", "keys": ["b", "a"]}
-    )
+    position = Position.from_cursor({"last_modified": "2024-05-01T12:00:07.000000Z", "keys": ["b", "a"]})
     assert position.to_cursor() == {
         "last_modified": "2024-05-01T12:00:07.000000Z",
         "keys": ["a", "b"],

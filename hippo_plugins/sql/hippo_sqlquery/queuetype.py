@@ -111,11 +111,13 @@ class SqlQueryQueueType(QueueType):
         if problem := query_problem(settings["query"]):
             errors.append(("$.query", problem))
         if not IDENTIFIER.fullmatch(settings["filter_field"]):
-            errors.append((
-                "$.filter_field",
-                f"must be a plain column name (letters, digits and _, not starting with a "
-                f"digit), not {settings['filter_field']!r}",
-            ))
+            errors.append(
+                (
+                    "$.filter_field",
+                    f"must be a plain column name (letters, digits and _, not starting with a "
+                    f"digit), not {settings['filter_field']!r}",
+                )
+            )
         return errors
 
     @classmethod
@@ -179,9 +181,7 @@ class SqlQueryQueueType(QueueType):
         before = [row for row in rows[:limit] if self._filter_value(row) != boundary]
         if before:
             return before
-        run = self._select().where(
-            self._column == sa.bindparam("hippo_run", boundary, type_=NullType())
-        )
+        run = self._select().where(self._column == sa.bindparam("hippo_run", boundary, type_=NullType()))
         return connection.execute(run).mappings().all()
 
     def _filter_value(self, row: RowMapping) -> Any:
@@ -190,6 +190,5 @@ class SqlQueryQueueType(QueueType):
         except KeyError:
             columns = ", ".join(str(key) for key in row) or "none"
             raise QueueTypeError(
-                f"the query's rows have no column {self.filter_field!r} (filter_field); "
-                f"they have: {columns}"
+                f"the query's rows have no column {self.filter_field!r} (filter_field); they have: {columns}"
             ) from None

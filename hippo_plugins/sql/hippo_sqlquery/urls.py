@@ -46,7 +46,7 @@ def translate(conn_string: str) -> str:
     """The SQLAlchemy URL text for ``conn_string`` (JDBC or driverless URLs get our drivers)."""
     text = conn_string.strip()
     if text.startswith("jdbc:"):
-        text = _from_jdbc(text[len("jdbc:"):])
+        text = _from_jdbc(text[len("jdbc:") :])
     scheme, separator, rest = text.partition("://")
     if separator and scheme in DEFAULT_DRIVERS:
         text = f"{DEFAULT_DRIVERS[scheme]}://{rest}"
@@ -55,7 +55,7 @@ def translate(conn_string: str) -> str:
 
 def _from_jdbc(text: str) -> str:
     if text.startswith("sqlite:"):
-        path = text[len("sqlite:"):]
+        path = text[len("sqlite:") :]
         if path in ("", ":memory:"):
             raise ValueError(_IN_MEMORY)
         return f"sqlite:///{path}"  # an absolute path keeps its slash: sqlite:////abs/x.db
@@ -83,20 +83,23 @@ def engine_url(conn_string: str) -> URL:
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ValueError(f"not a database URL; expected e.g. {EXAMPLES}") from None
     if "password" in url.query:
-        raise ValueError("put the password before the host (user:password@host), where Hippo "
-                         "masks it, not in the query string")
+        raise ValueError(
+            "put the password before the host (user:password@host), where Hippo "
+            "masks it, not in the query string"
+        )
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         raise ValueError(_IN_MEMORY)
     try:
         dialect = url.get_dialect()
     except NoSuchModuleError:
-        raise ValueError(f"unknown database kind {url.drivername!r}; expected e.g. {EXAMPLES}") \
-            from None
+        raise ValueError(f"unknown database kind {url.drivername!r}; expected e.g. {EXAMPLES}") from None
     try:
         dialect.import_dbapi()
     except ImportError as exc:
-        raise ValueError(f"the driver of {url.drivername!r} is not installed ({exc}); "
-                         f"install it or use postgresql+psycopg / mysql+pymysql") from None
+        raise ValueError(
+            f"the driver of {url.drivername!r} is not installed ({exc}); "
+            f"install it or use postgresql+psycopg / mysql+pymysql"
+        ) from None
     return url
 
 
@@ -111,20 +114,26 @@ def secrecy_problem(conn_string: str, url: URL) -> str | None:
     ``None`` when its only secret is a password before the host that Hippo's mask finds.
     """
     if conn_string != conn_string.strip():
-        return ("must not begin or end with whitespace (spaces, tabs, line breaks): Hippo "
-                "would not find the password to mask it; remove the whitespace")
+        return (
+            "must not begin or end with whitespace (spaces, tabs, line breaks): Hippo "
+            "would not find the password to mask it; remove the whitespace"
+        )
     secret_keys = sorted(key for key in url.query if looks_secret(key))
     if secret_keys:
         named = ", ".join(repr(k) if _PLAIN_KEY.fullmatch(k) else "(a key)" for k in secret_keys)
-        return (f"the query string holds {named}, which Hippo takes for a secret and could "
-                "not mask (it masks only the password before the host); put the password "
-                "there (user:password@host) and leave other secrets out of the URL")
+        return (
+            f"the query string holds {named}, which Hippo takes for a secret and could "
+            "not mask (it masks only the password before the host); put the password "
+            "there (user:password@host) and leave other secrets out of the URL"
+        )
     if url.password:
         masked = secrets.url_password(conn_string)
         if masked is None or unquote(masked) != url.password:
-            return ("Hippo cannot tell where the password ends to mask it; write it as "
-                    "user:password@host with any '@', ':', '/' or line break in the user "
-                    "name or password percent-encoded (%40, %3A, %2F, %0A)")
+            return (
+                "Hippo cannot tell where the password ends to mask it; write it as "
+                "user:password@host with any '@', ':', '/' or line break in the user "
+                "name or password percent-encoded (%40, %3A, %2F, %0A)"
+            )
     return None
 
 

@@ -72,8 +72,14 @@ def make_queue(hippo_instances: Callable[..., Any]) -> Callable[..., SqlQueryQue
     """Build queue-type instances with defaults filled; all are closed afterwards."""
 
     def make(conn_string: str, query: str, filter_field: str, **extra: Any) -> SqlQueryQueueType:
-        settings = {"conn_string": conn_string, "query": query, "filter_field": filter_field,
-                    "filter_val": "", "connect_timeout": 5, **extra}
+        settings = {
+            "conn_string": conn_string,
+            "query": query,
+            "filter_field": filter_field,
+            "filter_val": "",
+            "connect_timeout": 5,
+            **extra,
+        }
         assert SqlQueryQueueType.validate(settings) == []
         return hippo_instances(SqlQueryQueueType, settings, f"q-{uuid.uuid4().hex}")
 

@@ -39,16 +39,17 @@ def _with(url: str, **parts: str) -> str:
     ("kind", "parts", "reason"),
     [
         # PostgreSQL here trusts local users, so an unknown role is what it refuses
-        ("postgresql", {"username": "hippo_no_such_role", "password": "s3cret"},
-         'role "hippo_no_such_role" does not exist'),
+        (
+            "postgresql",
+            {"username": "hippo_no_such_role", "password": "s3cret"},
+            'role "hippo_no_such_role" does not exist',
+        ),
         ("postgresql", {"database": "hippo_no_such_db"}, 'database "hippo_no_such_db"'),
         ("mariadb", {"password": "s3cret-but-wrong"}, "Access denied"),
         ("mariadb", {"database": "hippo_no_such_db"}, "Unknown database"),
     ],
 )
-def test_refused_credentials_and_unknown_databases_are_permanent(
-    request, make_queue, kind, parts, reason
-):
+def test_refused_credentials_and_unknown_databases_are_permanent(request, make_queue, kind, parts, reason):
     url = _with(request.getfixturevalue(f"{kind}_url"), **parts)
     queue = make_queue(url, "SELECT 1 AS id", "id")
 

@@ -95,9 +95,7 @@ def test_the_limit_takes_the_first_rows_and_the_cursor_follows(source, numbered,
         ([7, 7, 7], 1, [[7, 7, 7], []]),
     ],
 )
-def test_a_limit_never_splits_rows_sharing_a_filter_value(
-    source, make_queue, values, limit, polls
-):
+def test_a_limit_never_splits_rows_sharing_a_filter_value(source, make_queue, values, limit, polls):
     table = source.table(sa.Column("id", sa.Integer), sa.Column("k", sa.Integer))
     source.insert(table, [{"id": n, "k": value} for n, value in enumerate(values)])
     queue = make_queue(source.url, f"SELECT id, k FROM {table.name}", "k")
@@ -114,12 +112,15 @@ def test_a_limit_never_splits_rows_sharing_a_filter_value(
 def test_timestamp_filter_with_microseconds_and_ties(source, make_queue):
     start = datetime(2024, 5, 1, 10, 0, 0, 250000)
     table = source.table(sa.Column("id", sa.Integer), sa.Column("created", TIMESTAMP))
-    source.insert(table, [
-        {"id": 1, "created": start},
-        {"id": 2, "created": start + timedelta(microseconds=1)},
-        {"id": 3, "created": start + timedelta(microseconds=1)},
-        {"id": 4, "created": start + timedelta(seconds=1)},
-    ])
+    source.insert(
+        table,
+        [
+            {"id": 1, "created": start},
+            {"id": 2, "created": start + timedelta(microseconds=1)},
+            {"id": 3, "created": start + timedelta(microseconds=1)},
+            {"id": 4, "created": start + timedelta(seconds=1)},
+        ],
+    )
     queue = make_queue(source.url, f"SELECT id, created FROM {table.name}", "created")
 
     first = queue.poll(2, None)
@@ -136,11 +137,10 @@ def test_timestamp_filter_with_microseconds_and_ties(source, make_queue):
 
 def test_a_timestamp_filter_val_written_by_hand(source, make_queue):
     table = source.table(sa.Column("id", sa.Integer), sa.Column("created", TIMESTAMP))
-    source.insert(table, [
-        {"id": n, "created": datetime(2024, 5, day, 8, 30)} for n, day in ((1, 1), (2, 2), (3, 3))
-    ])
-    queue = make_queue(source.url, f"SELECT * FROM {table.name}", "created",
-                       filter_val="2024-05-02 00:00:00")
+    source.insert(
+        table, [{"id": n, "created": datetime(2024, 5, day, 8, 30)} for n, day in ((1, 1), (2, 2), (3, 3))]
+    )
+    queue = make_queue(source.url, f"SELECT * FROM {table.name}", "created", filter_val="2024-05-02 00:00:00")
 
     assert ids(queue.poll(10, queue.initial_cursor(queue.settings))) == [2, 3]
 
@@ -164,11 +164,19 @@ def test_data_renders_decimals_dates_nulls_and_text(source, make_queue):
         sa.Column("day", sa.Date),
         sa.Column("note", sa.String(40)),
     )
-    source.insert(table, [
-        {"id": 1, "amount": Decimal("12.50"), "created": datetime(2024, 5, 1, 10, 0, 0, 250000),
-         "day": date(2024, 5, 1), "note": None},
-        {"id": 2, "amount": None, "created": None, "day": None, "note": 'grüße, "quoted"'},
-    ])
+    source.insert(
+        table,
+        [
+            {
+                "id": 1,
+                "amount": Decimal("12.50"),
+                "created": datetime(2024, 5, 1, 10, 0, 0, 250000),
+                "day": date(2024, 5, 1),
+                "note": None,
+            },
+            {"id": 2, "amount": None, "created": None, "day": None, "note": 'grüße, "quoted"'},
+        ],
+    )
     queue = make_queue(source.url, f"SELECT * FROM {table.name}", "id")
 
     first, second = (item.data for item in queue.poll(10, None).items)
@@ -178,8 +186,13 @@ def test_data_renders_decimals_dates_nulls_and_text(source, make_queue):
         expected_amount, expected_created = 12.5, "2024-05-01 10:00:00.250000"
     else:
         expected_amount, expected_created = "12.50", "2024-05-01T10:00:00.250000"
-    assert json.loads(first) == {"id": 1, "amount": expected_amount, "created": expected_created,
-                                 "day": "2024-05-01", "note": None}
+    assert json.loads(first) == {
+        "id": 1,
+        "amount": expected_amount,
+        "created": expected_created,
+        "day": "2024-05-01",
+        "note": None,
+    }
     assert list(json.loads(first)) == ["id", "amount", "created", "day", "note"]
     assert json.loads(second)["note"] == 'grüße, "quoted"'
     assert "grüße" in second, "text is kept as UTF-8, not \\u-escaped"
@@ -188,8 +201,10 @@ def test_data_renders_decimals_dates_nulls_and_text(source, make_queue):
 def test_queries_keep_colons_percents_and_trailing_comments(source, make_queue):
     table = source.table(sa.Column("id", sa.Integer))
     source.insert(table, [{"id": 1}])
-    query = (f"SELECT id, '10:30' AS at, 'a%b' AS pct FROM {table.name} "
-             f"WHERE '100%' LIKE '100%%' OR 1 = 1 -- a trailing comment;\n ;")
+    query = (
+        f"SELECT id, '10:30' AS at, 'a%b' AS pct FROM {table.name} "
+        f"WHERE '100%' LIKE '100%%' OR 1 = 1 -- a trailing comment;\n ;"
+    )
     queue = make_queue(source.url, query, "id")
 
     (item,) = queue.poll(10, None).items
@@ -200,10 +215,13 @@ def test_queries_keep_colons_percents_and_trailing_comments(source, make_queue):
 def test_postgresql_casts_and_time_zones(make_source, make_queue):
     source = make_source("postgresql")
     table = source.table(sa.Column("id", sa.Integer), sa.Column("at", TIMESTAMP_TZ))
-    source.insert(table, [
-        {"id": 1, "at": datetime(2024, 5, 1, 10, 0, tzinfo=UTC)},
-        {"id": 2, "at": datetime(2024, 5, 1, 11, 0, tzinfo=UTC)},
-    ])
+    source.insert(
+        table,
+        [
+            {"id": 1, "at": datetime(2024, 5, 1, 10, 0, tzinfo=UTC)},
+            {"id": 2, "at": datetime(2024, 5, 1, 11, 0, tzinfo=UTC)},
+        ],
+    )
     query = f"SELECT id, at, id::text AS label FROM {table.name}"
     queue = make_queue(source.url, query, "at")
 

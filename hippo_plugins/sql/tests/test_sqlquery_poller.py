@@ -24,7 +24,7 @@ from hippo_core.testing.polling import data_of, poll_now, state_of, stored_queue
 from hippo_core.testing.ports import free_port
 
 DEFINITION = {
-    "cmd": "import-order \"$HIPPO_DATA\"",
+    "cmd": 'import-order "$HIPPO_DATA"',
     "container": {"docker": {"image": "example/orders:1"}},
     "env": {"SHOP": "test"},
     "mem": 128,
@@ -55,10 +55,14 @@ def create(hippo_queues: QueueService, source, orders: sa.Table) -> Callable[...
     """``create(sqlquery={...overrides}, **queue_block)``: a queue on the orders table; its id."""
 
     def make(sqlquery: dict[str, Any] | None = None, **block: Any) -> str:
-        settings = {"conn_string": source.url, "query": f"SELECT id, path FROM {orders.name}",
-                    "filter_field": "id", "connect_timeout": 5, **(sqlquery or {})}
-        body = {**DEFINITION, "queue": {"type": "sqlquery", "name": "orders",
-                                        "sqlquery": settings, **block}}
+        settings = {
+            "conn_string": source.url,
+            "query": f"SELECT id, path FROM {orders.name}",
+            "filter_field": "id",
+            "connect_timeout": 5,
+            **(sqlquery or {}),
+        }
+        body = {**DEFINITION, "queue": {"type": "sqlquery", "name": "orders", "sqlquery": settings, **block}}
         return hippo_queues.create(body)["id"]
 
     return make
@@ -91,8 +95,9 @@ def test_seven_rows_in_batches_of_three_make_three_tasks(hippo_pollers, hippo_st
 
     poll_now(hippo_pollers(), hippo_store, queue_id)
 
-    assert data_of(hippo_store, queue_id) == sorted([
-        "\n".join([row(1), row(2), row(3)]), "\n".join([row(4), row(5), row(6)]), row(7)])
+    assert data_of(hippo_store, queue_id) == sorted(
+        ["\n".join([row(1), row(2), row(3)]), "\n".join([row(4), row(5), row(6)]), row(7)]
+    )
 
 
 def test_a_new_poller_carries_on_from_the_stored_cursor(hippo_pollers, hippo_store, create, add):
@@ -190,15 +195,29 @@ CONNECTION_FAILURES = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "parts", "says", "wait"), [c[1:] for c in CONNECTION_FAILURES],
-                         ids=[c[0] for c in CONNECTION_FAILURES])
+@pytest.mark.parametrize(
+    ("kind", "parts", "says", "wait"),
+    [c[1:] for c in CONNECTION_FAILURES],
+    ids=[c[0] for c in CONNECTION_FAILURES],
+)
 def test_connection_failures_mark_the_queue_without_the_password(
     request, hippo_pollers, hippo_store, hippo_queues, kind, parts, says, wait
 ):
     parts = {k: free_port() if v == "free" else v for k, v in parts.items()}
     url = _with_password(request.getfixturevalue(f"{kind}_url"), PASSWORD, **parts)
-    body = {**DEFINITION, "queue": {"type": "sqlquery", "name": "orders", "sqlquery": {
-        "conn_string": url, "query": "SELECT 1 AS id", "filter_field": "id", "connect_timeout": 5}}}
+    body = {
+        **DEFINITION,
+        "queue": {
+            "type": "sqlquery",
+            "name": "orders",
+            "sqlquery": {
+                "conn_string": url,
+                "query": "SELECT 1 AS id",
+                "filter_field": "id",
+                "connect_timeout": 5,
+            },
+        },
+    }
     queue_id = hippo_queues.create(body)["id"]
 
     poll_now(hippo_pollers(), hippo_store, queue_id)
@@ -210,14 +229,19 @@ def test_connection_failures_mark_the_queue_without_the_password(
 
 
 README_BODY = {
-    "cmd": "import-order \"$HIPPO_DATA\"",
+    "cmd": 'import-order "$HIPPO_DATA"',
     "container": {"docker": {"image": "example/orders:1"}},
-    "queue": {"type": "sqlquery", "name": "new orders", "frequency_seconds": 30,
-              "sqlquery": {
-                  "conn_string": "postgresql+psycopg://hippo:s3cret@db.internal:5432/shop",
-                  "query": "SELECT id, customer, total FROM orders WHERE paid_at IS NOT NULL",
-                  "filter_field": "id",
-                  "filter_val": 1000}},
+    "queue": {
+        "type": "sqlquery",
+        "name": "new orders",
+        "frequency_seconds": 30,
+        "sqlquery": {
+            "conn_string": "postgresql+psycopg://hippo:s3cret@db.internal:5432/shop",
+            "query": "SELECT id, customer, total FROM orders WHERE paid_at IS NOT NULL",
+            "filter_field": "id",
+            "filter_val": 1000,
+        },
+    },
 }
 
 

@@ -96,26 +96,34 @@ def test_schema_refuses(given, path):
         ({"query": "-- SELECT\nUPDATE orders SET x = 1"}, "$.query", "must be a SELECT"),
         # connection strings that cannot work
         ({"conn_string": "db.internal:5432"}, "$.conn_string", "not a database URL"),
-        ({"conn_string": "postgresql://app:s3cret@db:port/shop"}, "$.conn_string",
-         "not a database URL"),
-        ({"conn_string": "nosuchdb://app:s3cret@db/shop"}, "$.conn_string",
-         "unknown database kind"),
-        ({"conn_string": "mssql+pyodbc://app:s3cret@db/shop"}, "$.conn_string",
-         "not installed"),
-        ({"conn_string": "jdbc:oracle:thin:app/s3cret@db:1521:shop"}, "$.conn_string",
-         "unsupported JDBC URL (jdbc:oracle)"),
-        ({"conn_string": "jdbc:mysql://db:3306/shop?user=app&password=s3cret"}, "$.conn_string",
-         "JDBC options"),
-        ({"conn_string": "postgresql://db/shop?user=app&password=s3cret"}, "$.conn_string",
-         "put the password before the host"),
+        ({"conn_string": "postgresql://app:s3cret@db:port/shop"}, "$.conn_string", "not a database URL"),
+        ({"conn_string": "nosuchdb://app:s3cret@db/shop"}, "$.conn_string", "unknown database kind"),
+        ({"conn_string": "mssql+pyodbc://app:s3cret@db/shop"}, "$.conn_string", "not installed"),
+        (
+            {"conn_string": "jdbc:oracle:thin:app/s3cret@db:1521:shop"},
+            "$.conn_string",
+            "unsupported JDBC URL (jdbc:oracle)",
+        ),
+        (
+            {"conn_string": "jdbc:mysql://db:3306/shop?user=app&password=s3cret"},
+            "$.conn_string",
+            "JDBC options",
+        ),
+        (
+            {"conn_string": "postgresql://db/shop?user=app&password=s3cret"},
+            "$.conn_string",
+            "put the password before the host",
+        ),
         ({"conn_string": "sqlite://"}, "$.conn_string", "in-memory SQLite"),
         ({"conn_string": "jdbc:sqlite::memory:"}, "$.conn_string", "in-memory SQLite"),
         # a JDBC kind that is no plain word is not echoed (it may hold the password)
-        ({"conn_string": "jdbc:s3cret@db/shop"}, "$.conn_string",
-         "unsupported JDBC URL; supported"),
+        ({"conn_string": "jdbc:s3cret@db/shop"}, "$.conn_string", "unsupported JDBC URL; supported"),
         # options that are no secret are fine
-        ({"conn_string": "postgresql://app:s3cret@db/shop?sslmode=require&application_name=hippo"},
-         None, None),
+        (
+            {"conn_string": "postgresql://app:s3cret@db/shop?sslmode=require&application_name=hippo"},
+            None,
+            None,
+        ),
         ({"conn_string": "mysql+pymysql://app:s3cret@db/shop?charset=utf8mb4"}, None, None),
         # Hippo's mask is anchored at both ends: surrounding whitespace hides the password from it
         ({"conn_string": " postgresql://app:s3cret@db/shop"}, "$.conn_string", "whitespace"),
@@ -123,27 +131,39 @@ def test_schema_refuses(given, path):
         ({"conn_string": "\tjdbc:mysql://app:s3cret@db:3306/shop "}, "$.conn_string", "whitespace"),
         # secrets in the query string are shown unmasked, whatever their key
         ({"conn_string": "mysql+pymysql://app@db/shop?passwd=s3cret"}, "$.conn_string", "'passwd'"),
-        ({"conn_string": "mysql+pymysql://app@db/shop?ssl_key_password=s3cret"}, "$.conn_string",
-         "'ssl_key_password'"),
-        ({"conn_string": "postgresql://app@db/shop?sslpassword=s3cret"}, "$.conn_string",
-         "'sslpassword'"),
+        (
+            {"conn_string": "mysql+pymysql://app@db/shop?ssl_key_password=s3cret"},
+            "$.conn_string",
+            "'ssl_key_password'",
+        ),
+        ({"conn_string": "postgresql://app@db/shop?sslpassword=s3cret"}, "$.conn_string", "'sslpassword'"),
         ({"conn_string": "postgresql://app@db/shop?PassFile=/s3cret"}, "$.conn_string", "'PassFile'"),
-        ({"conn_string": "postgresql://app@db/shop?api_token=s3cret&x=1"}, "$.conn_string",
-         "'api_token'"),
-        ({"conn_string": "postgresql://app@db/shop?client_secret=s3cret"}, "$.conn_string",
-         "'client_secret'"),
-        ({"conn_string": "postgresql://app@db/shop?sslkey=/etc/s3cret.key"}, "$.conn_string",
-         "'sslkey'"),
+        ({"conn_string": "postgresql://app@db/shop?api_token=s3cret&x=1"}, "$.conn_string", "'api_token'"),
+        (
+            {"conn_string": "postgresql://app@db/shop?client_secret=s3cret"},
+            "$.conn_string",
+            "'client_secret'",
+        ),
+        ({"conn_string": "postgresql://app@db/shop?sslkey=/etc/s3cret.key"}, "$.conn_string", "'sslkey'"),
         ({"conn_string": "postgresql://app@db/shop?PWD=s3cret"}, "$.conn_string", "'PWD'"),
         # a key that is itself odd text is not echoed
         ({"conn_string": "postgresql://app@db/shop?pass%3Ds3cret=1"}, "$.conn_string", "(a key)"),
         # a password Hippo's mask would not find, or only part of
-        ({"conn_string": "postgresql://app@corp:s3cret@db/shop"}, "$.conn_string",
-         "cannot tell where the password ends"),
-        ({"conn_string": "postgresql://app:s3cret\nx@db/shop"}, "$.conn_string",
-         "cannot tell where the password ends"),
-        ({"conn_string": "postgresql://app:s3cret@db/shop?application_name=a@b"}, "$.conn_string",
-         "cannot tell where the password ends"),
+        (
+            {"conn_string": "postgresql://app@corp:s3cret@db/shop"},
+            "$.conn_string",
+            "cannot tell where the password ends",
+        ),
+        (
+            {"conn_string": "postgresql://app:s3cret\nx@db/shop"},
+            "$.conn_string",
+            "cannot tell where the password ends",
+        ),
+        (
+            {"conn_string": "postgresql://app:s3cret@db/shop?application_name=a@b"},
+            "$.conn_string",
+            "cannot tell where the password ends",
+        ),
     ],
 )
 def test_validate(overrides, path, reason):
@@ -234,9 +254,13 @@ def test_source_identity_names_the_rows_a_cursor_points_into(overrides, same):
 
 def test_source_identity_is_json_and_without_credentials():
     identity = SqlQueryQueueType.source_identity(
-        {**IDENTITY, "conn_string": "jdbc:mysql://app:s3cret@db:3306/shop"})
+        {**IDENTITY, "conn_string": "jdbc:mysql://app:s3cret@db:3306/shop"}
+    )
     assert json.loads(json.dumps(identity)) == identity
-    assert identity == {"database": "mysql://db:3306/shop", "query": "SELECT id FROM orders",
-                        "filter_field": "id"}
+    assert identity == {
+        "database": "mysql://db:3306/shop",
+        "query": "SELECT id FROM orders",
+        "filter_field": "id",
+    }
     sqlite = SqlQueryQueueType.source_identity({**IDENTITY, "conn_string": "jdbc:sqlite:/var/a.db"})
     assert sqlite["database"] == "sqlite:////var/a.db"

@@ -37,9 +37,11 @@ def test_a_query_past_the_timeout_is_stopped_as_transient(source, make_queue):
 
 def test_a_query_within_the_timeout_runs_and_the_connection_serves_the_next_poll(source, make_queue):
     # The same statements with room to finish: the limits set per poll do not get in the way.
-    quick = {"postgresql": "SELECT 1 AS id FROM pg_sleep(0.2)",
-             "mariadb": "SELECT 1 AS id FROM (SELECT SLEEP(0.2) AS slept) AS slow",
-             "sqlite": SLOW_QUERIES["sqlite"].replace("100000000", "1000")}[source.kind]
+    quick = {
+        "postgresql": "SELECT 1 AS id FROM pg_sleep(0.2)",
+        "mariadb": "SELECT 1 AS id FROM (SELECT SLEEP(0.2) AS slept) AS slow",
+        "sqlite": SLOW_QUERIES["sqlite"].replace("100000000", "1000"),
+    }[source.kind]
     queue = make_queue(source.url, quick, "id", query_timeout_seconds=30)
 
     for _ in range(2):
@@ -52,11 +54,20 @@ def test_the_poller_marks_a_timed_out_queue_and_retries_it_soon(
     make_source, hippo_queues, hippo_pollers, hippo_store
 ):
     source = make_source("postgresql")
-    body = {**DEFINITION, "queue": {"type": "sqlquery", "name": "slow", "frequency_seconds": 300,
-                                    "sqlquery": {"conn_string": source.url,
-                                                 "query": SLOW_QUERIES["postgresql"],
-                                                 "filter_field": "id",
-                                                 "query_timeout_seconds": 1}}}
+    body = {
+        **DEFINITION,
+        "queue": {
+            "type": "sqlquery",
+            "name": "slow",
+            "frequency_seconds": 300,
+            "sqlquery": {
+                "conn_string": source.url,
+                "query": SLOW_QUERIES["postgresql"],
+                "filter_field": "id",
+                "query_timeout_seconds": 1,
+            },
+        },
+    }
     queue_id = hippo_queues.create(body)["id"]
 
     poll_now(hippo_pollers(), hippo_store, queue_id)

@@ -186,8 +186,7 @@ class SqsQueueType(QueueType):
             return
         # Every receipt is checked before the first delete, so a bad item deletes nothing.
         entries = [
-            {"Id": str(index), "ReceiptHandle": _receipt(item, index)}
-            for index, item in enumerate(items)
+            {"Id": str(index), "ReceiptHandle": _receipt(item, index)} for index, item in enumerate(items)
         ]
         queue_url = self._url()
         failures: list[str] = []
@@ -199,9 +198,7 @@ class SqsQueueType(QueueType):
                 )
             for failed in answer.get("Failed", []):
                 only_server_faults = only_server_faults and not failed.get("SenderFault", True)
-                failures.append(
-                    f"item {failed['Id']}: {failed.get('Code')}: {failed.get('Message', '')}"
-                )
+                failures.append(f"item {failed['Id']}: {failed.get('Code')}: {failed.get('Message', '')}")
         if failures:
             error_class = SqsTransientError if only_server_faults else QueueTypeError
             raise error_class(
@@ -227,9 +224,7 @@ class SqsQueueType(QueueType):
                 for index, item in enumerate(items[start : start + MAX_BATCH], start)
             ]
             try:
-                answer = self._client.change_message_visibility_batch(
-                    QueueUrl=self._url(), Entries=entries
-                )
+                answer = self._client.change_message_visibility_batch(QueueUrl=self._url(), Entries=entries)
             except (BotoCoreError, ClientError, QueueTypeError) as release_error:
                 error.add_note(
                     f"{len(items) - start} messages received before the failure stay hidden "
@@ -273,15 +268,12 @@ def _queue_error(exc: BotoCoreError | ClientError, context: str) -> QueueTypeErr
             f"{context}: the queue does not exist; create it, or fix queuename or awsregion"
         )
     if code in _CREDENTIAL_CODES:
-        return QueueTypeError(
-            f"{context}: AWS rejected the credentials ({code}); check awskey and awssecret"
-        )
+        return QueueTypeError(f"{context}: AWS rejected the credentials ({code}); check awskey and awssecret")
     if code in _DENIED_CODES:
         return QueueTypeError(f"{context}: access denied ({code}); {_PERMISSIONS}")
     if status in (401, 403):
         return QueueTypeError(
-            f"{context}: AWS refused the request (HTTP {status}); check awskey and awssecret; "
-            + _PERMISSIONS
+            f"{context}: AWS refused the request (HTTP {status}); check awskey and awssecret; " + _PERMISSIONS
         )
     if code in _TRANSIENT_CODES or status == 429 or status >= 500:
         return SqsTransientError(f"{context}: SQS throttled or failed the request ({code})")

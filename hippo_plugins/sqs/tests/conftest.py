@@ -72,6 +72,7 @@ def guarded() -> Iterator[tuple[MotoServer, tuple[str, str], str]]:
 
     The queue holds one message, "guarded".
     """
+
     def arrange(sqs: Any) -> str:
         name = f"hippo-guarded-{uuid.uuid4().hex[:12]}"
         url = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -89,8 +90,7 @@ def send(sqs: Any, queue_url: str) -> Callable[[list[str]], None]:
     def send_bodies(bodies: list[str]) -> None:
         for start in range(0, len(bodies), 10):
             entries = [
-                {"Id": str(i), "MessageBody": body}
-                for i, body in enumerate(bodies[start : start + 10])
+                {"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + 10])
             ]
             answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
             assert not answer.get("Failed"), answer["Failed"]

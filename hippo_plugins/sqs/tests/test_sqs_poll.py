@@ -151,9 +151,7 @@ def test_failed_receive_mid_poll_releases_what_it_took(make_queue, send, counts)
     assert counts() == (15, 0)
 
 
-def test_fifo_queue_keeps_order_and_holds_a_group_while_in_custody(
-    sqs, make_queue, queue_name
-):
+def test_fifo_queue_keeps_order_and_holds_a_group_while_in_custody(sqs, make_queue, queue_name):
     fifo = sqs.create_queue(
         QueueName=f"{queue_name}.fifo",
         Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
@@ -174,9 +172,7 @@ def test_fifo_queue_keeps_order_and_holds_a_group_while_in_custody(
         sqs.delete_queue(QueueUrl=fifo)
 
 
-def test_a_poll_stops_receiving_once_half_the_visibility_timeout_has_passed(
-    make_queue, send, counts
-):
+def test_a_poll_stops_receiving_once_half_the_visibility_timeout_has_passed(make_queue, send, counts):
     send([f"m{i}" for i in range(25)])
     queue = make_queue(visibility_timeout=300)
     # Each reading of the clock is 100 s after the last: the poll begins at 0, and
@@ -189,9 +185,7 @@ def test_a_poll_stops_receiving_once_half_the_visibility_timeout_has_passed(
     assert counts() == (5, 20), "the rest is left visible for the next poll"
 
 
-def test_a_poll_outliving_the_visibility_timeout_hands_out_each_message_once(
-    make_queue, send, counts
-):
+def test_a_poll_outliving_the_visibility_timeout_hands_out_each_message_once(make_queue, send, counts):
     send(["a", "b", "c"])
     queue = make_queue(visibility_timeout=1)
     real_receive = queue._client.receive_message

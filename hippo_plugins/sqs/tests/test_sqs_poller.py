@@ -25,7 +25,7 @@ from hippo_core.testing.polling import data_of, poll_now, state_of, stored_queue
 from hippo_core.testing.ports import free_port
 
 DEFINITION = {
-    "cmd": "make-thumbnail \"$HIPPO_DATA\"",
+    "cmd": 'make-thumbnail "$HIPPO_DATA"',
     "container": {"docker": {"image": "example/thumbnailer:1.0"}},
     "env": {"SIZE": "256"},
     "cpus": 1,
@@ -42,8 +42,14 @@ def create(hippo_queues: QueueService, moto_server, queue_name: str) -> Callable
     """``create(sqs={...overrides}, **queue_block)``: a queue on the test's SQS queue; its id."""
 
     def make(sqs: dict[str, Any] | None = None, **block: Any) -> str:
-        settings = {"queuename": queue_name, "awskey": TEST_KEY[0], "awssecret": TEST_KEY[1],
-                    "endpoint_url": moto_server.url, "wait_time_seconds": 0, **(sqs or {})}
+        settings = {
+            "queuename": queue_name,
+            "awskey": TEST_KEY[0],
+            "awssecret": TEST_KEY[1],
+            "endpoint_url": moto_server.url,
+            "wait_time_seconds": 0,
+            **(sqs or {}),
+        }
         body = {**DEFINITION, "queue": {"type": "sqs", "name": "thumbnails", "sqs": settings, **block}}
         return hippo_queues.create(body)["id"]
 
@@ -52,13 +58,16 @@ def create(hippo_queues: QueueService, moto_server, queue_name: str) -> Callable
 
 def test_messages_become_tasks_of_the_queue(hippo_pollers, hippo_store, create, send, counts):
     queue_id = create()
-    send(["scan-1.tiff", "scan-2.tiff", "{\"json\": true}"])
+    send(["scan-1.tiff", "scan-2.tiff", '{"json": true}'])
 
     poll_now(hippo_pollers(), hippo_store, queue_id)
 
     tasks = tasks_of(hippo_store, queue_id)
     assert sorted(task_environment(t)["HIPPO_DATA"] for t in tasks) == [
-        "scan-1.tiff", "scan-2.tiff", "{\"json\": true}"]
+        "scan-1.tiff",
+        "scan-2.tiff",
+        '{"json": true}',
+    ]
     for task in tasks:
         assert (task["id"], task["queue_id"], task["state"]) == (queue_id, queue_id, "PENDING")
         assert task["cmd"] == DEFINITION["cmd"]
@@ -162,9 +171,20 @@ def test_rejected_credentials_are_a_permanent_error_without_the_secret(
     hippo_pollers, hippo_store, hippo_queues, guarded
 ):
     server, key, name = guarded
-    body = {**DEFINITION, "queue": {"type": "sqs", "name": "guarded", "sqs": {
-        "queuename": name, "awskey": key[0], "awssecret": SECRET,
-        "endpoint_url": server.url, "wait_time_seconds": 0}}}
+    body = {
+        **DEFINITION,
+        "queue": {
+            "type": "sqs",
+            "name": "guarded",
+            "sqs": {
+                "queuename": name,
+                "awskey": key[0],
+                "awssecret": SECRET,
+                "endpoint_url": server.url,
+                "wait_time_seconds": 0,
+            },
+        },
+    }
     queue_id = hippo_queues.create(body)["id"]
 
     poll_now(hippo_pollers(), hippo_store, queue_id)
@@ -177,13 +197,20 @@ def test_rejected_credentials_are_a_permanent_error_without_the_secret(
 
 
 README_BODY = {
-    "cmd": "make-thumbnail \"$HIPPO_DATA\"",
+    "cmd": 'make-thumbnail "$HIPPO_DATA"',
     "container": {"docker": {"image": "example/thumbnailer:1.0"}},
-    "queue": {"type": "sqs", "name": "thumbnails", "max_concurrent": 50,
-              "sqs": {"queuename": "thumbnail-requests", "awsregion": "eu-west-1",
-                      "awskey": "AKIAIOSFODNN7EXAMPLE",
-                      "awssecret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                      "visibility_timeout": 600}},
+    "queue": {
+        "type": "sqs",
+        "name": "thumbnails",
+        "max_concurrent": 50,
+        "sqs": {
+            "queuename": "thumbnail-requests",
+            "awsregion": "eu-west-1",
+            "awskey": "AKIAIOSFODNN7EXAMPLE",
+            "awssecret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "visibility_timeout": 600,
+        },
+    },
 }
 
 

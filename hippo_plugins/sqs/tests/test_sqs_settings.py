@@ -51,9 +51,7 @@ def test_defaults_fill_every_optional_setting():
         ),
         pytest.param({"queuename": "q", "awsregion": "US East"}, {"$.awsregion"}, id="bad region"),
         pytest.param({"queuename": "q", "wait_time_seconds": 20}, set(), id="longest long poll"),
-        pytest.param(
-            {"queuename": "q", "wait_time_seconds": 21}, {"$.wait_time_seconds"}, id="poll over 20"
-        ),
+        pytest.param({"queuename": "q", "wait_time_seconds": 21}, {"$.wait_time_seconds"}, id="poll over 20"),
         pytest.param(
             {"queuename": "q", "wait_time_seconds": -1}, {"$.wait_time_seconds"}, id="negative wait"
         ),
@@ -122,8 +120,11 @@ def test_hippo_refuses_to_store_an_endpoint_with_a_password(hippo_queues, hippo_
     body = {
         "cmd": "true",
         "container": {"docker": {"image": "busybox:1.36"}},
-        "queue": {"type": "sqs", "name": "jobs",
-                  "sqs": {"queuename": "jobs", "endpoint_url": "http://hippo:s3cret@127.0.0.1:4566"}},
+        "queue": {
+            "type": "sqs",
+            "name": "jobs",
+            "sqs": {"queuename": "jobs", "endpoint_url": "http://hippo:s3cret@127.0.0.1:4566"},
+        },
     }
     with pytest.raises(ValidationFailed) as caught:
         hippo_queues.create(body)

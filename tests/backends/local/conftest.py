@@ -111,13 +111,22 @@ class Recorder:
             return [u for u in self.updates if u.task_id == task_id][-1]
 
     def wait_terminal(self, task_id: str, timeout: float = WAIT) -> TaskStatus:
-        self.wait_for(f"{task_id} to end", lambda: any(
-            u.terminal for u in self.updates if u.task_id == task_id), timeout)
+        self.wait_for(
+            f"{task_id} to end",
+            lambda: any(u.terminal for u in self.updates if u.task_id == task_id),
+            timeout,
+        )
         return next(u for u in self.updates if u.task_id == task_id and u.terminal)
 
 
-def _make_launch(task_id: str, cmd: str, cpus: float = 0.1, mem: float = 32.0,
-                env: dict[str, str] | None = None, **container: Any) -> TaskLaunch:
+def _make_launch(
+    task_id: str,
+    cmd: str,
+    cpus: float = 0.1,
+    mem: float = 32.0,
+    env: dict[str, str] | None = None,
+    **container: Any,
+) -> TaskLaunch:
     return TaskLaunch(
         task_id=task_id,
         name=f"hippo:{task_id}",
@@ -188,8 +197,14 @@ def start_backend(tmp_path: Path, recorder: Recorder) -> Iterator[Callable[..., 
 
     def start(framework_id: str | None = "fw-test", **options: Any) -> LocalBackend:
         settings: dict[str, Any] = dict(
-            data_dir=tmp_path / "data", cpus=2, mem=1000, docker=False, hostname="testhost",
-            offer_interval=0.05, kill_grace_seconds=1.0, retry_seconds=0.05,
+            data_dir=tmp_path / "data",
+            cpus=2,
+            mem=1000,
+            docker=False,
+            hostname="testhost",
+            offer_interval=0.05,
+            kill_grace_seconds=1.0,
+            retry_seconds=0.05,
         )
         settings.update(options)
         backend = LocalBackend(**settings)
@@ -201,4 +216,3 @@ def start_backend(tmp_path: Path, recorder: Recorder) -> Iterator[Callable[..., 
     yield start
     for backend in started:
         backend.stop()
-

@@ -35,7 +35,12 @@ def test_registers_with_the_given_framework_id_then_offers_the_whole_machine(sta
     assert recorder.framework_ids == ["fw-1"]
     offer = recorder.offered[0]
     assert (offer.agent_id, offer.hostname, offer.cpus, offer.mem, offer.attributes) == (
-        "local-testhost", "testhost", 2.0, 1000.0, {})
+        "local-testhost",
+        "testhost",
+        2.0,
+        1000.0,
+        {},
+    )
 
 
 def test_without_a_framework_id_it_makes_one(start_backend, recorder):
@@ -54,8 +59,10 @@ def test_offers_what_is_free_while_tasks_run_and_all_again_after(make_launch, st
     recorder.backend.kill("t.busy", None)
     recorder.wait_terminal("t.busy")
     seen = len(recorder.offered)
-    recorder.wait_for("the whole machine offered again",
-                      lambda: any(o.cpus == 2.0 and o.mem == 1000.0 for o in recorder.offered[seen:]))
+    recorder.wait_for(
+        "the whole machine offered again",
+        lambda: any(o.cpus == 2.0 and o.mem == 1000.0 for o in recorder.offered[seen:]),
+    )
 
 
 def test_an_offer_nobody_answers_is_rescinded_and_offered_again(start_backend, recorder):
@@ -156,8 +163,9 @@ def test_a_task_runs_in_its_directory_with_its_environment_and_its_output_is_kep
 ):
     monkeypatch.setenv("HIPPO_REDIS_URL", "redis://:hunter2@example/0")
     start_backend()
-    cmd = ('pwd; echo "data=$HIPPO_DATA"; echo "redis=${HIPPO_REDIS_URL:-unset}"; '
-           "echo oops >&2; touch made-here")
+    cmd = (
+        'pwd; echo "data=$HIPPO_DATA"; echo "redis=${HIPPO_REDIS_URL:-unset}"; echo oops >&2; touch made-here'
+    )
     end = run_task("t.env", cmd, env={"HIPPO_DATA": "item 1"})
     assert end.state == "TASK_FINISHED"
     sandbox = tmp_path / "data" / "tasks" / "t.env"
@@ -231,10 +239,13 @@ def test_killing_an_unknown_task_answers_task_lost(start_backend, recorder):
 
 def test_stop_kills_running_tasks_and_leaves_no_process(make_launch, pids_left, start_backend, recorder):
     backend = start_backend()
-    recorder.launch_on_next_offer(make_launch("t.a", "sleep 100 & sleep 100"),
-                                  make_launch("t.b", "trap '' TERM; sleep 100"))
-    recorder.wait_for("both running", lambda: "TASK_RUNNING" in recorder.states("t.a")
-                      and "TASK_RUNNING" in recorder.states("t.b"))
+    recorder.launch_on_next_offer(
+        make_launch("t.a", "sleep 100 & sleep 100"), make_launch("t.b", "trap '' TERM; sleep 100")
+    )
+    recorder.wait_for(
+        "both running",
+        lambda: "TASK_RUNNING" in recorder.states("t.a") and "TASK_RUNNING" in recorder.states("t.b"),
+    )
     backend.stop()
     assert pids_left("t.a") == [] and pids_left("t.b") == []
     assert not any(t.name.startswith("hippo-task-") for t in threading.enumerate())
@@ -253,10 +264,15 @@ def test_reconcile_answers_known_tasks_with_their_state_and_unknown_ones_lost(
     seen = len(recorder.updates)
 
     backend.reconcile([("t.run", "local-testhost"), ("t.done", None), ("t.before-restart", "local-testhost")])
-    answers = recorder.wait_for("three answers", lambda: recorder.updates[seen:seen + 3]
-                                if len(recorder.updates) >= seen + 3 else None)
+    answers = recorder.wait_for(
+        "three answers",
+        lambda: recorder.updates[seen : seen + 3] if len(recorder.updates) >= seen + 3 else None,
+    )
     assert [(a.task_id, a.state) for a in answers] == [
-        ("t.run", "TASK_RUNNING"), ("t.done", "TASK_FINISHED"), ("t.before-restart", "TASK_LOST")]
+        ("t.run", "TASK_RUNNING"),
+        ("t.done", "TASK_FINISHED"),
+        ("t.before-restart", "TASK_LOST"),
+    ]
     assert {a.reason for a in answers} == {"REASON_RECONCILIATION"}
     assert "no record of this task" in answers[2].message
 

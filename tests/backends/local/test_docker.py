@@ -15,66 +15,212 @@ ENV_FILE = Path("/data/tasks/fam.1/docker.env")
 BASE = ["docker", "run", "--rm", "--name", "fam.1", "--label", "hippo.task=fam.1"]
 
 
-def launch(container: dict, env: dict[str, str] | None = None, cpus: float = 0.5, mem: float = 256,
-           cmd: str = "echo $HIPPO_DATA") -> TaskLaunch:
-    return TaskLaunch("fam.1", "hippo:fam", "local-h", cpus, mem, cmd, env or {}, container,
-                      labels={"hippo.task": "fam.1"})
+def launch(
+    container: dict,
+    env: dict[str, str] | None = None,
+    cpus: float = 0.5,
+    mem: float = 256,
+    cmd: str = "echo $HIPPO_DATA",
+) -> TaskLaunch:
+    return TaskLaunch(
+        "fam.1", "hippo:fam", "local-h", cpus, mem, cmd, env or {}, container, labels={"hippo.task": "fam.1"}
+    )
 
 
 CASES = [
     pytest.param(
         launch({"docker": {"image": "busybox:1.36"}}),
-        [*BASE, "--cpus", "0.5", "--memory", "256m", "--network", "bridge",
-         "--entrypoint", "/bin/sh", "busybox:1.36", "-c", "echo $HIPPO_DATA"],
+        [
+            *BASE,
+            "--cpus",
+            "0.5",
+            "--memory",
+            "256m",
+            "--network",
+            "bridge",
+            "--entrypoint",
+            "/bin/sh",
+            "busybox:1.36",
+            "-c",
+            "echo $HIPPO_DATA",
+        ],
         id="the image, its limits and the command in a shell; bridge network by default",
     ),
     pytest.param(
-        launch({"docker": {"image": "alpine", "network": "HOST", "force_pull_image": True}},
-               cpus=2, mem=1024.5),
-        [*BASE, "--cpus", "2", "--memory", "1024.5m", "--network", "host", "--pull", "always",
-         "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
+        launch(
+            {"docker": {"image": "alpine", "network": "HOST", "force_pull_image": True}}, cpus=2, mem=1024.5
+        ),
+        [
+            *BASE,
+            "--cpus",
+            "2",
+            "--memory",
+            "1024.5m",
+            "--network",
+            "host",
+            "--pull",
+            "always",
+            "--entrypoint",
+            "/bin/sh",
+            "alpine",
+            "-c",
+            "echo $HIPPO_DATA",
+        ],
         id="host network, forced pull, whole and fractional numbers as written",
     ),
     pytest.param(
-        launch({"docker": {"image": "alpine", "network": "NONE"},
-                "volumes": [{"hostPath": "/srv/in", "containerPath": "/in", "mode": "RO"},
-                            {"hostPath": "/srv/out", "containerPath": "/out", "mode": "RW"}]}),
-        [*BASE, "--cpus", "0.5", "--memory", "256m", "-v", "/srv/in:/in:ro", "-v", "/srv/out:/out:rw",
-         "--network", "none", "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
+        launch(
+            {
+                "docker": {"image": "alpine", "network": "NONE"},
+                "volumes": [
+                    {"hostPath": "/srv/in", "containerPath": "/in", "mode": "RO"},
+                    {"hostPath": "/srv/out", "containerPath": "/out", "mode": "RW"},
+                ],
+            }
+        ),
+        [
+            *BASE,
+            "--cpus",
+            "0.5",
+            "--memory",
+            "256m",
+            "-v",
+            "/srv/in:/in:ro",
+            "-v",
+            "/srv/out:/out:rw",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/bin/sh",
+            "alpine",
+            "-c",
+            "echo $HIPPO_DATA",
+        ],
         id="volumes with their modes; no network",
     ),
     pytest.param(
-        launch({"docker": {"image": "alpine", "network": "USER", "network_name": "jobs-net",
-                           "parameters": [{"key": "privileged", "value": "true"},
-                                          {"key": "--init", "value": ""}]}}),
-        [*BASE, "--cpus", "0.5", "--memory", "256m", "--network", "jobs-net", "--privileged=true", "--init",
-         "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
+        launch(
+            {
+                "docker": {
+                    "image": "alpine",
+                    "network": "USER",
+                    "network_name": "jobs-net",
+                    "parameters": [{"key": "privileged", "value": "true"}, {"key": "--init", "value": ""}],
+                }
+            }
+        ),
+        [
+            *BASE,
+            "--cpus",
+            "0.5",
+            "--memory",
+            "256m",
+            "--network",
+            "jobs-net",
+            "--privileged=true",
+            "--init",
+            "--entrypoint",
+            "/bin/sh",
+            "alpine",
+            "-c",
+            "echo $HIPPO_DATA",
+        ],
         id="USER joins network_name; parameters as --key=value (booleans too), a bare flag when empty",
     ),
     pytest.param(
-        launch({"docker": {"image": "alpine", "forcePullImage": True, "network": "USER", "networkName": "n1"},
-                "volumes": [{"host_path": "/a", "container_path": "/b", "mode": "RO"},
-                            {"containerPath": "/scratch", "mode": "RW"}]}),
-        [*BASE, "--cpus", "0.5", "--memory", "256m", "-v", "/a:/b:ro", "-v", "/scratch", "--network", "n1",
-         "--pull", "always", "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
+        launch(
+            {
+                "docker": {"image": "alpine", "forcePullImage": True, "network": "USER", "networkName": "n1"},
+                "volumes": [
+                    {"host_path": "/a", "container_path": "/b", "mode": "RO"},
+                    {"containerPath": "/scratch", "mode": "RW"},
+                ],
+            }
+        ),
+        [
+            *BASE,
+            "--cpus",
+            "0.5",
+            "--memory",
+            "256m",
+            "-v",
+            "/a:/b:ro",
+            "-v",
+            "/scratch",
+            "--network",
+            "n1",
+            "--pull",
+            "always",
+            "--entrypoint",
+            "/bin/sh",
+            "alpine",
+            "-c",
+            "echo $HIPPO_DATA",
+        ],
         id="Marathon's camelCase and snake_case alike; a volume without hostPath is an anonymous one",
     ),
     pytest.param(
         launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret", "HIPPO_DATA": "a b"}),
-        [*BASE, "--cpus", "0.5", "--memory", "256m", "--env-file", str(ENV_FILE), "--network", "bridge",
-         "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
+        [
+            *BASE,
+            "--cpus",
+            "0.5",
+            "--memory",
+            "256m",
+            "--env-file",
+            str(ENV_FILE),
+            "--network",
+            "bridge",
+            "--entrypoint",
+            "/bin/sh",
+            "alpine",
+            "-c",
+            "echo $HIPPO_DATA",
+        ],
         id="the environment in an env file: values stay out of the process list",
     ),
     pytest.param(
         launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret", "PEM": "a\nb", "Q": '"x"'}),
-        [*BASE, "--cpus", "0.5", "--memory", "256m", "--env-file", str(ENV_FILE), "-e", "PEM", "-e", "Q",
-         "--network", "bridge", "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
+        [
+            *BASE,
+            "--cpus",
+            "0.5",
+            "--memory",
+            "256m",
+            "--env-file",
+            str(ENV_FILE),
+            "-e",
+            "PEM",
+            "-e",
+            "Q",
+            "--network",
+            "bridge",
+            "--entrypoint",
+            "/bin/sh",
+            "alpine",
+            "-c",
+            "echo $HIPPO_DATA",
+        ],
         id="variables the env file cannot carry are passed by name only, after it",
     ),
     pytest.param(
         launch({"docker": {"image": "alpine"}}, env={"PEM": "a\nb"}),
-        [*BASE, "--cpus", "0.5", "--memory", "256m", "-e", "PEM", "--network", "bridge",
-         "--entrypoint", "/bin/sh", "alpine", "-c", "echo $HIPPO_DATA"],
+        [
+            *BASE,
+            "--cpus",
+            "0.5",
+            "--memory",
+            "256m",
+            "-e",
+            "PEM",
+            "--network",
+            "bridge",
+            "--entrypoint",
+            "/bin/sh",
+            "alpine",
+            "-c",
+            "echo $HIPPO_DATA",
+        ],
         id="no env file when nothing goes in it",
     ),
 ]
@@ -88,20 +234,53 @@ def test_docker_run_argv(task, argv):
 BIG = "x" * (64 * 1024 - len("BIG=\n"))
 
 ENV_CASES = [
-    pytest.param({"B": "2", "A": "one two", "EMPTY": "", "EQ": "k=v", "PATH": "/task/bin",
-                  "DOCKER_HOST": "tcp://elsewhere:2375", "MID": "a'b\"c", "ONE": "'", "UNI": "h\u00e9"},
-                 "A=one two\nB=2\nDOCKER_HOST=tcp://elsewhere:2375\nEMPTY=\nEQ=k=v\nMID=a'b\"c\nONE='\n"
-                 "PATH=/task/bin\nUNI=h\u00e9\n", {},
-                 id="plain values, spaces, '=', lone or inner quotes, UTF-8, and PATH or DOCKER_HOST, "
-                    "in the file sorted"),
-    pytest.param({"PEM": "-----BEGIN-----\nabc\n", "CR": "a\rb", "DQ": '"quoted"', "SQ": "'quoted'",
-                  "A B": "1", "#X": "2", "SUR": "\udcff"},
-                 "", {"PEM": "-----BEGIN-----\nabc\n", "CR": "a\rb", "DQ": '"quoted"', "SQ": "'quoted'",
-                      "A B": "1", "#X": "2", "SUR": "\udcff"},
-                 id="line breaks, surrounding quotes, names docker would misread, values UTF-8 cannot write: "
-                    "by name, in the client's environment"),
-    pytest.param({"BIG": BIG, "BIGGER": BIG + "xx"}, f"BIG={BIG}\n", {"BIGGER": BIG + "xx"},
-                 id="a line of 64 KiB with its newline fits docker's reader; a longer one does not"),
+    pytest.param(
+        {
+            "B": "2",
+            "A": "one two",
+            "EMPTY": "",
+            "EQ": "k=v",
+            "PATH": "/task/bin",
+            "DOCKER_HOST": "tcp://elsewhere:2375",
+            "MID": "a'b\"c",
+            "ONE": "'",
+            "UNI": "h\u00e9",
+        },
+        "A=one two\nB=2\nDOCKER_HOST=tcp://elsewhere:2375\nEMPTY=\nEQ=k=v\nMID=a'b\"c\nONE='\n"
+        "PATH=/task/bin\nUNI=h\u00e9\n",
+        {},
+        id="plain values, spaces, '=', lone or inner quotes, UTF-8, and PATH or DOCKER_HOST, "
+        "in the file sorted",
+    ),
+    pytest.param(
+        {
+            "PEM": "-----BEGIN-----\nabc\n",
+            "CR": "a\rb",
+            "DQ": '"quoted"',
+            "SQ": "'quoted'",
+            "A B": "1",
+            "#X": "2",
+            "SUR": "\udcff",
+        },
+        "",
+        {
+            "PEM": "-----BEGIN-----\nabc\n",
+            "CR": "a\rb",
+            "DQ": '"quoted"',
+            "SQ": "'quoted'",
+            "A B": "1",
+            "#X": "2",
+            "SUR": "\udcff",
+        },
+        id="line breaks, surrounding quotes, names docker would misread, values UTF-8 cannot write: "
+        "by name, in the client's environment",
+    ),
+    pytest.param(
+        {"BIG": BIG, "BIGGER": BIG + "xx"},
+        f"BIG={BIG}\n",
+        {"BIGGER": BIG + "xx"},
+        id="a line of 64 KiB with its newline fits docker's reader; a longer one does not",
+    ),
 ]
 
 
@@ -143,9 +322,19 @@ def test_env_file_is_not_written_through_a_symlink(tmp_path):
 
 
 def test_the_client_keeps_hippos_own_environment():
-    run = docker_run(launch({"docker": {"image": "alpine"}},
-                            env={"PATH": "/task/bin", "DOCKER_HOST": "tcp://elsewhere:2375",
-                                 "DOCKER_CONFIG": "/task/cfg", "TOKEN": "s3cret", "PEM": "a\nb"}), ENV_FILE)
+    run = docker_run(
+        launch(
+            {"docker": {"image": "alpine"}},
+            env={
+                "PATH": "/task/bin",
+                "DOCKER_HOST": "tcp://elsewhere:2375",
+                "DOCKER_CONFIG": "/task/cfg",
+                "TOKEN": "s3cret",
+                "PEM": "a\nb",
+            },
+        ),
+        ENV_FILE,
+    )
     own = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": "unix:///run/own.sock", "HOME": "/home/hippo"}
     assert run.client_env(own) == {**own, "PEM": "a\nb"}
 
@@ -153,10 +342,16 @@ def test_the_client_keeps_hippos_own_environment():
 @pytest.mark.parametrize(
     ("env", "error"),
     [
-        pytest.param({"PATH": "/a\n/b"}, r"PATH cannot be passed to docker: its value has a line break",
-                     id="PATH with a line break would reach the client"),
-        pytest.param({"docker_host": "'tcp://x:2375'"}, r"docker_host .*same quote.*client itself reads",
-                     id="DOCKER_* in any case, quoted"),
+        pytest.param(
+            {"PATH": "/a\n/b"},
+            r"PATH cannot be passed to docker: its value has a line break",
+            id="PATH with a line break would reach the client",
+        ),
+        pytest.param(
+            {"docker_host": "'tcp://x:2375'"},
+            r"docker_host .*same quote.*client itself reads",
+            id="DOCKER_* in any case, quoted",
+        ),
         pytest.param({"LD_PRELOAD": "a\nb"}, r"LD_PRELOAD", id="the C library's variables"),
         pytest.param({"https_proxy": '"http://p"'}, r"https_proxy", id="proxies in lower case"),
         pytest.param({"A=B": "1"}, r"'A=B' is not an environment variable name", id="'=' in a name"),

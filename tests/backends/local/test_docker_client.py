@@ -45,10 +45,16 @@ def docker_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_the_task_env_reaches_docker_through_a_private_file_not_its_environment(
-        docker_client, start_backend, recorder, make_launch, tmp_path):
+    docker_client, start_backend, recorder, make_launch, tmp_path
+):
     start_backend(docker=True)
-    env = {"PATH": "/task/bin", "DOCKER_HOST": "tcp://elsewhere:2375", "DOCKER_CONFIG": "/task/cfg",
-           "TOKEN": "s3cret", "PEM": "-----BEGIN-----\nabc"}
+    env = {
+        "PATH": "/task/bin",
+        "DOCKER_HOST": "tcp://elsewhere:2375",
+        "DOCKER_CONFIG": "/task/cfg",
+        "TOKEN": "s3cret",
+        "PEM": "-----BEGIN-----\nabc",
+    }
     recorder.launch_on_next_offer(make_launch("t.env", "true", env=env))
     status = recorder.wait_terminal("t.env")
     assert status.state == "TASK_FINISHED", status
@@ -62,8 +68,10 @@ def test_the_task_env_reaches_docker_through_a_private_file_not_its_environment(
     assert "DOCKER_CONFIG" not in client_env
     assert "TOKEN" not in client_env and "HIPPO_TASK_ID" not in client_env
     assert argv[argv.index("--env-file") + 1] == str(sandbox / "docker.env")
-    assert record["env_file"] == ("DOCKER_CONFIG=/task/cfg\nDOCKER_HOST=tcp://elsewhere:2375\n"
-                                  "HIPPO_TASK_ID=t.env\nPATH=/task/bin\nTOKEN=s3cret\n")
+    assert record["env_file"] == (
+        "DOCKER_CONFIG=/task/cfg\nDOCKER_HOST=tcp://elsewhere:2375\n"
+        "HIPPO_TASK_ID=t.env\nPATH=/task/bin\nTOKEN=s3cret\n"
+    )
     assert stat.S_IMODE(record["env_file_mode"]) == 0o600
     # The one value with a line break goes by name, its value in the client's environment.
     assert argv[argv.index("-e") + 1] == "PEM" and argv.count("-e") == 1
@@ -74,10 +82,12 @@ def test_the_task_env_reaches_docker_through_a_private_file_not_its_environment(
 
 
 def test_a_variable_the_client_would_read_is_refused_before_anything_runs(
-        docker_client, start_backend, recorder, make_launch, tmp_path):
+    docker_client, start_backend, recorder, make_launch, tmp_path
+):
     start_backend(docker=True)
-    recorder.launch_on_next_offer(make_launch("t.refused", "true", env={"DOCKER_HOST": "'tcp://x:2375'",
-                                                                       "TOKEN": "s3cret"}))
+    recorder.launch_on_next_offer(
+        make_launch("t.refused", "true", env={"DOCKER_HOST": "'tcp://x:2375'", "TOKEN": "s3cret"})
+    )
     status = recorder.wait_terminal("t.refused")
     assert (status.state, status.reason) == ("TASK_ERROR", "REASON_CONTAINER_LAUNCH_FAILED")
     assert "DOCKER_HOST cannot be passed to docker" in status.message

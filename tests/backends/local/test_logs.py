@@ -12,8 +12,13 @@ from hippo_core.backends.local.logs import MAX_READ_BYTES, LogStore
 from hippo_core.tasks import TaskService
 
 
-def write(logs: LogStore, attempt_id: str, stdout: bytes = b"", stderr: bytes | None = b"",
-          warning: str | None = None) -> None:
+def write(
+    logs: LogStore,
+    attempt_id: str,
+    stdout: bytes = b"",
+    stderr: bytes | None = b"",
+    warning: str | None = None,
+) -> None:
     path = logs.create(attempt_id)
     (path / "stdout").write_bytes(stdout)
     if stderr is not None:
@@ -77,8 +82,12 @@ def failed_twice(store, task_body, api) -> dict:
     for _ in range(2):
         attempt = states.current_attempt(store.get_task(task["mesos_id"]))["mesos_id"]
         store.update_task(task["mesos_id"], lambda t: states.mark_launched(t, "local-h", "h"))
-        store.update_task(task["mesos_id"], lambda t, a=attempt: states.apply_status(
-            t, TaskStatus(a, "TASK_FAILED", message="exit code 3")).task)
+        store.update_task(
+            task["mesos_id"],
+            lambda t, a=attempt: (
+                states.apply_status(t, TaskStatus(a, "TASK_FAILED", message="exit code 3")).task
+            ),
+        )
     return store.get_task(task["mesos_id"])
 
 
@@ -97,7 +106,10 @@ def test_newest_attempt_with_logs_by_default_and_any_by_number(store, task_body,
     one = api.simulate_get(f"/tasks/{task['mesos_id']}/logs", params={"attempt": "1"}).json
     assert (one["attempt"], one["stdout"]["text"], one["warning"]) == (1, "try 1\n", None)
     assert api.simulate_get("/tasks/report/logs", params={"tail": "3"}).json["stdout"] == {
-        "text": " 2\n", "size": 6, "truncated": True}
+        "text": " 2\n",
+        "size": 6,
+        "truncated": True,
+    }
 
     # The third attempt is pending: no logs yet.
     error_of(api.simulate_get("/tasks/report/logs", params={"attempt": "3"}), 404)
@@ -108,6 +120,7 @@ def test_newest_attempt_with_logs_by_default_and_any_by_number(store, task_body,
     assert api.simulate_get("/tasks/report/logs").json["attempt"] == 3
     # An attempt's own mesos id picks that attempt, not the newest.
     assert api.simulate_get(f"/tasks/{second}/logs/").json["attempt"] == 2
+
 
 @pytest.mark.parametrize(
     ("path", "params", "status"),

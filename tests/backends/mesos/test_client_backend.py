@@ -116,9 +116,7 @@ def test_subscribes_as_a_checkpointing_partition_aware_multi_role_framework(
         "roles": ["*"],
         "failover_timeout": 3600.0,
         "checkpoint": True,
-        "capabilities": [
-            {"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}, {"type": "TASK_KILLING_STATE"}
-        ],
+        "capabilities": [{"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}, {"type": "TASK_KILLING_STATE"}],
     }
     assert peer.frameworks[framework_id].partition_aware
 
