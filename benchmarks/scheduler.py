@@ -22,9 +22,9 @@ from hippo_core.config import load_config
 from hippo_core.documents import validate_task
 from hippo_core.states import new_task
 from hippo_core.store import Store
-from hippo_core.testing.mesos import Finish, MesosMasterPeer, SimAgent
 from hippo_core.testing.redis_server import RedisServer
 from hippo_core.worker import Worker
+from hippo_mesos_peer import Finish, MesosMasterPeer, SimAgent
 
 
 def run_peer(agents: int, conn: Connection) -> None:

@@ -13,6 +13,7 @@
 - :mod:`hippo_core.testing.aws`: boto3 clients on moto_server, a server that checks
   credentials, an empty credential chain.
 - :mod:`hippo_core.testing.memory_queue`: the reference queue type, in memory.
-- :mod:`hippo_core.testing.mesos`: a Mesos master test peer speaking the v1
-  scheduler HTTP API.
+
+The Mesos master test peer is a distribution of its own, ``hippo-mesos-peer``
+(``mesos-peer/`` in Hippo's repository), so that hippo-core does not carry it.
 """

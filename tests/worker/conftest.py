@@ -16,8 +16,8 @@ from hippo_core.backends.mesos.backend import MesosBackend
 from hippo_core.config import Config, load_config
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
-from hippo_core.testing.mesos import Finish, MesosMasterPeer, SimAgent
 from hippo_core.worker import Worker
+from hippo_mesos_peer import Finish, MesosMasterPeer, SimAgent
 
 AGENTS = [
     SimAgent(hostname="agent1", cpus=4.0, mem=4096.0, attributes={"rack": "r1", "zone": "a"}),

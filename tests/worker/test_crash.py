@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hippo_core.testing.mesos import Finish
+from hippo_mesos_peer import Finish
 
 
 def start_worker_process(hippo, log: Path) -> subprocess.Popen:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hippo_core.testing.mesos import Finish, Hang
+from hippo_mesos_peer import Finish, Hang
 
 
 def subscribes(peer) -> list[dict]:

@@ -8,9 +8,9 @@ from hippo_core.queues import QueueService
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
 from hippo_core.testing.memory_queue import MemoryQueueType
-from hippo_core.testing.mesos import Hang
 from hippo_core.testing.ports import free_port
 from hippo_core.tracker import Tracker
+from hippo_mesos_peer import Hang
 
 
 def leading_term(hippo):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hippo_core.testing.mesos import Hang
+from hippo_mesos_peer import Hang
 
 
 def test_kill_pending_task_ends_at_once_without_mesos(hippo) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from hippo_core.testing.mesos import Error, Fail, Hang, Lose
+from hippo_mesos_peer import Error, Fail, Hang, Lose
 
 
 def env_of(task_info: dict) -> dict[str, str]:

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from hippo_core.testing.mesos import Finish, Hang
+from hippo_mesos_peer import Finish, Hang
 
 # (constraints, tasks posted, how many must run, check on the hostnames they run on, what it proves)
 PLACEMENTS = [

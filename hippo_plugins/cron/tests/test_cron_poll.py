@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hippo_cron import CronQueueType
 
 from hippo_core.queuetype import QueueTypeError
+from hippo_cron import CronQueueType
 
 DEFAULTS = {"cronstring": "* * * * *", "maxbacklog": 1, "timezone": "UTC"}
 

@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 import falcon.testing
 import pytest
-from hippo_cron import CronQueueType
 
 from hippo_core.api import create_app
 from hippo_core.config import Config
@@ -24,6 +23,7 @@ from hippo_core.launch import task_environment
 from hippo_core.queues import QueueService
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.testing.polling import data_of, finish, poll_now, state_of, stored_queue, tasks_of
+from hippo_cron import CronQueueType
 
 START = datetime(2024, 5, 1, 12, 0, 30, tzinfo=UTC)
 DEFINITION = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 import pytest
-from hippo_cron import CronQueueType
 from jsonschema import Draft202012Validator
 
 from hippo_core.errors import ValidationFailed
 from hippo_core.validation import validate as validate_schema
+from hippo_cron import CronQueueType
 
 DEFAULTS = {"cronstring": "* * * * *", "maxbacklog": 1, "timezone": "UTC"}
 

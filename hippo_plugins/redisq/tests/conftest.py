@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import redis
-from hippo_redisq import RedisQueueType
 
 from hippo_core.testing.redis_server import RedisServer
+from hippo_redisq import RedisQueueType
 
 TEST_DB = 5
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import redis
-from hippo_redisq import processing_list_name
 
 from hippo_core.queuetype import Item
+from hippo_redisq import processing_list_name
 
 
 def datas(items: list[Item]) -> list[str]:

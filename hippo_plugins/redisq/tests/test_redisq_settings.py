@@ -7,13 +7,13 @@ from importlib.metadata import entry_points
 
 import pytest
 import redis
-from hippo_redisq import RedisQueueType
 from jsonschema import Draft202012Validator
 
 from hippo_core.errors import ValidationFailed
 from hippo_core.queuetype import QueueTypeError
 from hippo_core.testing.ports import free_port
 from hippo_core.validation import validate as validate_schema
+from hippo_redisq import RedisQueueType
 
 DEFAULTS = {"host": "localhost", "port": 6379, "db": 0, "username": "", "password": ""}
 

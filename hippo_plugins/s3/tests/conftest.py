@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from hippo_s3bucket import S3BucketQueueType
 
 from hippo_core.testing import aws
 from hippo_core.testing.moto_server import MotoServer
 from hippo_core.testing.plugin_settings import filled_settings
+from hippo_s3bucket import S3BucketQueueType
 
 
 def new_bucket(s3: Any) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hippo_s3bucket import S3TransientError
 
 from hippo_core.queuetype import QueueTypeError
 from hippo_core.testing.ports import free_port
+from hippo_s3bucket import S3TransientError
 
 
 def test_unreachable_endpoint_is_transient(build):

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from hippo_sqlquery import SqlQueryQueueType
 
 

@@ -6,11 +6,11 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from hippo_sqlquery import DatabaseUnavailable
 from sqlalchemy.engine import make_url
 
 from hippo_core.queuetype import QueueTypeError
 from hippo_core.testing.ports import free_port
+from hippo_sqlquery import DatabaseUnavailable
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,12 @@ import json
 from importlib.metadata import entry_points
 
 import pytest
-from hippo_sqlquery import SqlQueryQueueType
-from hippo_sqlquery.urls import engine_url, translate
 from jsonschema import Draft202012Validator
 
 from hippo_core.errors import ValidationFailed
 from hippo_core.validation import validate as validate_schema
+from hippo_sqlquery import SqlQueryQueueType
+from hippo_sqlquery.urls import engine_url, translate
 
 REQUIRED = {
     "conn_string": "postgresql+psycopg://app:s3cret@db:5432/shop",

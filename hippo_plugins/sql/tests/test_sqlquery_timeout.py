@@ -8,9 +8,9 @@ did not work shows as a poll that returns a row instead of failing.
 from __future__ import annotations
 
 import pytest
-from hippo_sqlquery import DatabaseUnavailable
 
 from hippo_core.testing.polling import poll_now, state_of, tasks_of
+from hippo_sqlquery import DatabaseUnavailable
 
 SLOW_QUERIES = {
     "postgresql": "SELECT 1 AS id FROM pg_sleep(60)",

@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hippo_sqs import SqsQueueType
 
 from hippo_core.testing import aws
 from hippo_core.testing.moto_server import MotoServer
 from hippo_core.testing.plugin_settings import filled_settings
+from hippo_sqs import SqsQueueType
 
 
 @pytest.fixture(scope="session")

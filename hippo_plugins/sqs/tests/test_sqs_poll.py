@@ -7,9 +7,9 @@ import time
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from hippo_sqs import SqsTransientError
 
 from hippo_core.queuetype import Item, QueueTypeError
+from hippo_sqs import SqsTransientError
 
 
 def poll_until(queue, predicate, timeout: float = 30.0):

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from hippo_core.backends.mesos.client import MesosSchedulerDriver, Scheduler
-from hippo_core.testing.mesos import Finish, MesosMasterPeer, SimAgent
+from hippo_mesos_peer import Finish, MesosMasterPeer, SimAgent
 
 WAIT = 15.0  # generous: the machines running the suite are shared and slow at times
 

@@ -10,8 +10,8 @@ import pytest
 
 from hippo_core.backends.base import BackendError, Offer, TaskLaunch, TaskStatus
 from hippo_core.backends.mesos.backend import MesosBackend
-from hippo_core.testing.mesos import Hang, MesosMasterPeer
 from hippo_core.testing.ports import free_port
+from hippo_mesos_peer import Hang, MesosMasterPeer
 
 
 class Callbacks:

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from hippo_core.testing.mesos.clock import Timer
-from hippo_core.testing.mesos.resources import Resources
+from hippo_mesos_peer.clock import Timer
+from hippo_mesos_peer.resources import Resources
 
 # Where the master knows an agent to be (the registry's lists, plus "recovering":
 # admitted before a master failover and not reregistered since).

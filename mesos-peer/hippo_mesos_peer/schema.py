@@ -8,7 +8,7 @@ scalar (``string``, ``bool``, ``double``, ``int64``, ``uint64``, ``uint32``,
 
 from __future__ import annotations
 
-from hippo_core.testing.mesos.protocol import CALL_TYPES
+from hippo_mesos_peer.protocol import CALL_TYPES
 
 REQ, OPT, REP = "required", "optional", "repeated"
 ANY = "any"

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from hippo_core.testing.mesos.behaviors import Behavior, TaskPredicate, check_behavior
-from hippo_core.testing.mesos.cluster import AgentRecord, OfferRecord, SimAgent
-from hippo_core.testing.mesos.frameworks import SimFramework
-from hippo_core.testing.mesos.master import Master
-from hippo_core.testing.mesos.protocol import is_terminal
-from hippo_core.testing.mesos.server import HttpFrontend
-from hippo_core.testing.mesos.tasks import SimTask
+from hippo_mesos_peer.behaviors import Behavior, TaskPredicate, check_behavior
+from hippo_mesos_peer.cluster import AgentRecord, OfferRecord, SimAgent
+from hippo_mesos_peer.frameworks import SimFramework
+from hippo_mesos_peer.master import Master
+from hippo_mesos_peer.protocol import is_terminal
+from hippo_mesos_peer.server import HttpFrontend
+from hippo_mesos_peer.tasks import SimTask
 
 
 class PeerError(AssertionError):

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hippo_core.testing.mesos import Error, Fail, Finish, Hang, Lose, MesosMasterPeer, SimAgent
-from hippo_core.testing.mesos.probe import SchedulerProbe, task_info
+from hippo_mesos_peer import Error, Fail, Finish, Hang, Lose, MesosMasterPeer, SimAgent
+from hippo_mesos_peer.probe import SchedulerProbe, task_info
 
 FAST = {"heartbeat_interval": 5.0, "allocation_interval": 0.02, "status_update_retry": 0.1}
 KILLING = {"type": "TASK_KILLING_STATE"}

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hippo_core.testing.mesos.protocol import MASTER_REASONS, TASK_STATES, TERMINAL_STATES
+from hippo_mesos_peer.protocol import MASTER_REASONS, TASK_STATES, TERMINAL_STATES
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from hippo_core.testing.mesos.frameworks import ABORT, END, EventStream
-from hippo_core.testing.mesos.master import Master, Reply
+from hippo_mesos_peer.frameworks import ABORT, END, EventStream
+from hippo_mesos_peer.master import Master, Reply
 
 log = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ import time
 import uuid
 from typing import Any
 
-from hippo_core.testing.mesos.behaviors import Behavior, Finish, TaskPredicate, check_behavior
-from hippo_core.testing.mesos.clock import Clock, Timer
-from hippo_core.testing.mesos.cluster import AgentRecord, OfferFilter, OfferRecord, SimAgent
-from hippo_core.testing.mesos.frameworks import SimFramework
-from hippo_core.testing.mesos.protocol import event_update, is_terminal, task_status
-from hippo_core.testing.mesos.resources import Resources
-from hippo_core.testing.mesos.tasks import SimTask
+from hippo_mesos_peer.behaviors import Behavior, Finish, TaskPredicate, check_behavior
+from hippo_mesos_peer.clock import Clock, Timer
+from hippo_mesos_peer.cluster import AgentRecord, OfferFilter, OfferRecord, SimAgent
+from hippo_mesos_peer.frameworks import SimFramework
+from hippo_mesos_peer.protocol import event_update, is_terminal, task_status
+from hippo_mesos_peer.resources import Resources
+from hippo_mesos_peer.tasks import SimTask
 
 
 class MasterState:

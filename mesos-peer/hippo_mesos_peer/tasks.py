@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from hippo_core.testing.mesos.behaviors import (
+from hippo_mesos_peer.behaviors import (
     Behavior,
     Error,
     Fail,
@@ -29,15 +29,15 @@ from hippo_core.testing.mesos.behaviors import (
     lose_source,
     lose_state,
 )
-from hippo_core.testing.mesos.clock import Timer
-from hippo_core.testing.mesos.cluster import GONE, RECOVERING, REGISTERED, UNREACHABLE
-from hippo_core.testing.mesos.protocol import (
+from hippo_mesos_peer.clock import Timer
+from hippo_mesos_peer.cluster import GONE, RECOVERING, REGISTERED, UNREACHABLE
+from hippo_mesos_peer.protocol import (
     event_update,
     is_terminal,
     new_uuid_bytes,
     task_status,
 )
-from hippo_core.testing.mesos.resources import Resources
+from hippo_mesos_peer.resources import Resources
 
 
 @dataclass

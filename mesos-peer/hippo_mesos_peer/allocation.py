@@ -15,10 +15,10 @@ import math
 import time
 from typing import Any
 
-from hippo_core.testing.mesos.cluster import REGISTERED, AgentRecord, OfferFilter, OfferRecord
-from hippo_core.testing.mesos.frameworks import SimFramework, _role_error
-from hippo_core.testing.mesos.protocol import event_offers, event_rescind
-from hippo_core.testing.mesos.resources import Resources
+from hippo_mesos_peer.cluster import REGISTERED, AgentRecord, OfferFilter, OfferRecord
+from hippo_mesos_peer.frameworks import SimFramework, _role_error
+from hippo_mesos_peer.protocol import event_offers, event_rescind
+from hippo_mesos_peer.resources import Resources
 
 DEFAULT_REFUSE_SECONDS = 5.0
 MAX_REFUSE_SECONDS = 365 * 24 * 3600.0

@@ -24,19 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from hippo_core.testing.mesos.allocation import AllocationMixin
-from hippo_core.testing.mesos.calls import CallRejected, load_json, to_call, validate_call
-from hippo_core.testing.mesos.faults import FaultsMixin
-from hippo_core.testing.mesos.frameworks import (
+from hippo_mesos_peer.allocation import AllocationMixin
+from hippo_mesos_peer.calls import CallRejected, load_json, to_call, validate_call
+from hippo_mesos_peer.faults import FaultsMixin
+from hippo_mesos_peer.frameworks import (
     EventStream,
     FrameworksMixin,
     SimFramework,
     framework_info_error,
 )
-from hippo_core.testing.mesos.launch import LaunchMixin
-from hippo_core.testing.mesos.protocol import SCHEDULER_PATHS
-from hippo_core.testing.mesos.state import MasterState
-from hippo_core.testing.mesos.tasks import TasksMixin
+from hippo_mesos_peer.launch import LaunchMixin
+from hippo_mesos_peer.protocol import SCHEDULER_PATHS
+from hippo_mesos_peer.state import MasterState
+from hippo_mesos_peer.tasks import TasksMixin
 
 log = logging.getLogger(__name__)
 

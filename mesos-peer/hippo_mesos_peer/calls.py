@@ -24,7 +24,7 @@ import binascii
 import json
 from typing import Any
 
-from hippo_core.testing.mesos.schema import ANY, ENUMS, MESSAGES, REP, REQ
+from hippo_mesos_peer.schema import ANY, ENUMS, MESSAGES, REP, REQ
 
 # The sub-message each call type must carry (validation.cpp).
 _CALL_BODY = {

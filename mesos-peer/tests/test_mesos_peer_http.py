@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from hippo_core.testing.mesos import MesosMasterPeer, SimAgent
-from hippo_core.testing.mesos.probe import RecordIOReader, SchedulerProbe
+from hippo_mesos_peer import MesosMasterPeer, SimAgent
+from hippo_mesos_peer.probe import RecordIOReader, SchedulerProbe
 
 FAST = {"heartbeat_interval": 0.2, "allocation_interval": 0.02, "status_update_retry": 0.1}
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from hippo_core.testing.mesos.cluster import (
+from hippo_mesos_peer.cluster import (
     GONE,
     RECOVERING,
     REGISTERED,
@@ -32,8 +32,8 @@ from hippo_core.testing.mesos.cluster import (
     AgentRecord,
     SimAgent,
 )
-from hippo_core.testing.mesos.frameworks import SimFramework
-from hippo_core.testing.mesos.protocol import event_failure, is_terminal
+from hippo_mesos_peer.frameworks import SimFramework
+from hippo_mesos_peer.protocol import event_failure, is_terminal
 
 
 class FaultsMixin:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hippo_core.testing.mesos.allocation import refuse_seconds
-from hippo_core.testing.mesos.behaviors import Behavior
-from hippo_core.testing.mesos.cluster import REGISTERED, AgentRecord
-from hippo_core.testing.mesos.frameworks import SimFramework, id_error
-from hippo_core.testing.mesos.resources import Resources, foreign_to, validate_json
-from hippo_core.testing.mesos.tasks import SimTask, labels_of
+from hippo_mesos_peer.allocation import refuse_seconds
+from hippo_mesos_peer.behaviors import Behavior
+from hippo_mesos_peer.cluster import REGISTERED, AgentRecord
+from hippo_mesos_peer.frameworks import SimFramework, id_error
+from hippo_mesos_peer.resources import Resources, foreign_to, validate_json
+from hippo_mesos_peer.tasks import SimTask, labels_of
 
 
 def _launch_tasks(operation: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,8 +17,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from hippo_core.testing.mesos.clock import Timer
-from hippo_core.testing.mesos.protocol import (
+from hippo_mesos_peer.clock import Timer
+from hippo_mesos_peer.protocol import (
     event_error,
     event_heartbeat,
     event_subscribed,
