@@ -47,7 +47,7 @@ from dataclasses import field as dataclass_field
 from enum import StrEnum
 from typing import Any
 
-from hippo_core.backends.base import Offer
+from hippo_core.backend import Offer
 
 HOSTNAME_FIELDS = frozenset({"hostname", "@hostname"})
 

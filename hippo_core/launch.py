@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from hippo_core.backends.base import TaskLaunch
+from hippo_core.backend import TaskLaunch
 from hippo_core.states import current_attempt
 
 Record = dict[str, Any]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from hippo_core.backends.base import Offer
+from hippo_core.backend import Offer
 from hippo_core.constraints import Constraint, PlacedIndex, Placement, first_unmet
 
 # Resources are floats (0.1 cpus); summing and subtracting them must not turn an

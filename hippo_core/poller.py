@@ -40,6 +40,7 @@ from hippo_core.documents import queue_schema, task_definition_of
 from hippo_core.queuetype import Item, QueueType
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
+from hippo_core.taskstate import ACTIVE_STATES, State
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +275,7 @@ class Poller:
 
     def free_slots(self, queue: Record) -> int:
         family = queue["id"]
-        held = self.store.count_tasks((states.PENDING, *states.ACTIVE_STATES), [family])[family]
+        held = self.store.count_tasks((State.PENDING, *ACTIVE_STATES), [family])[family]
         return queue["queue"]["max_concurrent"] - held
 
     # -- helpers ----------------------------------------------------------------------------

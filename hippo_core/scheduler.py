@@ -19,12 +19,13 @@ import time
 from typing import Any
 
 from hippo_core import states
-from hippo_core.backends.base import Backend, BackendError, NotConnected, Offer
+from hippo_core.backend import Backend, BackendError, NotConnected, Offer
 from hippo_core.constraints import Placement, parse_constraints
 from hippo_core.errors import NotFound
 from hippo_core.launch import LABEL_TASK, task_launch
 from hippo_core.placement import Capacity, Launch, PendingTask, plan
 from hippo_core.store import Store
+from hippo_core.taskstate import ACTIVE_STATES, State
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Scheduler:
             self.sync_offers_wanted()
             return
         families = {t["id"] for t in tasks}
-        active = self.store.count_tasks(states.ACTIVE_STATES, families)
+        active = self.store.count_tasks(ACTIVE_STATES, families)
         constrained = {t["id"] for t in tasks if t.get("constraints")}
         placed = {f: self._placements(f) if f in constrained else [] for f in families}
         pending = [
@@ -102,20 +103,20 @@ class Scheduler:
         scanned = 0
         chunk = min(self.batch, 500)
         while len(chosen) < self.batch and scanned < self.scan_limit:
-            ids = self.store.task_ids(states.PENDING, offset=scanned, limit=chunk)
+            ids = self.store.task_ids(State.PENDING, offset=scanned, limit=chunk)
             if not ids:
                 break
             scanned += len(ids)
             records = self.store.get_tasks(ids)
             new = {t["id"] for t in records} - room.keys()
             if new:
-                counts = self.store.count_tasks(states.ACTIVE_STATES, new)
+                counts = self.store.count_tasks(ACTIVE_STATES, new)
                 limits.update(self._limits(records, new))
                 for t in records:
                     if t["id"] in new and t["id"] not in room:
                         room[t["id"]] = limits[t["id"]] - counts[t["id"]]
             for t in records:
-                if t["state"] != states.PENDING:
+                if t["state"] != State.PENDING:
                     continue
                 t["max_concurrent"] = limits[t["id"]]
                 if room[t["id"]] <= 0:
@@ -149,7 +150,7 @@ class Scheduler:
     def _placements(self, family: str) -> list[Placement]:
         """Where the family's active tasks run, oldest first, for its constraints."""
         placements = []
-        for state in states.ACTIVE_STATES:
+        for state in ACTIVE_STATES:
             ids = self.store.task_ids(state, family=family)
             for task in self.store.get_tasks(ids):
                 attempt = states.current_attempt(task)
@@ -171,13 +172,13 @@ class Scheduler:
                     pending.task_id,
                     lambda t: (
                         states.mark_launched(t, launch.agent_id, launch.hostname, offer.attributes)
-                        if t["state"] == states.PENDING
+                        if t["state"] == State.PENDING
                         else None
                     ),
                 )
             except NotFound:
                 continue  # deleted while we planned
-            if record is None or record["state"] != states.STAGING:
+            if record is None or record["state"] != State.STAGING:
                 continue  # killed or re-planned meanwhile
             launches.append(task_launch(record, launch.agent_id))
         if not launches:
@@ -211,7 +212,7 @@ class Scheduler:
                 continue
 
             def note(t: Record, reason: str = reason) -> Record | None:
-                if t["state"] != states.PENDING or t.get("pending_reason") == reason:
+                if t["state"] != State.PENDING or t.get("pending_reason") == reason:
                     return None
                 t["pending_reason"] = reason
                 return t
@@ -225,7 +226,7 @@ class Scheduler:
 
     def sync_offers_wanted(self) -> None:
         """Suppress offers when nothing is pending; revive them when something is."""
-        pending = self.store.count(states.PENDING)
+        pending = self.store.count(State.PENDING)
         now = time.monotonic()
         with self._lock:
             starved = now - self._last_offers > self.revive_after

@@ -31,72 +31,58 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hippo_core.backends.base import TaskStatus
+from hippo_core.backend import TaskStatus
+from hippo_core.taskstate import (
+    LAUNCH_REFUSED,
+    MESOS_TERMINAL_STATES,
+    TERMINAL_STATES,
+    UNREACHABLE_TIMEOUT,
+    WAITING_ON_OFFERS,
+    MesosState,
+    State,
+)
 
 Record = dict[str, Any]
 
-PENDING, STAGING, STARTING, RUNNING = "PENDING", "STAGING", "STARTING", "RUNNING"
-KILLING, UNREACHABLE = "KILLING", "UNREACHABLE"
-FINISHED, FAILED, KILLED = "FINISHED", "FAILED", "KILLED"
-# Launched and not ended: what counts against max_concurrent.
-ACTIVE_STATES = (STAGING, STARTING, RUNNING, KILLING, UNREACHABLE)
-TERMINAL_STATES = (FINISHED, FAILED, KILLED)
-ALL_STATES = (PENDING, *ACTIVE_STATES, *TERMINAL_STATES)
-ACTIVE = frozenset(ACTIVE_STATES)
-TERMINAL = frozenset(TERMINAL_STATES)
+M = MesosState
 
-WAITING_ON_OFFERS = "WAITING_ON_OFFERS"
-
+# The Hippo state of a task whose current attempt Mesos reports in a non-terminal state.
 NON_TERMINAL_MESOS = {
-    "TASK_STAGING": STAGING,
-    "TASK_STARTING": STARTING,
-    "TASK_RUNNING": RUNNING,
-    "TASK_KILLING": KILLING,
-    "TASK_UNREACHABLE": UNREACHABLE,
+    M.TASK_STAGING: State.STAGING,
+    M.TASK_STARTING: State.STARTING,
+    M.TASK_RUNNING: State.RUNNING,
+    M.TASK_KILLING: State.KILLING,
+    M.TASK_UNREACHABLE: State.UNREACHABLE,
 }
-TASK_FAULTS = frozenset({"TASK_FAILED"})
-SYSTEM_FAULTS = frozenset(
-    {"TASK_LOST", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"}
-)
-# A launch Hippo could not get onto an agent, and an unreachable task given up on.
-LAUNCH_REFUSED = "HIPPO_LAUNCH_REFUSED"
-UNREACHABLE_TIMEOUT = "HIPPO_UNREACHABLE_TIMEOUT"
+# Endings that are the task's own fault (spend task_retries); every other bad ending is
+# the system's (spends system_retries).
+TASK_FAULTS = frozenset({M.TASK_FAILED})
 
 # Mesos states each Hippo state may move on with. Anything else is refused (and logged
 # by the caller): e.g. TASK_STARTING after TASK_RUNNING, or any update of a task Hippo
 # already considers ended. PENDING accepts everything: a worker that crashed between
 # launching and recording it must still learn where its task is.
-_ALL_MESOS = (
-    frozenset(NON_TERMINAL_MESOS)
-    | TASK_FAULTS
-    | SYSTEM_FAULTS
-    | {
-        "TASK_FINISHED",
-        "TASK_KILLED",
-    }
-)
-_ENDINGS = TASK_FAULTS | SYSTEM_FAULTS | {"TASK_FINISHED", "TASK_KILLED"}
+_ALL_MESOS = frozenset(MesosState)
+# TASK_UNKNOWN ends an attempt too: Mesos has no record of the task, so Hippo retries it
+# (and kills the attempt should it ever reappear).
+_ENDINGS = MESOS_TERMINAL_STATES | {M.TASK_UNKNOWN}
 
 
 def ends_attempt(mesos_state: str) -> bool:
-    """Whether Hippo considers an attempt over once Mesos reports this state.
-
-    TASK_UNKNOWN counts: Mesos has no record of the task, so Hippo retries it (and kills
-    the attempt should it ever reappear).
-    """
+    """Whether Hippo considers an attempt over once Mesos reports this state."""
     return mesos_state in _ENDINGS
 
 
-ALLOWED_UPDATES: dict[str, frozenset[str]] = {
-    PENDING: _ALL_MESOS,
-    STAGING: _ALL_MESOS,
-    STARTING: _ALL_MESOS - {"TASK_STAGING"},
-    RUNNING: _ALL_MESOS - {"TASK_STAGING", "TASK_STARTING"},
-    KILLING: _ALL_MESOS,
-    UNREACHABLE: _ALL_MESOS,
-    FINISHED: frozenset(),
-    FAILED: frozenset(),
-    KILLED: frozenset(),
+ALLOWED_UPDATES: dict[State, frozenset[MesosState]] = {
+    State.PENDING: _ALL_MESOS,
+    State.STAGING: _ALL_MESOS,
+    State.STARTING: _ALL_MESOS - {M.TASK_STAGING},
+    State.RUNNING: _ALL_MESOS - {M.TASK_STAGING, M.TASK_STARTING},
+    State.KILLING: _ALL_MESOS,
+    State.UNREACHABLE: _ALL_MESOS,
+    State.FINISHED: frozenset(),
+    State.FAILED: frozenset(),
+    State.KILLED: frozenset(),
 }
 
 
@@ -150,7 +136,7 @@ def new_task(
         mesos_id=mesos_id,
         queue_id=queue_id,
         data=data,
-        state=PENDING,
+        state=State.PENDING,
         mesos_state=WAITING_ON_OFFERS,
         mesos_agent=None,
         hostname=None,
@@ -190,10 +176,14 @@ def _retry_or_fail(task: Record, fault: str, now: float) -> tuple[Record, bool]:
         n = len(task["attempts"]) + 1
         task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
         task.update(
-            state=PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None, hostname=None, pending_reason=None
+            state=State.PENDING,
+            mesos_state=WAITING_ON_OFFERS,
+            mesos_agent=None,
+            hostname=None,
+            pending_reason=None,
         )
         return task, True
-    task["state"] = FAILED
+    task["state"] = State.FAILED
     return task, False
 
 
@@ -222,19 +212,19 @@ def mark_launched(
     same group are checked against where this one runs.
     """
     now = time.time() if now is None else now
-    if task["state"] != PENDING:
+    if task["state"] != State.PENDING:
         raise ValueError(f"task {task['mesos_id']} is {task['state']}, not PENDING")
     attempt = current_attempt(task)
     attempt.update(
-        state="TASK_STAGING",
+        state=M.TASK_STAGING,
         agent_id=agent_id,
         hostname=hostname,
         launched_at=now,
         attributes=dict(attributes or {}),
     )
     task.update(
-        state=STAGING,
-        mesos_state="TASK_STAGING",
+        state=State.STAGING,
+        mesos_state=M.TASK_STAGING,
         mesos_agent=agent_id,
         hostname=hostname,
         pending_reason=None,
@@ -255,7 +245,7 @@ def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> 
         return _reported_after_end(task, attempt, status, now)
 
     state = task["state"]
-    if state in TERMINAL and status.state in NON_TERMINAL_MESOS:
+    if state in TERMINAL_STATES and status.state in NON_TERMINAL_MESOS:
         # Ended here (killed before its launch landed, refused, given up on) yet running there.
         return _reported_after_end(task, attempt, status, now)
     if status.state not in ALLOWED_UPDATES[state]:
@@ -272,17 +262,17 @@ def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> 
     }
     _touch(task, now)
     if status.state in NON_TERMINAL_MESOS:
-        if status.state == task["mesos_state"] and state != PENDING:
+        if status.state == task["mesos_state"] and state != State.PENDING:
             task["reason"], task["message"] = status.reason, status.message
             return Outcome(task)
         for key, value in details.items():
             if value is not None:
                 attempt[key] = value
         attempt["state"] = status.state
-        if status.state == "TASK_RUNNING" and attempt["running_at"] is None:
+        if status.state == M.TASK_RUNNING and attempt["running_at"] is None:
             attempt["running_at"] = now
         # The unreachable clock starts at the first TASK_UNREACHABLE and stops when it is back.
-        if status.state == "TASK_UNREACHABLE":
+        if status.state == M.TASK_UNREACHABLE:
             attempt["unreachable_at"] = attempt.get("unreachable_at") or now
         else:
             attempt["unreachable_at"] = None
@@ -293,18 +283,18 @@ def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> 
             hostname=attempt["hostname"],
             reason=status.reason,
             message=status.message,
-            state=KILLING if task["kill_requested"] else NON_TERMINAL_MESOS[status.state],
+            state=State.KILLING if task["kill_requested"] else NON_TERMINAL_MESOS[status.state],
         )
         return Outcome(task)
 
     _end_attempt(task, status.state, now, **details)
-    if status.state == "TASK_FINISHED":
-        task["state"] = FINISHED
+    if status.state == M.TASK_FINISHED:
+        task["state"] = State.FINISHED
         return Outcome(task)
     if task["kill_requested"]:
-        task["state"] = KILLED
+        task["state"] = State.KILLED
         return Outcome(task)
-    fault = "TASK_LOST" if status.state == "TASK_KILLED" else status.state
+    fault = M.TASK_LOST if status.state == M.TASK_KILLED else status.state
     task, retried = _retry_or_fail(task, fault, now)
     return Outcome(task, retried=retried)
 
@@ -328,12 +318,12 @@ def _reported_after_end(task: Record, attempt: Record, status: TaskStatus, now: 
 def launch_refused(task: Record, message: str, now: float | None = None) -> Outcome:
     """The launch never reached an agent (offer gone, call refused): a system failure."""
     now = time.time() if now is None else now
-    if task["state"] not in (PENDING, STAGING):
+    if task["state"] not in (State.PENDING, State.STAGING):
         return Outcome(None, refused=f"launch refusal for a task in {task['state']}")
     _touch(task, now)
     _end_attempt(task, LAUNCH_REFUSED, now, message=message)
     if task["kill_requested"]:
-        task["state"] = KILLED
+        task["state"] = State.KILLED
         return Outcome(task)
     task, retried = _retry_or_fail(task, LAUNCH_REFUSED, now)
     return Outcome(task, retried=retried)
@@ -343,8 +333,8 @@ def give_up_unreachable(task: Record, now: float | None = None) -> Outcome:
     """An UNREACHABLE task did not come back in time: retry it and kill the old attempt."""
     now = time.time() if now is None else now
     old = current_attempt(task)
-    unreachable = task["state"] == UNREACHABLE or (
-        task["state"] == KILLING and old.get("unreachable_at") is not None
+    unreachable = task["state"] == State.UNREACHABLE or (
+        task["state"] == State.KILLING and old.get("unreachable_at") is not None
     )
     if not unreachable:
         return Outcome(None, refused=f"task is {task['state']}, not UNREACHABLE")
@@ -353,7 +343,7 @@ def give_up_unreachable(task: Record, now: float | None = None) -> Outcome:
     _end_attempt(task, UNREACHABLE_TIMEOUT, now, message="unreachable for too long")
     if task["kill_requested"]:
         # Asked to be killed: it is over for Hippo; the kill stands for when the agent is back.
-        task["state"] = KILLED
+        task["state"] = State.KILLED
         return Outcome(task, kill=kill)
     task, retried = _retry_or_fail(task, UNREACHABLE_TIMEOUT, now)
     return Outcome(task, kill=kill, retried=retried)
@@ -363,9 +353,9 @@ def request_kill(task: Record, now: float | None = None) -> Outcome:
     """A kill asked through the API. PENDING ends at once; active tasks go KILLING."""
     now = time.time() if now is None else now
     state = task["state"]
-    if state in TERMINAL or (state == KILLING and task["kill_requested"]):
+    if state in TERMINAL_STATES or (state == State.KILLING and task["kill_requested"]):
         return Outcome(None)
-    if state == KILLING:
+    if state == State.KILLING:
         # Mesos was already killing it (an agent drain): now it is Hippo's kill, not a fault.
         _touch(task, now)
         task["kill_requested"] = True
@@ -373,22 +363,22 @@ def request_kill(task: Record, now: float | None = None) -> Outcome:
     _touch(task, now)
     task["kill_requested"] = True
     attempt = current_attempt(task)
-    if state == PENDING:
-        _end_attempt(task, "TASK_KILLED", now, message="killed before launch")
-        task["state"] = KILLED
+    if state == State.PENDING:
+        _end_attempt(task, M.TASK_KILLED, now, message="killed before launch")
+        task["state"] = State.KILLED
         return Outcome(task)
-    task["state"] = KILLING
+    task["state"] = State.KILLING
     return Outcome(task, kill=(attempt["mesos_id"], attempt["agent_id"]))
 
 
 def unlaunch(task: Record, now: float | None = None) -> Record | None:
     """STAGING -> PENDING for a launch that was never sent (the backend was not connected)."""
     now = time.time() if now is None else now
-    if task["state"] != STAGING or task["kill_requested"]:
+    if task["state"] != State.STAGING or task["kill_requested"]:
         return None
     attempt = current_attempt(task)
     attempt.update(state=WAITING_ON_OFFERS, agent_id=None, hostname=None, launched_at=None, attributes={})
-    task.update(state=PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None, hostname=None)
+    task.update(state=State.PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None, hostname=None)
     _touch(task, now)
     return task
 
@@ -396,13 +386,13 @@ def unlaunch(task: Record, now: float | None = None) -> Record | None:
 def rerun(task: Record, now: float | None = None) -> Outcome:
     """Run an ended task again: a new attempt with its retry budgets restored."""
     now = time.time() if now is None else now
-    if task["state"] not in TERMINAL:
+    if task["state"] not in TERMINAL_STATES:
         return Outcome(None, refused=f"task is {task['state']}; only ended tasks can be re-run")
     _touch(task, now)
     n = len(task["attempts"]) + 1
     task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
     task.update(
-        state=PENDING,
+        state=State.PENDING,
         mesos_state=WAITING_ON_OFFERS,
         mesos_agent=None,
         hostname=None,
@@ -417,15 +407,18 @@ def rerun(task: Record, now: float | None = None) -> Outcome:
 
 
 def apply_event(
-    update_task: Callable[..., Record | None],
-    mesos_id: str,
+    update: Callable[..., Record | None],
+    ident: str,
     event: Callable[[Record], Outcome],
-) -> Outcome:
-    """Run ``event`` on the stored task through ``update_task`` (``Store.update_task``).
+    **options: Any,
+) -> Outcome | None:
+    """Run ``event`` on the stored task through ``update`` (``Store.update_task`` or
+    ``Store.update_task_of_attempt``, given ``ident`` and ``options``).
 
-    The kill the outcome asks for is written in the same transaction as the task.
-    ``update_task`` may call the change more than once when the task changed
-    concurrently; the outcome of the run that was stored is returned.
+    The kill the outcome asks for is written in the same transaction as the task. The
+    updater may call the change more than once when the task changed concurrently; the
+    outcome of the run that was stored is returned, or ``None`` when the updater found
+    no task to change.
     """
     outcomes: list[Outcome] = []
 
@@ -437,5 +430,5 @@ def apply_event(
         kill = outcomes[-1].kill if outcomes else None
         return [kill] if kill else []
 
-    update_task(mesos_id, change, kills=kills)
-    return outcomes[-1]
+    update(ident, change, kills=kills, **options)
+    return outcomes[-1] if outcomes else None

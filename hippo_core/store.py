@@ -33,7 +33,7 @@ from typing import Any
 import redis
 
 from hippo_core.errors import NotFound
-from hippo_core.states import ACTIVE_STATES, ALL_STATES, KILLING
+from hippo_core.taskstate import ACTIVE_STATES, State
 
 Record = dict[str, Any]
 # Attempts whose kill must be requested with a write: [(attempt mesos id, agent id)].
@@ -282,9 +282,9 @@ class Store:
 
     def state_counts(self) -> dict[str, int]:
         with self.redis.pipeline(transaction=False) as pipe:
-            for state in ALL_STATES:
+            for state in State:
                 pipe.zcard(self._index(state=state))
-            return dict(zip(ALL_STATES, pipe.execute(), strict=True))
+            return dict(zip(State, pipe.execute(), strict=True))
 
     def update_task(
         self, mesos_id: str, change: Callable[[Record], Record | None], kills: KillsOf | None = None
@@ -349,10 +349,6 @@ class Store:
                         self.wake()
                 return old
             ops: list[list[Any]] = [["SET", key, _dumps(new)], *writes]
-            if new["state"] == KILLING and old["state"] != KILLING:
-                # The kill request is written with the state, so no crash can separate them.
-                attempt = new["attempts"][-1]
-                ops.append(["HSET", f"{self.p}:kills", attempt["mesos_id"], attempt.get("agent_id") or ""])
             if new["state"] != old["state"]:
                 for family in (None, old["id"]):
                     ops.append(["ZREM", self._index(state=old["state"], family=family), mesos_id])
@@ -369,7 +365,7 @@ class Store:
                 if attempt["mesos_id"] not in known:
                     ops.append(["HSET", f"{self.p}:attempts", attempt["mesos_id"], mesos_id])
             if self._cas(keys=[key], args=[raw, json.dumps(ops)]):
-                if requested or (new["state"] == KILLING and old["state"] != KILLING):
+                if requested:
                     self.wake()
                 return new
             raw = None  # changed meanwhile: read it again

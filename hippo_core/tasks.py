@@ -26,6 +26,7 @@ from hippo_core import states
 from hippo_core.documents import validate_task
 from hippo_core.errors import Conflict, NotFound
 from hippo_core.store import Page, Store
+from hippo_core.taskstate import ACTIVE_STATES, State
 
 Record = dict[str, Any]
 
@@ -67,7 +68,7 @@ class TaskService:
         mesos_id = self.resolve(ident)
 
         def kill(task: Record) -> states.Outcome:
-            if task["state"] in (states.FINISHED, states.FAILED):
+            if task["state"] in (State.FINISHED, State.FAILED):
                 raise Conflict(f"task {mesos_id} already ended as {task['state']}; nothing to kill")
             # Entering KILLING records the kill request for the worker in the same write.
             return states.request_kill(task)
@@ -80,7 +81,7 @@ class TaskService:
         mesos_id = self.resolve(ident)
 
         def refuse_active(task: Record) -> None:
-            if task["state"] in states.ACTIVE and not force:
+            if task["state"] in ACTIVE_STATES and not force:
                 raise Conflict(
                     f"task {mesos_id} is {task['state']}; kill it first or delete with ?force=true"
                 )
@@ -92,7 +93,7 @@ class TaskService:
         """Run an ended task again as a new attempt, its retry budgets restored."""
         mesos_id = self.resolve(ident)
         outcome = states.apply_event(self.store.update_task, mesos_id, states.rerun)
-        if outcome.refused:
+        if outcome is not None and outcome.refused:
             raise Conflict(f"task {mesos_id}: {outcome.refused}")
         self.store.wake()
         return self.store.get_task(mesos_id)

@@ -24,9 +24,10 @@ from typing import Any
 import redis
 
 from hippo_core import states
-from hippo_core.backends.base import Backend, BackendError, TaskStatus
+from hippo_core.backend import Backend, BackendError, TaskStatus
 from hippo_core.errors import NotFound
 from hippo_core.store import Store
+from hippo_core.taskstate import ACTIVE_STATES, State
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class Tracker:
     def _active_attempts(self) -> dict[str, str | None]:
         """Current attempts of the tasks Redis believes active."""
         attempts: dict[str, str | None] = {}
-        for state in states.ACTIVE_STATES:
+        for state in ACTIVE_STATES:
             for task in self.store.get_tasks(self.store.task_ids(state)):
                 attempt = states.current_attempt(task)
                 attempts[attempt["mesos_id"]] = attempt["agent_id"]
@@ -194,34 +195,28 @@ class Tracker:
             with self._lock:
                 self._kills_sent.pop(status.task_id, None)
                 self._kill_sends.pop(status.task_id, None)
-        outcomes: list[states.Outcome] = []
-
-        def change(task: Record) -> Record | None:
-            outcomes.append(states.apply_status(task, status))
-            return outcomes[-1].task
-
-        def kills() -> list[tuple[str, str | None]]:
-            kill = outcomes[-1].kill if outcomes else None
-            return [kill] if kill else []
-
         try:
             # An attempt that ended needs no kill any more, and one that must die gets its
             # kill request: both in the same write as the update.
-            self.store.update_task_of_attempt(status.task_id, change, forget_kill=ended, kills=kills)
+            outcome = states.apply_event(
+                self.store.update_task_of_attempt,
+                status.task_id,
+                lambda task: states.apply_status(task, status),
+                forget_kill=ended,
+            )
         except NotFound:
-            outcomes.clear()
-        if not outcomes:
+            outcome = None
+        if outcome is None:
             if ended:
                 self.store.kill_sent(status.task_id)
             return self._orphan(status)
-        outcome = outcomes[-1]
         if outcome.refused:
             log.warning(
                 "refused update %s %s (%s): %s", status.task_id, status.state, status.reason, outcome.refused
             )
         if outcome.kill:
             log.info("attempt %s is %s although Hippo ended it; killing it", status.task_id, status.state)
-        if outcome.task is not None and outcome.task["state"] != states.PENDING:
+        if outcome.task is not None and outcome.task["state"] != State.PENDING:
             log.info("task %s: %s (%s)", status.task_id, status.state, status.reason or "-")
         if outcome.retried:
             log.info(
@@ -261,7 +256,7 @@ class Tracker:
             return
         cutoff = time.time() - self.stuck_after
         stuck: dict[str, str | None] = {}
-        for state in (states.STAGING, states.KILLING):
+        for state in (State.STAGING, State.KILLING):
             for task in self.store.get_tasks(self.store.task_ids(state)):
                 if task["updated_at"] <= cutoff:
                     attempt = states.current_attempt(task)
@@ -300,7 +295,7 @@ class Tracker:
     def _check_unreachable(self) -> None:
         wall = time.time()
         # A task being killed on an unreachable agent is KILLING, and waits just as long.
-        ids = self.store.task_ids(states.UNREACHABLE) + self.store.task_ids(states.KILLING)
+        ids = self.store.task_ids(State.UNREACHABLE) + self.store.task_ids(State.KILLING)
         for task in self.store.get_tasks(ids):
             since = states.current_attempt(task).get("unreachable_at")
             if since is None or wall - since < self.unreachable_timeout:
@@ -311,7 +306,7 @@ class Tracker:
                 )
             except NotFound:
                 continue
-            if outcome.kill:
+            if outcome is not None and outcome.kill:
                 log.warning(
                     "task %s unreachable for over %gs; giving up on that attempt "
                     "(its kill stands for when the agent is back)",

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import redis
 
-from hippo_core.backends.base import Backend, Offer, TaskStatus
+from hippo_core.backend import Backend, Offer, TaskStatus
 from hippo_core.config import Config
 from hippo_core.leader import Lease
 from hippo_core.scheduler import Scheduler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hippo_core.backends.base import Offer
+from hippo_core.backend import Offer
 from hippo_core.constraints import (
     Constraint,
     ConstraintError,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hippo_core.backends.base import Offer
+from hippo_core.backend import Offer
 from hippo_core.constraints import Placement, parse_constraints
 from hippo_core.placement import Capacity, PendingTask, Plan, never_fits, plan
 

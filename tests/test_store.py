@@ -10,10 +10,10 @@ import pytest
 import redis
 
 from hippo_core import states
-from hippo_core.backends.base import TaskStatus
+from hippo_core.backend import TaskStatus
 from hippo_core.errors import NotFound
-from hippo_core.states import ALL_STATES
 from hippo_core.store import Store
+from hippo_core.taskstate import State
 
 DEFINITION = {
     "cmd": "true",
@@ -146,7 +146,7 @@ def test_update_task_moves_it_between_state_indexes(store: Store) -> None:
     assert store.get_task(mesos_id) == new
     assert store.list_tasks(state="PENDING").total == 0
     assert [t["mesos_id"] for t in store.list_tasks(state="STAGING", family="fam").items] == [mesos_id]
-    assert store.state_counts() == {**dict.fromkeys(ALL_STATES, 0), "STAGING": 1}
+    assert store.state_counts() == {**dict.fromkeys(State, 0), "STAGING": 1}
     assert store.count_tasks(["STAGING", "RUNNING"], ["fam", "other", "fam"]) == {"fam": 1, "other": 0}
 
 

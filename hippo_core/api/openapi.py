@@ -9,7 +9,7 @@ import falcon
 import hippo_core
 from hippo_core import schemas
 from hippo_core.registry import QueueTypeRegistry
-from hippo_core.states import ALL_STATES
+from hippo_core.taskstate import State
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -180,7 +180,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                 "summary": "List tasks, newest first",
                 "parameters": [
                     *PAGING,
-                    {"name": "state", "in": "query", "schema": {"enum": list(ALL_STATES)}},
+                    {"name": "state", "in": "query", "schema": {"enum": list(State)}},
                     {"name": "id", "in": "query", "schema": {"type": "string"}, "description": "Family id"},
                     {"name": "queue_id", "in": "query", "schema": {"type": "string"}},
                 ],

@@ -6,8 +6,8 @@ import falcon
 
 from hippo_core.api.body import json_body, require_body
 from hippo_core.api.paging import envelope, page_params
-from hippo_core.states import ALL_STATES
 from hippo_core.tasks import TaskService
+from hippo_core.taskstate import State
 
 
 class TasksResource:
@@ -19,8 +19,8 @@ class TasksResource:
         state = req.get_param("state")
         if state is not None:
             state = state.upper()
-            if state not in ALL_STATES:
-                raise falcon.HTTPInvalidParam(f"must be one of {', '.join(ALL_STATES)}", "state")
+            if state not in State.__members__:
+                raise falcon.HTTPInvalidParam(f"must be one of {', '.join(State)}", "state")
         family = req.get_param("id")
         queue = req.get_param("queue_id") or req.get_param("queue")
         if family and queue and family != queue:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from stevedore import ExtensionManager
 
-from hippo_core.backends.base import Backend
+from hippo_core.backend import Backend
 from hippo_core.config import Config
 
 NAMESPACE = "hippo.backends"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hippo_core import states
 from hippo_core.poller import Custody, Poller
 from hippo_core.store import Record, Store
+from hippo_core.taskstate import State
 
 
 def stored_queue(store: Store, queue_id: str) -> tuple[Record, Record]:
@@ -42,4 +42,4 @@ def state_of(store: Store, queue_id: str) -> Record:
 def finish(store: Store, tasks: Iterable[Record]) -> None:
     """Mark these tasks FINISHED, freeing their slots of the queue's ``max_concurrent``."""
     for task in tasks:
-        store.update_task(task["mesos_id"], lambda t: {**t, "state": states.FINISHED})
+        store.update_task(task["mesos_id"], lambda t: {**t, "state": State.FINISHED})

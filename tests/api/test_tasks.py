@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hippo_core import states
-from hippo_core.backends.base import TaskStatus
+from hippo_core.backend import TaskStatus
 
 SLASHES = pytest.mark.parametrize("slash", ["", "/"], ids=["no-slash", "slash"])
 

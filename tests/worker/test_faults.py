@@ -7,6 +7,7 @@ from hippo_core.poller import Poller
 from hippo_core.queues import QueueService
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
+from hippo_core.taskstate import State
 from hippo_core.testing.memory_queue import MemoryQueueType
 from hippo_core.testing.ports import free_port
 from hippo_core.tracker import Tracker
@@ -112,19 +113,19 @@ def test_lowering_a_queues_max_concurrent_holds_back_tasks_made_before(hippo) ->
         }
     )
     Poller(hippo.store, registry).poll(hippo.store.get_queue(queue["id"]), {})
-    assert hippo.store.count(states.PENDING, queue["id"]) == 6
+    assert hippo.store.count(State.PENDING, queue["id"]) == 6
     body = {k: v for k, v in queue.items() if k not in ("id", "created_at", "updated_at")}
     body["queue"] = {**body["queue"], "max_concurrent": 2}
     queues.update(queue["id"], body)
 
     hippo.start_worker()
-    hippo.wait(lambda: hippo.store.count(states.RUNNING, queue["id"]) == 2, "two running")
+    hippo.wait(lambda: hippo.store.count(State.RUNNING, queue["id"]) == 2, "two running")
     hippo.wait(
         lambda: (
-            hippo.store.count(states.PENDING, queue["id"]) == 4
+            hippo.store.count(State.PENDING, queue["id"]) == 4
             and all(
                 t.get("pending_reason")
-                for t in hippo.store.list_tasks(state=states.PENDING, family=queue["id"]).items
+                for t in hippo.store.list_tasks(state=State.PENDING, family=queue["id"]).items
             )
         ),
         "the rest waiting with a reason",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hippo_core.backends.base import (
+from hippo_core.backend import (
     Backend,
     BackendError,
     SchedulerCallbacks,
@@ -40,6 +40,7 @@ from hippo_core.backends.local.endings import (
 from hippo_core.backends.local.logs import LogStore
 from hippo_core.backends.local.offers import EPSILON, OfferBook
 from hippo_core.backends.local.process import TaskProcess, plain_command
+from hippo_core.taskstate import MesosState
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class LocalBackend(Backend):
             self._book.answer(offer_ids)
             tasks = []
             for launch in launches:
-                status = self._status(launch.task_id, "TASK_STAGING", source=AGENT)
+                status = self._status(launch.task_id, MesosState.TASK_STAGING, source=AGENT)
                 task = _Task(launch, status)
                 task.thread = threading.Thread(
                     target=self._run_task, args=(task,), daemon=True, name=f"hippo-task-{launch.task_id[:40]}"
@@ -264,7 +265,7 @@ class LocalBackend(Backend):
     def _lost(self, task_id: str, asked: str) -> TaskStatus:
         return self._status(
             task_id,
-            "TASK_LOST",
+            MesosState.TASK_LOST,
             reason="REASON_RECONCILIATION",
             source=MASTER,
             message=f"{asked}: the local backend on {self.hostname} has no record of this task; it "
@@ -330,14 +331,14 @@ class LocalBackend(Backend):
         with self._lock:
             if task.kill_requested:
                 return KILLED_BEFORE_START
-            self._update(task, "TASK_STARTING", message=warning)
+            self._update(task, MesosState.TASK_STARTING, message=warning)
         try:
             process = TaskProcess.spawn(argv, env, sandbox, docker_name=name)
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             return launch_failed(f"could not start {argv[0]}: {exc}")
         with self._lock:
             task.process = process
-            self._update(task, "TASK_RUNNING", message=warning)
+            self._update(task, MesosState.TASK_RUNNING, message=warning)
             kill_now = task.kill_requested
         if kill_now:
             self._begin_kill(task)

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hippo_core.backends.base import TaskLaunch
+from hippo_core.backend import TaskLaunch
 
 log = logging.getLogger(__name__)
 

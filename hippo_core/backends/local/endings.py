@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 
+from hippo_core.taskstate import MesosState
+
 EXECUTOR = "SOURCE_EXECUTOR"
 AGENT = "SOURCE_AGENT"
 MASTER = "SOURCE_MASTER"
@@ -15,7 +17,7 @@ DOCKER_FAILED = 125
 
 @dataclass(frozen=True)
 class Ending:
-    state: str
+    state: MesosState
     reason: str | None
     message: str | None
     source: str
@@ -24,27 +26,27 @@ class Ending:
 def exited(code: int, kill_requested: bool, docker: bool) -> Ending:
     """The ending of a process that exited with ``code`` (negative: killed by that signal)."""
     if code == 0:
-        return Ending("TASK_FINISHED", None, None, EXECUTOR)
+        return Ending(MesosState.TASK_FINISHED, None, None, EXECUTOR)
     how = f"killed by signal {signal_name(-code)}" if code < 0 else f"exit code {code}"
     if kill_requested:
-        return Ending("TASK_KILLED", None, f"killed by Hippo ({how})", EXECUTOR)
+        return Ending(MesosState.TASK_KILLED, None, f"killed by Hippo ({how})", EXECUTOR)
     if docker and code == DOCKER_FAILED:
         return Ending(
-            "TASK_ERROR",
+            MesosState.TASK_ERROR,
             LAUNCH_FAILED,
             "docker run could not start the container (exit code 125); see the attempt's stderr",
             AGENT,
         )
-    return Ending("TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED", how, EXECUTOR)
+    return Ending(MesosState.TASK_FAILED, "REASON_COMMAND_EXECUTOR_FAILED", how, EXECUTOR)
 
 
 def launch_failed(message: str) -> Ending:
     """Nothing of the task ran: a failure of the system, not of the task."""
-    return Ending("TASK_ERROR", LAUNCH_FAILED, message, AGENT)
+    return Ending(MesosState.TASK_ERROR, LAUNCH_FAILED, message, AGENT)
 
 
 KILLED_BEFORE_START = Ending(
-    "TASK_KILLED", "REASON_TASK_KILLED_DURING_LAUNCH", "killed before it started", AGENT
+    MesosState.TASK_KILLED, "REASON_TASK_KILLED_DURING_LAUNCH", "killed before it started", AGENT
 )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 
-from hippo_core.backends.base import Offer
+from hippo_core.backend import Offer
 
 # Less than this is not worth offering (no task asks for under 4 MB; cpus are fractions).
 MIN_CPUS = 0.01

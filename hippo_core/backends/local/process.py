@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hippo_core.backends.base import TaskLaunch
+from hippo_core.backend import TaskLaunch
 
 log = logging.getLogger(__name__)
 

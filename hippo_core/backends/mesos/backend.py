@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from hippo_core.backends.base import (
+from hippo_core.backend import (
     Backend,
     BackendError,
     NotConnected,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from hippo_core.backends.base import Offer, TaskLaunch, TaskStatus
+from hippo_core.backend import Offer, TaskLaunch, TaskStatus
 
 DOCKER_NETWORKS = ("HOST", "BRIDGE", "NONE", "USER")
 VOLUME_MODES = ("RW", "RO")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hippo_core.backends.base import BackendError, Offer, TaskLaunch, TaskStatus
+from hippo_core.backend import BackendError, Offer, TaskLaunch, TaskStatus
 from hippo_core.backends.local.backend import LocalBackend
 
 WAIT = 30.0

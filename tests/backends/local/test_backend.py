@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hippo_core.backends.base import BackendError, TaskStatus
+from hippo_core.backend import BackendError, TaskStatus
 from hippo_core.backends.local import machine
 from hippo_core.backends.local.backend import LocalBackend
 from hippo_core.backends.local.logs import LogStore

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hippo_core.backends.base import TaskLaunch
+from hippo_core.backend import TaskLaunch
 from hippo_core.backends.local.docker import DockerRun, docker_run, engine_answers
 
 ENV_FILE = Path("/data/tasks/fam.1/docker.env")

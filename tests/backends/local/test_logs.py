@@ -7,7 +7,7 @@ from falcon import testing
 
 from hippo_core import states
 from hippo_core.api.logs import LogsResource
-from hippo_core.backends.base import TaskStatus
+from hippo_core.backend import TaskStatus
 from hippo_core.backends.local.logs import MAX_READ_BYTES, LogStore
 from hippo_core.tasks import TaskService
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hippo_core.backends.base import TaskLaunch
+from hippo_core.backend import TaskLaunch
 from hippo_core.backends.mesos.client import MesosSchedulerDriver
 from hippo_core.backends.mesos.errors import MesosCallError, NotSubscribedError
 from hippo_core.backends.mesos.taskinfo import task_info

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hippo_core.backends.base import BackendError, Offer, TaskLaunch, TaskStatus
+from hippo_core.backend import BackendError, Offer, TaskLaunch, TaskStatus
 from hippo_core.backends.mesos.backend import MesosBackend
 from hippo_core.testing.ports import free_port
 from hippo_mesos_peer import Hang, MesosMasterPeer

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hippo_core.backends.base import Offer, TaskLaunch, TaskStatus
+from hippo_core.backend import Offer, TaskLaunch, TaskStatus
 from hippo_core.backends.mesos.taskinfo import (
     TaskInfoError,
     format_scalar,

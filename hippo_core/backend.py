@@ -16,18 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-    }
-)
+from hippo_core.taskstate import MESOS_TERMINAL_STATES
 
 
 @dataclass(frozen=True)
@@ -70,7 +59,11 @@ class TaskLaunch:
 
 @dataclass(frozen=True)
 class TaskStatus:
-    """A status update for one task, as the backend reported it."""
+    """A status update for one task, as the backend reported it.
+
+    ``state`` is a :class:`~hippo_core.taskstate.MesosState` value, whatever the backend:
+    Mesos' task states are the language of status updates.
+    """
 
     task_id: str
     state: str
@@ -83,7 +76,7 @@ class TaskStatus:
 
     @property
     def terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
+        return self.state in MESOS_TERMINAL_STATES
 
 
 class SchedulerCallbacks(Protocol):
