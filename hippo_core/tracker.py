@@ -25,6 +25,7 @@ import redis
 
 from hippo_core import states
 from hippo_core.backend import Backend, BackendError, TaskStatus
+from hippo_core.backoff import Backoff
 from hippo_core.errors import NotFound
 from hippo_core.store import Store
 from hippo_core.taskstate import ACTIVE_STATES, State
@@ -53,6 +54,9 @@ class Tracker:
         self.unreachable_timeout = unreachable_timeout
         self.reconcile_retry_seconds = reconcile_retry_seconds
         self.reconcile_rounds = reconcile_rounds
+        self._reconcile_backoff = Backoff(
+            reconcile_retry_seconds, reconcile_retry_seconds * 2 ** (reconcile_rounds + 1)
+        )
         self.kill_resend_seconds = kill_resend_seconds
         self.kill_attempts = kill_attempts
         self.sweep_seconds = sweep_seconds
@@ -172,7 +176,7 @@ class Tracker:
                     self._reconciling = False
                     self._trusted = True
                     return
-                self._next_reconcile = now + self.reconcile_retry_seconds * 2**self._round
+                self._next_reconcile = now + self._reconcile_backoff.delay(self._round + 1)
                 remaining = list(self._awaiting.items())
         if remaining is None:
             self.backend.reconcile([])

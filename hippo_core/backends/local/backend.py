@@ -40,6 +40,7 @@ from hippo_core.backends.local.endings import (
 from hippo_core.backends.local.logs import LogStore
 from hippo_core.backends.local.offers import EPSILON, OfferBook
 from hippo_core.backends.local.process import TaskProcess, plain_command
+from hippo_core.backoff import Backoff
 from hippo_core.taskstate import MesosState
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class LocalBackend(Backend):
         self._thread: threading.Thread | None = None
         self._outbox: collections.deque[TaskStatus] = collections.deque()
         self._retry_at = 0.0
-        self._retry_delay = retry_seconds
+        self._retry = Backoff(retry_seconds, max(retry_seconds, MAX_RETRY_SECONDS))
         self._tasks: dict[str, _Task] = {}
         self._ended: collections.deque[str] = collections.deque()
         self._book = OfferBook(self.agent_id, self.hostname, self.cpus, self.mem, offer_interval)
@@ -447,7 +448,7 @@ class LocalBackend(Backend):
                 self._failed(kind, payload, exc)
                 continue
             with self._lock:
-                self._retry_delay = self.retry_seconds
+                self._retry.reset()
                 unanswered = kind == "offer" and self._book.withdraw(payload, time.monotonic())
                 if kind == "registered":
                     self._registered = True
@@ -478,18 +479,17 @@ class LocalBackend(Backend):
 
     def _failed(self, kind: str, payload: Any, exc: Exception) -> None:
         with self._lock:
-            delay = self._retry_delay
+            delay = self._retry.next()
             if kind == "offer":
                 self._book.withdraw(payload, time.monotonic())
             else:
                 # Kept at the head of the outbox: delivered again, before anything newer.
                 self._retry_at = time.monotonic() + delay
-                self._retry_delay = min(delay * 2, MAX_RETRY_SECONDS)
         what = f"{payload.task_id} {payload.state}" if kind == "update" else kind
         log.warning(
             "%s callback failed (%s: %s); %s",
             what,
             type(exc).__name__,
             exc,
-            "offering again later" if kind == "offer" else f"delivering it again in {delay:g}s",
+            "offering again later" if kind == "offer" else f"delivering it again in {delay:.2g}s",
         )

@@ -31,7 +31,6 @@ from typing import Any
 import requests
 
 from hippo_core.backends.mesos import transport
-from hippo_core.backends.mesos.backoff import Backoff
 from hippo_core.backends.mesos.callbacks import Scheduler
 from hippo_core.backends.mesos.errors import (
     MesosCallError,
@@ -41,6 +40,7 @@ from hippo_core.backends.mesos.errors import (
     NotSubscribedError,
 )
 from hippo_core.backends.mesos.stream import STREAM_ID_HEADER, EventStream, subscribe
+from hippo_core.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from hippo_core.backends.mesos.backoff import Backoff
 from hippo_core.backends.mesos.transport import resolve_redirect, scheduler_url
 
 
@@ -79,12 +78,3 @@ def test_redirect_keeps_https() -> None:
         resolve_redirect("https://standby:5050/api/v1/scheduler", "//leader:5050/api/v1/scheduler")
         == "https://leader:5050/api/v1/scheduler"
     )
-
-
-def test_backoff_grows_to_its_cap_with_jitter_and_resets() -> None:
-    backoff = Backoff(initial=1.0, maximum=8.0)
-    delays = [backoff.next() for _ in range(8)]
-    ceilings = [1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0, 8.0]
-    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
-    backoff.reset()
-    assert backoff.next() <= 1.0
