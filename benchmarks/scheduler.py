@@ -20,9 +20,9 @@ from multiprocessing.connection import Connection
 from hippo_core.backends.mesos.backend import MesosBackend
 from hippo_core.config import load_config
 from hippo_core.documents import validate_task
+from hippo_core.redis_server import RedisServer
 from hippo_core.states import new_task
 from hippo_core.store import Store
-from hippo_core.testing.redis_server import RedisServer
 from hippo_core.worker import Worker
 from hippo_mesos_peer import Finish, MesosMasterPeer, SimAgent
 

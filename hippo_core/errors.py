@@ -24,6 +24,14 @@ class NotFound(HippoError):
         self.ident = ident
 
 
+class StoreUnavailable(HippoError):
+    """Hippo's Redis did not answer, or failed: nothing was (or may have been) stored.
+
+    Raised by the store for every Redis failure, so that nothing outside it need know
+    which client library talks to Redis.
+    """
+
+
 class Conflict(HippoError):
     """The request is valid but the thing is in a state that forbids it."""
 

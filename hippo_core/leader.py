@@ -14,8 +14,7 @@ import socket
 import time
 import uuid
 
-import redis
-
+from hippo_core.errors import StoreUnavailable
 from hippo_core.store import Store
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ class Lease:
         started = time.monotonic()
         try:
             held = self.store.acquire_lease(self.token, self.seconds)
-        except redis.RedisError as exc:
+        except StoreUnavailable as exc:
             log.warning("cannot renew the leader lease: %s", exc)
             return self.held()
         if held:
@@ -51,5 +50,5 @@ class Lease:
         self._renewed_at = None
         try:
             self.store.release_lease(self.token)
-        except redis.RedisError as exc:
+        except StoreUnavailable as exc:
             log.warning("could not release the leader lease (it will lapse): %s", exc)

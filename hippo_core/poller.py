@@ -33,10 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-
 from hippo_core import secrets, states
 from hippo_core.documents import queue_schema, task_definition_of
+from hippo_core.errors import StoreUnavailable
 from hippo_core.queuetype import Item, QueueType
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
@@ -233,7 +232,7 @@ class Poller:
             )
         except Exception as exc:
             # Nothing stored, nothing acknowledged: the source offers the items again.
-            self._failed(queue, exc, transient=isinstance(exc, redis.RedisError), during="store")
+            self._failed(queue, exc, transient=isinstance(exc, StoreUnavailable), during="store")
             return Custody(queue["id"], instance)
         if not stored:
             # Deleted while its source was read, or this worker no longer leads: its items

@@ -24,15 +24,16 @@ Keys (``{p}`` is the configured prefix, ``hippo`` by default)::
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 
-from hippo_core.errors import NotFound
+from hippo_core.errors import NotFound, StoreUnavailable
 from hippo_core.taskstate import ACTIVE_STATES, State
 
 Record = dict[str, Any]
@@ -70,6 +71,62 @@ return {mesos_id, raw}
 """
 
 
+C = TypeVar("C", bound=type)
+
+
+def _redis_failures_are_unavailable(cls: C) -> C:
+    """Every public method of ``cls`` raises :class:`StoreUnavailable` where Redis failed.
+
+    Done once here rather than in each method, so that no caller of the store has to
+    know the Redis client's exceptions, and no new method can forget to translate them.
+    """
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_") or not callable(member) or isinstance(member, classmethod | staticmethod):
+            continue
+
+        def translated(*args: Any, __method: Callable[..., Any] = member, **kwargs: Any) -> Any:
+            try:
+                return __method(*args, **kwargs)
+            except redis.RedisError as exc:
+                raise StoreUnavailable(f"Redis failed ({type(exc).__name__}: {exc})") from exc
+
+        setattr(cls, name, functools.wraps(member)(translated))
+    return cls
+
+
+class WakeSubscription:
+    """Nudges published by :meth:`Store.wake`, for the worker to act on at once.
+
+    ``wait`` returns True when a nudge arrived within ``timeout`` seconds. Losing a nudge
+    only costs latency, so a broken subscription raises :class:`StoreUnavailable` and the
+    caller simply subscribes again.
+    """
+
+    def __init__(self, client: redis.Redis, channel: str) -> None:
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            self._pubsub.subscribe(channel)
+        except redis.RedisError as exc:
+            self._pubsub.close()
+            raise StoreUnavailable(f"cannot subscribe to {channel}: {exc}") from exc
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            return self._pubsub.get_message(timeout=timeout) is not None
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"wake-up channel lost: {exc}") from exc
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+    def __enter__(self) -> WakeSubscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@_redis_failures_are_unavailable
 class Store:
     def __init__(self, client: redis.Redis, prefix: str = "hippo") -> None:
         # Records are decoded here; the client must hand back str, not bytes.
@@ -117,6 +174,10 @@ class Store:
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
+
+    def close(self) -> None:
+        """Close the connections to Redis (the store must not be used afterwards)."""
+        self.redis.close()
 
     # -- queues -----------------------------------------------------------------------------
 
@@ -369,7 +430,9 @@ class Store:
                     self.wake()
                 return new
             raw = None  # changed meanwhile: read it again
-        raise redis.WatchError(f"task {mesos_id} kept changing; gave up after {_CAS_ATTEMPTS} tries")
+        raise StoreUnavailable(
+            f"task {mesos_id} kept changing; gave up writing it after {_CAS_ATTEMPTS} tries"
+        )
 
     def delete_task(self, mesos_id: str, guard: Callable[[Record], None] | None = None) -> Record:
         """Delete the task as it is now, atomically; returns the record deleted.
@@ -457,6 +520,10 @@ class Store:
     def wake(self) -> None:
         """Nudge the worker: there may be new work or kills. Losing a nudge only costs latency."""
         self.redis.publish(self.wake_channel, str(time.time()))
+
+    def subscribe_wake(self) -> WakeSubscription:
+        """Listen for :meth:`wake` nudges (close the subscription when done)."""
+        return WakeSubscription(self.redis, self.wake_channel)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -21,12 +21,10 @@ import threading
 import time
 from typing import Any
 
-import redis
-
 from hippo_core import states
 from hippo_core.backend import Backend, BackendError, TaskStatus
 from hippo_core.backoff import Backoff
-from hippo_core.errors import NotFound
+from hippo_core.errors import NotFound, StoreUnavailable
 from hippo_core.store import Store
 from hippo_core.taskstate import ACTIVE_STATES, State
 
@@ -101,7 +99,7 @@ class Tracker:
     def _begin(self) -> None:
         try:
             awaiting = self._active_attempts()
-        except redis.RedisError as exc:
+        except StoreUnavailable as exc:
             log.warning("cannot read the tasks to reconcile yet: %s", exc)
             return
         now = time.monotonic()

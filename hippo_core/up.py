@@ -39,8 +39,8 @@ from hippo_core.api import create_app
 from hippo_core.backends.loader import backend_factory
 from hippo_core.cli import stop_on_signals, worker_services
 from hippo_core.config import Config
+from hippo_core.redis_server import RedisServer
 from hippo_core.store import Store
-from hippo_core.testing.redis_server import RedisServer
 from hippo_core.worker import Worker
 
 log = logging.getLogger("hippo.up")
@@ -70,7 +70,7 @@ def run_up(config: Config, out: TextIO = sys.stdout) -> int:
             finally:
                 api.stop()
         finally:
-            store.redis.close()
+            store.close()
 
 
 def _api_server(config: Config, store: Store) -> ApiServer:

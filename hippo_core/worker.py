@@ -15,10 +15,9 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-import redis
-
 from hippo_core.backend import Backend, Offer, TaskStatus
 from hippo_core.config import Config
+from hippo_core.errors import StoreUnavailable
 from hippo_core.leader import Lease
 from hippo_core.scheduler import Scheduler
 from hippo_core.store import Store
@@ -76,7 +75,7 @@ class Term:
             return
         try:
             self.store.set_framework_id(framework_id)
-        except redis.RedisError as exc:
+        except StoreUnavailable as exc:
             log.warning("could not save framework id %s yet: %s", framework_id, exc)
             return
         self._unsaved_framework_id = None
@@ -157,13 +156,13 @@ class Worker:
             while not self._stop.is_set():
                 try:
                     self._lead_or_stand_by()
-                except redis.RedisError as exc:
+                except StoreUnavailable as exc:
                     log.warning("cannot take the lead, Redis failed: %s", exc)
                     self._step_down()
                 if self.term is not None:
                     try:
                         self.term.tick()
-                    except redis.RedisError as exc:
+                    except StoreUnavailable as exc:
                         log.warning("worker duties skipped, Redis failed: %s", exc)
                     except Exception:
                         log.exception("worker duties failed; carrying on")
@@ -234,7 +233,7 @@ class Worker:
                 self.store.set_framework_id(None)
             else:
                 log.error("the cluster refused Hippo: %s; stopping", message)
-        except redis.RedisError as exc:
+        except StoreUnavailable as exc:
             log.error("could not forget the removed framework's id: %s", exc)
         finally:
             self.stop()
@@ -242,14 +241,11 @@ class Worker:
     def _listen(self) -> None:
         """Turn pub/sub nudges into immediate ticks; without them ticks still come every second."""
         while not self._stop.is_set():
-            pubsub = self.store.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                pubsub.subscribe(self.store.wake_channel)
-                while not self._stop.is_set():
-                    if pubsub.get_message(timeout=0.5) is not None:
-                        self._wake.set()
-            except redis.RedisError as exc:
+                with self.store.subscribe_wake() as nudges:
+                    while not self._stop.is_set():
+                        if nudges.wait(0.5):
+                            self._wake.set()
+            except StoreUnavailable as exc:
                 log.debug("wake-up channel lost (%s); retrying", exc)
                 self._stop.wait(1.0)
-            finally:
-                pubsub.close()

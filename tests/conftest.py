@@ -29,10 +29,10 @@ from stevedore import ExtensionManager
 from hippo_core import schemas
 from hippo_core.api import create_app
 from hippo_core.config import Config
+from hippo_core.ports import free_port
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
 from hippo_core.testing.memory_queue import MemoryQueueType
-from hippo_core.testing.ports import free_port
 from hippo_core.testing.processes import stop_process
 
 # Secrets the tests send, distinct enough that finding one anywhere is a leak.

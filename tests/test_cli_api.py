@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from hippo_core.cli import build_parser
-from hippo_core.testing.ports import free_port
+from hippo_core.ports import free_port
 
 # The reference queue type, installed the way a third party installs one.
 MEMORY_ENTRY_POINT = {"memory": "hippo_core.testing.memory_queue:MemoryQueueType"}

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from hippo_core.backends.local.docker import engine_answers
-from hippo_core.testing.ports import free_port
+from hippo_core.ports import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,8 @@ import logging
 from typing import Any
 
 import falcon
-import redis
 
-from hippo_core.errors import Conflict, NotFound, ValidationFailed
+from hippo_core.errors import Conflict, NotFound, StoreUnavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +65,12 @@ def _conflict(req: falcon.Request, resp: falcon.Response, exc: Conflict, params:
     raise falcon.HTTPConflict(title="Conflict", description=str(exc))
 
 
-def _redis_down(req: falcon.Request, resp: falcon.Response, exc: redis.RedisError, params: Any) -> None:
+def _redis_down(req: falcon.Request, resp: falcon.Response, exc: StoreUnavailable, params: Any) -> None:
     log.error("Redis failed during %s %s: %s", req.method, req.path, exc)
     raise falcon.HTTPServiceUnavailable(
         title="Redis unavailable",
-        description=f"Hippo's Redis failed ({type(exc).__name__}). Check HIPPO_REDIS_URL and that "
-        "Redis is running; then read the resource again before retrying a change.",
+        description=f"Hippo's {exc}. Check HIPPO_REDIS_URL and that Redis is running; then read "
+        "the resource again before retrying a change.",
     )
 
 
@@ -92,4 +91,4 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(ValidationFailed, _validation_failed)
     app.add_error_handler(NotFound, _not_found)
     app.add_error_handler(Conflict, _conflict)
-    app.add_error_handler(redis.RedisError, _redis_down)
+    app.add_error_handler(StoreUnavailable, _redis_down)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import falcon
-import redis
 
+from hippo_core.errors import StoreUnavailable
 from hippo_core.store import Store
 
 
@@ -20,11 +20,11 @@ class ReadyResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         try:
             self.store.ping()
-        except redis.RedisError as exc:
+        except StoreUnavailable as exc:
             # Answered in the error shape like every other failure; balancers read the 503.
             raise falcon.HTTPServiceUnavailable(
                 title="Redis unavailable",
-                description=f"Redis did not answer the readiness ping ({type(exc).__name__}: {exc}). "
+                description=f"Redis did not answer the readiness ping: {exc}. "
                 "Check HIPPO_REDIS_URL and that Redis is running.",
             ) from exc
         resp.media = {"status": "ok", "redis": "ok"}

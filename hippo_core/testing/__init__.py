@@ -3,7 +3,7 @@
 - :mod:`hippo_core.testing.pytest_plugin`: pytest fixtures built on the modules below,
   loaded automatically once ``hippo-core`` is installed (servers, and Hippo's Store,
   QueueService and Pollers on the test's Redis).
-- :mod:`hippo_core.testing.redis_server`, :mod:`~hippo_core.testing.moto_server`,
+- :mod:`hippo_core.redis_server`, :mod:`~hippo_core.testing.moto_server`,
   :mod:`~hippo_core.testing.sql_servers`: a private ``redis-server`` or ``moto_server`` on
   a free port, throw-away PostgreSQL and MariaDB databases.
 - :mod:`hippo_core.testing.polling`: run one poll of a queue now; read back its tasks

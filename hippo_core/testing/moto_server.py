@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from hippo_core.testing.ports import free_port
+from hippo_core.ports import free_port
 from hippo_core.testing.processes import stop_process
 
 

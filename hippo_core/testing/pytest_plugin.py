@@ -39,16 +39,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import redis
 
 from hippo_core.poller import Poller
 from hippo_core.queues import QueueService
 from hippo_core.queuetype import QueueType
+from hippo_core.redis_server import RedisClient, RedisServer
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
 from hippo_core.testing import aws
 from hippo_core.testing.moto_server import MotoServer
-from hippo_core.testing.redis_server import RedisServer
 
 Q = TypeVar("Q", bound=QueueType)
 
@@ -67,15 +66,13 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushall()
-    client.close()
+    redis_server.flush()
     return redis_server.url
 
 
 @pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+def redis_client(redis_server: RedisServer, redis_url: str) -> Iterator[RedisClient]:
+    client = redis_server.client(decode_responses=True)
     try:
         yield client
     finally:
@@ -112,7 +109,7 @@ def hippo_store(redis_url: str) -> Iterator[Store]:
     try:
         yield store
     finally:
-        store.redis.close()
+        store.close()
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ from redis.retry import Retry
 
 from hippo_core.api import create_app
 from hippo_core.config import Config
+from hippo_core.ports import free_port
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
 from hippo_core.testing.memory_queue import MemoryQueueType
-from hippo_core.testing.ports import free_port
 
 QID = "0b5c6a9e-2f51-4c59-9d3e-6b1f0c7d8e9a"
 

@@ -10,9 +10,9 @@ from redis.retry import Retry
 
 from hippo_core.api import create_app
 from hippo_core.config import Config
+from hippo_core.ports import free_port
+from hippo_core.redis_server import RedisServer
 from hippo_core.store import Store
-from hippo_core.testing.ports import free_port
-from hippo_core.testing.redis_server import RedisServer
 
 SLASHES = pytest.mark.parametrize("slash", ["", "/"], ids=["no-slash", "slash"])
 

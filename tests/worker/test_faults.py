@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from hippo_core import states
 from hippo_core.poller import Poller
+from hippo_core.ports import free_port
 from hippo_core.queues import QueueService
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
 from hippo_core.taskstate import State
 from hippo_core.testing.memory_queue import MemoryQueueType
-from hippo_core.testing.ports import free_port
 from hippo_core.tracker import Tracker
 from hippo_mesos_peer import Hang
 

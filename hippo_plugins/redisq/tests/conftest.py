@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 
-from hippo_core.testing.redis_server import RedisServer
+from hippo_core.redis_server import RedisServer
 from hippo_redisq import RedisQueueType
 
 TEST_DB = 5

@@ -10,8 +10,8 @@ import redis
 from jsonschema import Draft202012Validator
 
 from hippo_core.errors import ValidationFailed
+from hippo_core.ports import free_port
 from hippo_core.queuetype import QueueTypeError
-from hippo_core.testing.ports import free_port
 from hippo_core.validation import validate as validate_schema
 from hippo_redisq import RedisQueueType
 

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from hippo_core.ports import free_port
 from hippo_core.queuetype import QueueTypeError
-from hippo_core.testing.ports import free_port
 from hippo_sqlquery import DatabaseUnavailable
 
 

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
+from hippo_core.ports import free_port
 from hippo_core.queuetype import QueueTypeError
-from hippo_core.testing.ports import free_port
 from hippo_sqs import SqsTransientError
 
 

@@ -13,7 +13,7 @@ from hippo_core.backend import TaskLaunch
 from hippo_core.backends.mesos.client import MesosSchedulerDriver
 from hippo_core.backends.mesos.errors import MesosCallError, NotSubscribedError
 from hippo_core.backends.mesos.taskinfo import task_info
-from hippo_core.testing.ports import free_port
+from hippo_core.ports import free_port
 from hippo_mesos_peer import Fail, Hang, MesosMasterPeer, SimAgent
 
 MakeDriver = Callable[..., MesosSchedulerDriver]

@@ -10,7 +10,7 @@ import pytest
 
 from hippo_core.backend import BackendError, Offer, TaskLaunch, TaskStatus
 from hippo_core.backends.mesos.backend import MesosBackend
-from hippo_core.testing.ports import free_port
+from hippo_core.ports import free_port
 from hippo_mesos_peer import Hang, MesosMasterPeer
 
 

@@ -1,4 +1,4 @@
-"""Free local ports and waiting for a server to listen."""
+"""Free local ports, and waiting for a server to listen (the embedded Redis, test servers)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A private ``redis-server`` on a free port, for tests, benchmarks and ``hippo up``."""
+"""A private ``redis-server`` on a free port: ``hippo up``'s embedded Redis, and the tests'."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
-from hippo_core.testing.ports import free_port
+from hippo_core.ports import free_port
+
+# The client type a RedisServer hands out, for annotations outside this module.
+RedisClient = redis.Redis
 
 
 def find_redis_server() -> str:
@@ -105,6 +109,15 @@ class RedisServer:
             time.sleep(0.05)
         client.close()
         return self
+
+    def client(self, **options: Any) -> RedisClient:
+        """A client of this server's database 0 (close it when done)."""
+        return redis.Redis.from_url(self.url, **options)
+
+    def flush(self) -> None:
+        """Delete every key of every database: a clean slate for the next test."""
+        with self.client() as client:
+            client.flushall()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
