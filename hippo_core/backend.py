@@ -13,10 +13,16 @@ this by withholding the acknowledgement).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from hippo_core.errors import FieldError
+from hippo_core.settings import Settings
 from hippo_core.taskstate import MESOS_TERMINAL_STATES
+
+if TYPE_CHECKING:
+    from hippo_core.config import Config
 
 
 @dataclass(frozen=True)
@@ -96,18 +102,44 @@ class SchedulerCallbacks(Protocol):
         """The cluster refused Hippo for good (e.g. framework removed); stop driving it."""
 
 
+@dataclass(frozen=True)
+class LogText:
+    """The end of one output stream: ``text`` (UTF-8, invalid bytes replaced) of ``size`` bytes."""
+
+    text: str
+    size: int
+    truncated: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {"text": self.text, "size": self.size, "truncated": self.truncated}
+
+
+@dataclass(frozen=True)
+class AttemptLogs:
+    """What one attempt wrote: its stdout and stderr, and a warning when it did not run as asked."""
+
+    attempt_id: str
+    stdout: LogText
+    stderr: LogText
+    warning: str | None = None
+
+
 class Backend(ABC):
     """Where tasks run. Calls are thread-safe and must not block for long.
 
     A backend is used for one leadership term: ``start`` once, ``stop`` once; the
-    worker builds a fresh one (``from_config``) for each term.
+    worker builds a fresh one (``from_config``) for each term. The API builds one too,
+    never started, for what it asks of the backend outside a term: ``validate`` and
+    ``read_logs``.
     """
 
     name: str = ""
+    # The table of the config file this backend reads (``[mesos]``), if it has settings.
+    settings: ClassVar[type[Settings] | None] = None
 
     @classmethod
-    def from_config(cls, config: Any) -> Backend:
-        """Build the backend from Hippo's settings (a ``hippo_core.config.Config``)."""
+    def from_config(cls, config: Config) -> Backend:
+        """Build the backend from Hippo's settings, its own table read with ``config.section``."""
         raise TypeError(f"backend {cls.__name__} does not implement from_config(config)")
 
     @abstractmethod
@@ -143,6 +175,24 @@ class Backend(ABC):
     @abstractmethod
     def revive(self) -> None:
         """Send offers again, clearing refuse filters: work has arrived."""
+
+    def validate(self, definition: Mapping[str, Any]) -> list[FieldError]:
+        """What this backend could never run in a task definition (schema-valid, defaults filled).
+
+        Called by the API before anything is stored (a 400 listing the problems) and by
+        the worker again before a launch, since a task may predate a rule. Paths are
+        JSONPaths into the definition (``$.container.volumes[0].hostPath``). Default: no rules.
+        """
+        return []
+
+    def has_logs(self, attempt_id: str, agent_id: str | None) -> bool:
+        """Whether ``read_logs`` may find output of this attempt."""
+        return False
+
+    def read_logs(self, attempt_id: str, agent_id: str | None, tail: int | None = None) -> AttemptLogs | None:
+        """What the attempt wrote (the last ``tail`` bytes of each stream), or ``None`` if this
+        backend has nothing of it. Default: no logs."""
+        return None
 
 
 class BackendError(Exception):

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from hippo_core.config import Config, load_config
+from hippo_core.config import Config
 from hippo_core.secrets import mask_url_password
-
-if TYPE_CHECKING:
-    from hippo_core.store import Store
-    from hippo_core.worker import Service
 
 log = logging.getLogger("hippo")
 
@@ -36,68 +29,38 @@ def _setup_logging(config: Config) -> None:
 def cmd_api(config: Config, args: argparse.Namespace) -> int:
     import waitress
 
-    from hippo_core.api import create_app
+    from hippo_core import compose
 
     config = config.with_overrides(host=args.host, port=args.port)
-    app = create_app(config)
+    app = compose.api_app(config, compose.open_store(config))
     log.info(
         "Hippo API on http://%s:%d/ (Redis %s)",
         config.host,
         config.port,
-        mask_url_password(config.redis_url or DEFAULT_REDIS_URL),
+        mask_url_password(config.redis_url_or_default),
     )
     waitress.serve(app, host=config.host, port=config.port, threads=config.api_threads, ident="hippo")
     return 0
 
 
-DEFAULT_REDIS_URL = "redis://localhost:6379/0"
-
-
-def stop_on_signals(stop: Callable[[], None]) -> None:
-    """The first SIGTERM or Ctrl-C stops cleanly; a second one exits at once."""
-    received: list[int] = []
-
-    def handler(signum: int, frame: object) -> None:
-        received.append(signum)
-        if len(received) > 1:
-            log.warning("%s received again; exiting now", signal.Signals(signum).name)
-            os._exit(130)
-        log.info("%s received; stopping (send it again to exit at once)", signal.Signals(signum).name)
-        stop()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-
-
 def cmd_worker(config: Config, args: argparse.Namespace) -> int:
-    from hippo_core.backends.loader import UnknownBackend, backend_factory
-    from hippo_core.store import Store
-    from hippo_core.worker import Worker
+    from hippo_core import compose
+    from hippo_core.backends.loader import UnknownBackend
+    from hippo_core.signals import stop_on_signals
 
-    config = config.with_overrides(backend=args.backend, mesos_master=args.master)
+    config = config.with_overrides(backend=args.backend).with_table("mesos", master=args.master)
     try:
-        factory = backend_factory(config)
+        worker = compose.worker(config, compose.open_store(config))
     except UnknownBackend as exc:
         print(f"hippo worker: {exc}", file=sys.stderr)
         return 2
-    store = Store.from_url(config.redis_url or DEFAULT_REDIS_URL, config.key_prefix)
-    worker = Worker(config, store, factory, services=worker_services(config, store))
     stop_on_signals(worker.stop)
     log.info(
-        "Hippo worker (%s backend%s), Redis %s",
+        "Hippo worker (%s backend), Redis %s",
         config.backend,
-        f" at {config.mesos_master}" if config.backend == "mesos" else "",
-        mask_url_password(config.redis_url or DEFAULT_REDIS_URL),
+        mask_url_password(config.redis_url_or_default),
     )
     return worker.run()
-
-
-def worker_services(config: Config, store: Store) -> list[Service]:
-    """What runs beside the scheduler while this worker leads: the queue poller."""
-    from hippo_core.poller import Poller
-    from hippo_core.registry import QueueTypeRegistry
-
-    return [Poller(store, QueueTypeRegistry(), threads=config.poller_threads)]
 
 
 def cmd_up(config: Config, args: argparse.Namespace) -> int:
@@ -111,8 +74,10 @@ def cmd_up(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_config(config: Config, args: argparse.Namespace) -> int:
-    for name, env, value, help_text in config.describe():
-        print(f"{name} = {value}\n    env {env}: {help_text}")
+    from hippo_core import compose
+
+    for row in config.describe(compose.known_sections()):
+        print(f"{row.name} = {row.value}  ({row.origin})\n    env {row.env}: {row.help}")
     return 0
 
 
@@ -146,7 +111,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
         "leader lease in Redis and drives the cluster; a standby takes over when it lapses.",
     )
     worker.add_argument("--backend", help="mesos (default) or local (env HIPPO_BACKEND)")
-    worker.add_argument("--master", help="Mesos master URL(s), comma-separated (env HIPPO_MESOS_MASTER)")
+    worker.add_argument(
+        "--master", help="Mesos master URL(s), comma-separated ([mesos] master, env HIPPO_MESOS_MASTER)"
+    )
     commands["worker"] = cmd_worker
 
     up = sub.add_parser(
@@ -165,7 +132,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
         "config",
         help="print every setting, its variable and current value",
         description="Print every setting with its environment variable, current "
-        "value (secrets masked) and meaning.",
+        "value (secrets masked), where that value came from (default, config file, environment "
+        "or command line) and meaning.",
     )
     commands["config"] = cmd_config
     return parser, commands
@@ -177,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from hippo_core import compose
+
     try:
-        config = load_config(args.config)
+        config = compose.load(args.config)
     except ValueError as exc:
         print(f"hippo: {exc}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 from hippo_core import schemas, secrets
+from hippo_core.backend import Backend
 from hippo_core.constraints import constraint_problems
 from hippo_core.errors import FieldError, UnknownQueueType, ValidationFailed
 from hippo_core.registry import QueueTypeRegistry
@@ -120,6 +121,13 @@ def settings_path(type_name: str, path: str) -> str:
     if not path:
         return base
     return base + path if path[0] in ".[" else f"{base}.{path}"
+
+
+def refuse_unrunnable(backend: Backend | None, definition: Record) -> None:
+    """Raise ValidationFailed listing what ``backend`` could never run in ``definition``."""
+    problems = backend.validate(definition) if backend is not None else []
+    if problems:
+        raise ValidationFailed(problems)
 
 
 def task_definition_of(queue: Record) -> Record:

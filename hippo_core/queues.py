@@ -9,7 +9,8 @@ import uuid
 from typing import Any
 
 from hippo_core import secrets
-from hippo_core.documents import queue_schema, validate_queue
+from hippo_core.backend import Backend
+from hippo_core.documents import queue_schema, refuse_unrunnable, task_definition_of, validate_queue
 from hippo_core.errors import FieldError, ValidationFailed
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Page, Store
@@ -23,9 +24,10 @@ STATE_FIELDS = ("last_run_tstamp", "next_run_tstamp", "last_error", "last_error_
 
 
 class QueueService:
-    def __init__(self, store: Store, registry: QueueTypeRegistry) -> None:
+    def __init__(self, store: Store, registry: QueueTypeRegistry, backend: Backend | None = None) -> None:
         self.store = store
         self.registry = registry
+        self.backend = backend
 
     def _schema_for(self, record: Record) -> Record:
         return queue_schema(self.registry, record["queue"]["type"])
@@ -45,6 +47,7 @@ class QueueService:
 
     def create(self, body: Any) -> Record:
         record = validate_queue(body, self.registry)
+        refuse_unrunnable(self.backend, task_definition_of(record))
         now = time.time()
         record.update(id=str(uuid.uuid4()), created_at=now, updated_at=now)
         self.store.create_queue(record)
@@ -72,6 +75,7 @@ class QueueService:
             if isinstance(block, dict) and block.get("type") == current["queue"]["type"]:
                 secrets.keep_masked(self._schema_for(current), body, current)
         record = validate_queue(body, self.registry)
+        refuse_unrunnable(self.backend, task_definition_of(record))
 
         def replace(stored: Record) -> Record:
             record.update(id=queue_id, created_at=stored["created_at"], updated_at=time.time())

@@ -116,7 +116,7 @@ class Scheduler:
                     if t["id"] in new and t["id"] not in room:
                         room[t["id"]] = limits[t["id"]] - counts[t["id"]]
             for t in records:
-                if t["state"] != State.PENDING:
+                if t["state"] != State.PENDING or not self._runnable(t):
                     continue
                 t["max_concurrent"] = limits[t["id"]]
                 if room[t["id"]] <= 0:
@@ -128,6 +128,22 @@ class Scheduler:
                 if len(chosen) >= self.batch:
                     break
         return chosen, skipped
+
+    def _runnable(self, task: Record) -> bool:
+        """Whether the backend can run the task; one it never could fails now, not at launch.
+
+        Checked again here although the API checked it: the task may predate a rule.
+        """
+        problems = self.backend.validate(task)
+        if not problems:
+            return True
+        message = "; ".join(f"{p.path}: {p.message}" for p in problems)
+        log.warning("task %s cannot run on the %s backend: %s", task["mesos_id"], self.backend.name, message)
+        with contextlib.suppress(NotFound):
+            states.apply_event(
+                self.store.update_task, task["mesos_id"], lambda t: states.refuse_invalid(t, message)
+            )
+        return False
 
     def _limits(self, records: list[Record], families: set[str]) -> dict[str, int]:
         """Each family's max_concurrent now: a queue's current setting, else its first task's.

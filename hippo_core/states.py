@@ -329,6 +329,21 @@ def launch_refused(task: Record, message: str, now: float | None = None) -> Outc
     return Outcome(task, retried=retried)
 
 
+def refuse_invalid(task: Record, message: str, now: float | None = None) -> Outcome:
+    """The backend could never run this definition: FAILED at once, no retry spent on it.
+
+    The attempt ends TASK_ERROR with REASON_TASK_INVALID, as a Mesos master answers a
+    task it refuses; a re-run through the API is checked again.
+    """
+    now = time.time() if now is None else now
+    if task["state"] != State.PENDING:
+        return Outcome(None, refused=f"an invalid definition found for a task in {task['state']}")
+    _touch(task, now)
+    _end_attempt(task, M.TASK_ERROR, now, reason="REASON_TASK_INVALID", message=message)
+    task["state"] = State.FAILED
+    return Outcome(task)
+
+
 def give_up_unreachable(task: Record, now: float | None = None) -> Outcome:
     """An UNREACHABLE task did not come back in time: retry it and kill the old attempt."""
     now = time.time() if now is None else now

@@ -23,7 +23,8 @@ import uuid
 from typing import Any
 
 from hippo_core import states
-from hippo_core.documents import validate_task
+from hippo_core.backend import Backend
+from hippo_core.documents import refuse_unrunnable, validate_task
 from hippo_core.errors import Conflict, NotFound
 from hippo_core.store import Page, Store
 from hippo_core.taskstate import ACTIVE_STATES, State
@@ -32,11 +33,13 @@ Record = dict[str, Any]
 
 
 class TaskService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, backend: Backend | None = None) -> None:
         self.store = store
+        self.backend = backend
 
     def create(self, body: Any) -> Record:
         definition = validate_task(body)
+        refuse_unrunnable(self.backend, definition)
         family = definition.pop("id", None) or str(uuid.uuid4())
         if self.store.get_queues([family]):
             # It would share the queue's family: its concurrency and its task listing.

@@ -35,13 +35,11 @@ import falcon
 import waitress
 from waitress import wasyncore
 
-from hippo_core.api import create_app
-from hippo_core.backends.loader import backend_factory
-from hippo_core.cli import stop_on_signals, worker_services
+from hippo_core import compose
 from hippo_core.config import Config
 from hippo_core.redis_server import RedisServer
+from hippo_core.signals import stop_on_signals
 from hippo_core.store import Store
-from hippo_core.worker import Worker
 
 log = logging.getLogger("hippo.up")
 
@@ -58,10 +56,10 @@ def run_up(config: Config, out: TextIO = sys.stdout) -> int:
     config = config.with_overrides(backend="local", data_dir=str(data_dir))
     with _exclusive(data_dir), _redis(config, data_dir) as redis_url:
         config = config.with_overrides(redis_url=redis_url)
-        store = Store.from_url(redis_url, config.key_prefix)
+        store = compose.open_store(config)
         try:
             api = _api_server(config, store)
-            worker = Worker(config, store, backend_factory(config), services=worker_services(config, store))
+            worker = compose.worker(config, store)
             stop_on_signals(worker.stop)
             api.start()
             try:
@@ -75,7 +73,7 @@ def run_up(config: Config, out: TextIO = sys.stdout) -> int:
 
 def _api_server(config: Config, store: Store) -> ApiServer:
     try:
-        return ApiServer(create_app(config, store), config.host, config.port, config.api_threads)
+        return ApiServer(compose.api_app(config, store), config.host, config.port, config.api_threads)
     except OSError as exc:
         raise UpError(
             f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc}); "

@@ -340,3 +340,28 @@ def test_unlaunch_puts_a_launch_never_sent_back_to_pending_without_spending_a_re
 )
 def test_which_mesos_states_end_an_attempt(mesos_state: str, ends: bool) -> None:
     assert states.ends_attempt(mesos_state) is ends
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "why"),
+    [
+        (State.PENDING, State.FAILED, "a definition the backend could never run fails before launch"),
+        (State.RUNNING, None, "a launched task is not judged again"),
+        (State.FINISHED, None, "nor an ended one"),
+    ],
+)
+def test_an_invalid_definition_fails_without_spending_retries(before, after, why) -> None:
+    task = task_in(before, task_retries=3, system_retries=3)
+    outcome = states.refuse_invalid(copy.deepcopy(task), "$.cmd: too long", now=NOW + 1)
+    if after is None:
+        assert outcome.task is None and outcome.refused, why
+        return
+    assert outcome.task["state"] == after, why
+    attempt = outcome.task["attempts"][-1]
+    assert (attempt["state"], attempt["reason"], attempt["message"]) == (
+        "TASK_ERROR",
+        "REASON_TASK_INVALID",
+        "$.cmd: too long",
+    )
+    assert len(outcome.task["attempts"]) == 1
+    assert outcome.task["task_retries_used"] == outcome.task["system_retries_used"] == 0

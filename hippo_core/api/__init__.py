@@ -12,7 +12,7 @@ from hippo_core.api.openapi import OpenAPIResource
 from hippo_core.api.queues import QueueResource, QueuesResource
 from hippo_core.api.queuetypes import QueueTypesResource
 from hippo_core.api.tasks import TaskResource, TasksResource
-from hippo_core.backends.local.logs import LogStore
+from hippo_core.backend import Backend
 from hippo_core.config import Config
 from hippo_core.queues import QueueService
 from hippo_core.registry import QueueTypeRegistry
@@ -22,21 +22,23 @@ from hippo_core.tasks import TaskService
 
 def create_app(
     config: Config,
-    store: Store | None = None,
-    registry: QueueTypeRegistry | None = None,
+    store: Store,
+    registry: QueueTypeRegistry,
+    backend: Backend | None = None,
 ) -> falcon.App:
-    """The API for ``config``; ``store`` and ``registry`` default to the configured ones."""
-    if store is None:
-        store = Store.from_url(config.redis_url or "redis://localhost:6379/0", config.key_prefix)
-    if registry is None:
-        registry = QueueTypeRegistry()
+    """The API on ``store``, with the queue types of ``registry``.
+
+    ``backend`` (built, never started: :func:`hippo_core.compose.api_app`) checks task
+    definitions for what it could not run and reads task logs; without one, nothing
+    backend-specific is checked and no task has logs.
+    """
     app = falcon.App(middleware=[BodyLimit(config.max_body_bytes)])
     # /queues and /queues/ are the same route.
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
-    queues = QueueService(store, registry)
-    tasks = TaskService(store)
+    queues = QueueService(store, registry, backend)
+    tasks = TaskService(store, backend)
     app.add_route("/queues", QueuesResource(queues))
     queue = QueueResource(queues)
     app.add_route("/queues/{queue_id:uuid}", queue)
@@ -47,7 +49,7 @@ def create_app(
     app.add_route("/tasks/{task_id}", task)
     app.add_route("/tasks/{task_id}/kill", task, suffix="kill")
     app.add_route("/tasks/{task_id}/retry", task, suffix="retry")
-    app.add_route("/tasks/{task_id}/logs", LogsResource(tasks, LogStore(config.data_dir)))
+    app.add_route("/tasks/{task_id}/logs", LogsResource(tasks, backend))
     app.add_route("/openapi.json", OpenAPIResource(registry))
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(store))

@@ -1,4 +1,4 @@
-"""``/tasks/{id}/logs/``: what an attempt of a task wrote to stdout and stderr (local backend).
+"""``/tasks/{id}/logs/``: what an attempt of a task wrote to stdout and stderr, from its backend.
 
 The task is addressed like every task route (its mesos id, an attempt's mesos id, or a
 family id for the family's newest task). Which attempt:
@@ -10,7 +10,7 @@ family id for the family's newest task). Which attempt:
 ``?tail=BYTES`` returns only the last BYTES of each stream. A stream is cut to its last
 MiB either way; ``truncated`` says so and ``size`` is the whole file's. ``warning`` says
 when the task did not run as asked (e.g. its image was not used). 404 for an attempt
-without logs: it has not started, or ran on a Mesos agent, whose sandbox holds them.
+whose backend has no logs of it (it has not started, or its backend cannot read them).
 """
 
 from __future__ import annotations
@@ -19,35 +19,39 @@ from typing import Any
 
 import falcon
 
-from hippo_core.backends.local.logs import LogStore
+from hippo_core.backend import Backend
 from hippo_core.tasks import TaskService
 
 Record = dict[str, Any]
 
 
 class LogsResource:
-    def __init__(self, tasks: TaskService, logs: LogStore) -> None:
+    def __init__(self, tasks: TaskService, backend: Backend | None) -> None:
         self.tasks = tasks
-        self.logs = logs
+        self.backend = backend
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
         number = req.get_param_as_int("attempt", min_value=1)
         tail = req.get_param_as_int("tail", min_value=0)
         task = self.tasks.get(task_id)
         attempt = self._attempt(task, task_id, number)
-        logs = self.logs.read(attempt["mesos_id"], tail=tail)
+        logs = (
+            self.backend.read_logs(attempt["mesos_id"], attempt.get("agent_id"), tail=tail)
+            if self.backend is not None
+            else None
+        )
         if logs is None:
             raise falcon.HTTPNotFound(
                 title="No logs",
                 description=f"attempt {attempt['n']} ({attempt['mesos_id']}) of task {task['mesos_id']} has "
-                f"no logs here: it has not started yet, or it ran on a Mesos agent (see its sandbox there).",
+                f"no logs here: it has not started yet, or its backend cannot read them.",
             )
         resp.media = {
             "task_id": task["mesos_id"],
             "attempt": attempt["n"],
             "mesos_id": attempt["mesos_id"],
             "state": attempt["state"],
-            "attempts": [a["n"] for a in task["attempts"] if self.logs.has_logs(a["mesos_id"])],
+            "attempts": [a["n"] for a in task["attempts"] if self._has_logs(a)],
             "warning": logs.warning,
             "stdout": logs.stdout.as_dict(),
             "stderr": logs.stderr.as_dict(),
@@ -66,5 +70,10 @@ class LogsResource:
         named = next((a for a in attempts if a["mesos_id"] == ident), None)
         if named is not None and ident != task["mesos_id"]:
             return named
-        with_logs = [a for a in attempts if self.logs.has_logs(a["mesos_id"])]
+        with_logs = [a for a in attempts if self._has_logs(a)]
         return with_logs[-1] if with_logs else attempts[-1]
+
+    def _has_logs(self, attempt: Record) -> bool:
+        return self.backend is not None and self.backend.has_logs(
+            attempt["mesos_id"], attempt.get("agent_id")
+        )

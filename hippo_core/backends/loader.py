@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 
 from stevedore import ExtensionManager
 
 from hippo_core.backend import Backend
-from hippo_core.config import Config
 
 NAMESPACE = "hippo.backends"
 
@@ -35,7 +33,7 @@ def backend_class(name: str) -> type[Backend]:
     raise UnknownBackend(f"unknown backend {name!r}{hint} (installed: {', '.join(sorted(found)) or 'none'})")
 
 
-def backend_factory(config: Config) -> Callable[[], Backend]:
-    """A function building a fresh backend of ``config.backend`` for each leadership term."""
-    cls = backend_class(config.backend)
-    return lambda: cls.from_config(config)
+def installed_backends() -> list[type[Backend]]:
+    """Every backend that loads, for listing their settings (``hippo config``)."""
+    manager = ExtensionManager(NAMESPACE)
+    return [ext.plugin for ext in sorted(manager.extensions, key=lambda e: e.name)]

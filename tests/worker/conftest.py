@@ -58,9 +58,12 @@ class Hippo:
     api: falcon.testing.TestClient
     workers: list[RunningWorker] = field(default_factory=list)
 
-    def start_worker(self, **overrides: Any) -> RunningWorker:
+    def start_worker(
+        self, backend_factory: Callable[[], MesosBackend] | None = None, **overrides: Any
+    ) -> RunningWorker:
         config = self.config.with_overrides(**overrides) if overrides else self.config
-        worker = Worker(config, self.store, mesos_backend_factory([self.peer.url]), tick_seconds=0.1)
+        factory = backend_factory or mesos_backend_factory([self.peer.url])
+        worker = Worker(config, self.store, factory, tick_seconds=0.1)
         thread = threading.Thread(target=worker.run, name="test-worker", daemon=True)
         thread.start()
         running = RunningWorker(worker, thread)
@@ -127,4 +130,4 @@ def hippo(peer: MesosMasterPeer, redis_url: str) -> Iterator[Hippo]:
     finally:
         for running in h.workers:
             running.stop()
-        store.redis.close()
+        store.close()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 
+from hippo_core.backends.mesos.backend import MesosBackend
+from hippo_core.documents import validate_task
+from hippo_core.errors import FieldError
+from hippo_core.states import new_task
 from hippo_mesos_peer import Error, Fail, Hang, Lose
 
 
@@ -122,3 +126,33 @@ def test_declined_offers_carry_a_refuse_filter(hippo) -> None:
     hippo.wait(lambda: any(c == "DECLINE" for c, _ in hippo.peer.calls), "a DECLINE")
     decline = next(body for call, body in hippo.peer.calls if call == "DECLINE")
     assert decline["decline"]["filters"]["refuse_seconds"] > 0
+
+
+class NoSleepBackend(MesosBackend):
+    """A backend with a rule of its own, as the Mesos and policy rules plug in."""
+
+    def validate(self, definition):
+        if "sleep" in definition["cmd"]:
+            return [FieldError("$.cmd", "this cluster runs nothing that sleeps")]
+        return []
+
+
+def test_a_task_its_backend_could_never_run_fails_before_launch_and_spends_no_retry(hippo) -> None:
+    # Stored directly, like a task created before the rule existed: the API would refuse it now.
+    body = {"cmd": "sleep 5", "container": {"docker": {"image": "busybox"}}, "task_retries": 2}
+    task = new_task(validate_task(body), family="old", queue_id=None, data="")
+    hippo.store.create_tasks([task])
+    fits = hippo.post_task(id="fine", cmd="true")
+
+    def factory() -> MesosBackend:
+        return NoSleepBackend([hippo.peer.url], failover_timeout=300.0, backoff_initial=0.05, backoff_max=0.5)
+
+    hippo.start_worker(backend_factory=factory)
+    failed = hippo.wait_state(task["mesos_id"], "FAILED")
+    hippo.wait_state(fits["mesos_id"], "FINISHED")
+
+    (attempt,) = failed["attempts"]
+    assert (attempt["state"], attempt["reason"]) == ("TASK_ERROR", "REASON_TASK_INVALID")
+    assert attempt["message"] == "$.cmd: this cluster runs nothing that sleeps"
+    assert failed["task_retries_used"] == failed["system_retries_used"] == 0
+    assert hippo.peer.launch_count(task["mesos_id"]) == 0

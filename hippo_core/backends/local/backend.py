@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hippo_core.backend import (
+    AttemptLogs,
     Backend,
     BackendError,
     SchedulerCallbacks,
@@ -40,7 +41,9 @@ from hippo_core.backends.local.endings import (
 from hippo_core.backends.local.logs import LogStore
 from hippo_core.backends.local.offers import EPSILON, OfferBook
 from hippo_core.backends.local.process import TaskProcess, plain_command
+from hippo_core.backends.local.settings import LocalSettings
 from hippo_core.backoff import Backoff
+from hippo_core.config import Config
 from hippo_core.taskstate import MesosState
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,7 @@ class LocalBackend(Backend):
     """
 
     name = "local"
+    settings = LocalSettings
 
     def __init__(
         self,
@@ -115,8 +119,18 @@ class LocalBackend(Backend):
         self._book = OfferBook(self.agent_id, self.hostname, self.cpus, self.mem, offer_interval)
 
     @classmethod
-    def from_config(cls, config: Any) -> LocalBackend:
-        return cls(config.data_dir, cpus=config.local_cpus, mem=config.local_mem)
+    def from_config(cls, config: Config) -> LocalBackend:
+        """The backend for Hippo's settings: ``data_dir`` and the ``[local]`` table."""
+        settings = config.section(LocalSettings)
+        return cls(config.data_dir, cpus=settings.cpus, mem=settings.mem)
+
+    # -- what the API asks outside a term ---------------------------------------------------
+
+    def has_logs(self, attempt_id: str, agent_id: str | None) -> bool:
+        return self.logs.has_logs(attempt_id)
+
+    def read_logs(self, attempt_id: str, agent_id: str | None, tail: int | None = None) -> AttemptLogs | None:
+        return self.logs.read(attempt_id, tail=tail)
 
     # -- lifecycle --------------------------------------------------------------------------
 

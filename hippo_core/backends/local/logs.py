@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from hippo_core.backend import AttemptLogs, LogText
 
 STREAMS = ("stdout", "stderr")
 WARNING_FILE = "WARNING"
@@ -28,26 +29,6 @@ MAX_READ_BYTES = 1024 * 1024
 
 # Mesos ids Hippo makes are `<family>.<uuid>`; anything else (a slash, `..`) is not ours.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
-
-
-@dataclass(frozen=True)
-class StreamText:
-    """The end of one log file: ``text`` (UTF-8, invalid bytes replaced) of ``size`` bytes."""
-
-    text: str
-    size: int
-    truncated: bool
-
-    def as_dict(self) -> dict[str, object]:
-        return {"text": self.text, "size": self.size, "truncated": self.truncated}
-
-
-@dataclass(frozen=True)
-class AttemptLogs:
-    attempt_id: str
-    stdout: StreamText
-    stderr: StreamText
-    warning: str | None
 
 
 class LogStore:
@@ -93,7 +74,7 @@ class LogStore:
         )
 
 
-def _read_end(path: Path, limit: int) -> StreamText:
+def _read_end(path: Path, limit: int) -> LogText:
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
@@ -101,5 +82,5 @@ def _read_end(path: Path, limit: int) -> StreamText:
             fh.seek(start)
             data = fh.read(size - start)
     except FileNotFoundError:
-        return StreamText("", 0, False)
-    return StreamText(data.decode("utf-8", errors="replace"), size, start > 0)
+        return LogText("", 0, False)
+    return LogText(data.decode("utf-8", errors="replace"), size, start > 0)

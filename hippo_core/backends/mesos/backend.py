@@ -37,12 +37,14 @@ from hippo_core.backend import (
 )
 from hippo_core.backends.mesos.client import MesosSchedulerDriver, Scheduler
 from hippo_core.backends.mesos.errors import MesosError, NotSubscribedError
+from hippo_core.backends.mesos.settings import MesosSettings
 from hippo_core.backends.mesos.taskinfo import (
     TaskInfoError,
     offer_from_json,
     status_from_json,
     task_info,
 )
+from hippo_core.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class MesosBackend(Backend):
     """Offers, launches, kills and status updates through a Mesos master."""
 
     name = "mesos"
+    settings = MesosSettings
 
     def __init__(
         self,
@@ -93,16 +96,17 @@ class MesosBackend(Backend):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: Any) -> MesosBackend:
-        """The backend for Hippo's settings (``mesos_*`` in :mod:`hippo_core.config`)."""
+    def from_config(cls, config: Config) -> MesosBackend:
+        """The backend for Hippo's settings: the ``[mesos]`` table (:class:`MesosSettings`)."""
+        settings = config.section(MesosSettings)
         return cls(
-            config.mesos_masters,
-            framework_name=config.mesos_framework_name,
-            user=config.mesos_user,
-            role=config.mesos_role,
-            failover_timeout=config.mesos_failover_timeout,
-            principal=config.mesos_principal,
-            secret=config.mesos_secret,
+            settings.masters,
+            framework_name=settings.framework_name,
+            user=settings.user,
+            role=settings.role,
+            failover_timeout=settings.failover_timeout,
+            principal=settings.principal,
+            secret=settings.secret,
         )
 
     @property

@@ -307,7 +307,7 @@ def test_from_config_defaults_to_this_machines_capacity(tmp_path):
     assert backend.cpus == float(os.cpu_count() or 1)
     assert backend.mem == pytest.approx(machine.memory_mb())
     assert backend.logs.root == Path(tmp_path) / "tasks"
-    sized = LocalBackend.from_config(Config(data_dir=str(tmp_path), local_cpus=3, local_mem=512))
+    sized = LocalBackend.from_config(Config(data_dir=str(tmp_path)).with_table("local", cpus=3, mem=512))
     assert (sized.cpus, sized.mem) == (3.0, 512.0)
 
 

@@ -6,10 +6,10 @@ import pytest
 from falcon import testing
 
 from hippo_core import states
-from hippo_core.api.logs import LogsResource
+from hippo_core.api import create_app
 from hippo_core.backend import TaskStatus
+from hippo_core.backends.local.backend import LocalBackend
 from hippo_core.backends.local.logs import MAX_READ_BYTES, LogStore
-from hippo_core.tasks import TaskService
 
 
 def write(
@@ -66,14 +66,19 @@ def test_ids_that_could_leave_the_tasks_directory_are_refused(tmp_path, attempt_
 
 
 @pytest.fixture
-def logs(tmp_path) -> LogStore:
-    return LogStore(tmp_path / "data")
+def backend(tmp_path) -> LocalBackend:
+    """A local backend as the API has it: built, never started."""
+    return LocalBackend(tmp_path / "data", cpus=1, mem=256)
 
 
 @pytest.fixture
-def api(app, store, logs) -> testing.TestClient:
-    app.add_route("/tasks/{task_id}/logs", LogsResource(TaskService(store), logs))
-    return testing.TestClient(app)
+def logs(backend) -> LogStore:
+    return backend.logs
+
+
+@pytest.fixture
+def api(config, store, registry, backend) -> testing.TestClient:
+    return testing.TestClient(create_app(config, store, registry, backend))
 
 
 def failed_twice(store, task_body, api) -> dict:

@@ -1,0 +1,63 @@
+"""The composition root: the one place that builds Hippo's parts from its settings.
+
+``hippo api``, ``hippo worker`` and ``hippo up`` assemble the same parts (the store,
+the queue types, the backend, the API app, the worker and what runs beside it) through
+these functions, so the wiring is written once and the parts know nothing of each
+other's construction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+import falcon
+
+from hippo_core.api import create_app
+from hippo_core.backend import Backend
+from hippo_core.backends.loader import backend_class, installed_backends
+from hippo_core.config import Config, load_config
+from hippo_core.poller import Poller
+from hippo_core.registry import QueueTypeRegistry
+from hippo_core.settings import Settings
+from hippo_core.store import Store
+from hippo_core.worker import Service, Worker
+
+# Tables of the config file that belong to the core rather than to a backend.
+CORE_SECTIONS: list[type[Settings]] = []
+
+
+def known_sections() -> list[type[Settings]]:
+    """Every table Hippo reads: the core's, and each installed backend's."""
+    backend_sections = [b.settings for b in installed_backends() if b.settings is not None]
+    return [*CORE_SECTIONS, *backend_sections]
+
+
+def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """The settings, every known table checked now (``ValueError`` naming each problem)."""
+    return load_config(path, env, sections=known_sections())
+
+
+def open_store(config: Config) -> Store:
+    return Store.from_url(config.redis_url_or_default, config.key_prefix)
+
+
+def backend_factory(config: Config) -> Callable[[], Backend]:
+    """A function building a fresh backend of ``config.backend`` for each leadership term."""
+    cls = backend_class(config.backend)
+    return lambda: cls.from_config(config)
+
+
+def api_app(config: Config, store: Store, registry: QueueTypeRegistry | None = None) -> falcon.App:
+    """The API, with a backend of its own (never started) for validation and logs."""
+    backend = backend_class(config.backend).from_config(config)
+    return create_app(config, store, registry or QueueTypeRegistry(), backend)
+
+
+def worker_services(config: Config, store: Store) -> list[Service]:
+    """What runs beside the scheduler while a worker leads: the queue poller."""
+    return [Poller(store, QueueTypeRegistry(), threads=config.poller_threads)]
+
+
+def worker(config: Config, store: Store) -> Worker:
+    return Worker(config, store, backend_factory(config), services=worker_services(config, store))
