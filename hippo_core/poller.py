@@ -33,9 +33,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from hippo_core import secrets, states
+from hippo_core import events, secrets, states
 from hippo_core.documents import queue_schema, task_definition_of
 from hippo_core.errors import StoreUnavailable
+from hippo_core.events import Event
 from hippo_core.queuetype import Item, QueueType
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
@@ -209,8 +210,10 @@ class Poller:
             "cursor_origin": origin,
         }
         if limit <= 0:
-            self.store.set_queue_state(queue["id"], new_state, fence=self.fence)
+            if self.store.set_queue_state(queue["id"], new_state, fence=self.fence):
+                self._polled(queue, state, now, 0, 0, 0.0)
             return Custody(queue["id"], instance)
+        started = time.monotonic()
         try:
             result = instance.poll(limit, cursor)
         except Exception as exc:
@@ -219,6 +222,7 @@ class Poller:
         # A source may return a little more than asked when it cannot split a run of items
         # sharing one cursor value; dropping any would lose them behind the cursor.
         items = list(result.items)
+        seconds = time.monotonic() - started
         new_state.update(
             cursor=result.cursor if result.cursor is not None else cursor,
             last_error=None,
@@ -245,7 +249,23 @@ class Poller:
             return Custody(queue["id"], instance)
         if tasks:
             log.info("queue %s: %d item(s) -> %d task(s)", queue["id"], len(items), len(tasks))
+        self._polled(queue, state, now, len(items), len(tasks), seconds)
         return Custody(queue["id"], instance, items, tasks)
+
+    def _polled(
+        self, queue: Record, state: Record, now: float, items: int, tasks: int, seconds: float
+    ) -> None:
+        """Publish a poll that ran: what it took, how long the source took, how late it ran."""
+        due = self.next_run(queue, state)
+        data = {
+            "queue_type": queue["queue"]["type"],
+            "items": items,
+            "tasks": tasks,
+            "seconds": seconds,
+            # A queue never polled before has no due time to be late for.
+            "lag": max(0.0, now - due) if state.get("last_run_tstamp") is not None else 0.0,
+        }
+        events.publish(Event("queue.polled", now, queue_id=queue["id"], family=queue["id"], data=data))
 
     @staticmethod
     def _tasks_of(queue: Record, items: list[Item], now: float) -> list[Record]:
@@ -336,4 +356,10 @@ class Poller:
             "last_error_tstamp": now,
             "consecutive_errors": errors,
         }
-        self.store.set_queue_state(queue["id"], new_state, fence=self.fence)
+        if self.store.set_queue_state(queue["id"], new_state, fence=self.fence):
+            data = {"queue_type": queue["queue"]["type"], "during": during, "transient": transient}
+            events.publish(
+                Event(
+                    "queue.error", now, queue_id=queue["id"], family=queue["id"], message=message, data=data
+                )
+            )

@@ -18,11 +18,12 @@ import threading
 import time
 from typing import Any
 
-from hippo_core import states
+from hippo_core import events, states
 from hippo_core.backend import Backend, BackendError, NotConnected, Offer
 from hippo_core.constraints import Placement, parse_constraints
 from hippo_core.errors import NotFound
-from hippo_core.launch import LABEL_TASK, task_launch
+from hippo_core.events import Event
+from hippo_core.launch import LABEL_FAMILY, LABEL_QUEUE, LABEL_TASK, task_launch
 from hippo_core.placement import Capacity, Launch, PendingTask, plan
 from hippo_core.store import Store
 from hippo_core.taskstate import ACTIVE_STATES, State
@@ -61,12 +62,12 @@ class Scheduler:
         self.capacity = self.capacity.widen(Capacity.of(offers))
         if not trusted:
             # Until reconciliation says where every task is, launching could double one.
-            self.backend.decline([o.id for o in offers], refuse_seconds=1.0)
+            self._decline([o.id for o in offers], 1.0, "reconciling")
             return
         tasks, waiting = self._candidates()
         by_id = {t["mesos_id"]: t for t in tasks}
         if not tasks:
-            self.backend.decline([o.id for o in offers], self.refuse_seconds)
+            self._decline([o.id for o in offers], self.refuse_seconds, "nothing to launch")
             self._note_waiting(waiting)
             self.sync_offers_wanted()
             return
@@ -90,7 +91,7 @@ class Scheduler:
         for launch in result.launches:
             self._launch(launch, by_id, offers_by_id)
         if result.decline:
-            self.backend.decline(list(result.decline), self.refuse_seconds)
+            self._decline(list(result.decline), self.refuse_seconds, "not needed")
         waiting.update({tid: (by_id[tid], reason) for tid, reason in result.waiting.items()})
         self._note_waiting(waiting)
 
@@ -198,7 +199,7 @@ class Scheduler:
                 continue  # killed or re-planned meanwhile
             launches.append(task_launch(record, launch.agent_id))
         if not launches:
-            self.backend.decline(list(launch.offer_ids), self.refuse_seconds)
+            self._decline(list(launch.offer_ids), self.refuse_seconds, "launches withdrawn")
             return
         try:
             self.backend.accept(list(launch.offer_ids), launches, self.refuse_seconds)
@@ -215,6 +216,29 @@ class Scheduler:
                 self._refused(by_id[item.labels[LABEL_TASK]], str(exc))
             return
         log.info("launched %s on %s", ", ".join(t.task_id for t in launches), launch.hostname)
+        events.publish(
+            *(
+                Event(
+                    "task.launched",
+                    task_id=item.labels[LABEL_TASK],
+                    family=item.labels[LABEL_FAMILY],
+                    queue_id=item.labels.get(LABEL_QUEUE),
+                    attempt_id=item.task_id,
+                    agent=launch.agent_id,
+                    hostname=launch.hostname,
+                )
+                for item in launches
+            )
+        )
+
+    def _decline(self, offer_ids: list[str], refuse_seconds: float, why: str) -> None:
+        self.backend.decline(offer_ids, refuse_seconds)
+        events.publish(
+            Event(
+                "offers.declined",
+                data={"offers": len(offer_ids), "refuse_seconds": refuse_seconds, "why": why},
+            )
+        )
 
     def _refused(self, task: Record, message: str) -> None:
         # A task deleted meanwhile has nothing left to retry.

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 import redis
 
+from hippo_core import events
 from hippo_core.errors import NotFound, StoreUnavailable
 from hippo_core.taskstate import ACTIVE_STATES, State
 
@@ -186,6 +187,7 @@ class Store:
             pipe.set(self._queue_key(record["id"]), _dumps(record))
             pipe.zadd(f"{self.p}:queues", {record["id"]: record["created_at"]})
             pipe.execute()
+        events.publish(*events.queue_events(None, record))
         self.wake()
 
     def get_queue(self, queue_id: str) -> Record:
@@ -210,26 +212,29 @@ class Store:
         """Apply ``change`` to the stored queue atomically (retried if it changed meanwhile)."""
         key = self._queue_key(queue_id)
 
-        def apply(pipe: redis.client.Pipeline) -> Record:
+        def apply(pipe: redis.client.Pipeline) -> tuple[Record, Record]:
             raw = pipe.get(key)
             if raw is None:
                 raise NotFound("queue", queue_id)
             new = change(json.loads(raw))
             pipe.multi()
             pipe.set(key, _dumps(new))
-            return new
+            return json.loads(raw), new
 
-        new = self.redis.transaction(apply, key, value_from_callable=True)
+        old, new = self.redis.transaction(apply, key, value_from_callable=True)
+        events.publish(*events.queue_events(old, new))
         self.wake()
         return new
 
     def delete_queue(self, queue_id: str) -> None:
         with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._queue_key(queue_id))
             pipe.delete(self._queue_key(queue_id), self._queue_state_key(queue_id))
             pipe.zrem(f"{self.p}:queues", queue_id)
-            removed = pipe.execute()
-        if not removed[0]:
+            raw, _, _ = pipe.execute()
+        if raw is None:
             raise NotFound("queue", queue_id)
+        events.publish(*events.queue_events(json.loads(raw), None))
 
     def get_queue_states(self, queue_ids: list[str]) -> list[Record]:
         if not queue_ids:
@@ -288,6 +293,7 @@ class Store:
             watched.append(f"{self.p}:leader")
         written = self.redis.transaction(write, *watched, value_from_callable=True)
         if written and tasks:
+            events.publish(*(event for task in tasks for event in events.task_events(None, task)))
             self.wake()
         return written
 
@@ -426,6 +432,7 @@ class Store:
                 if attempt["mesos_id"] not in known:
                     ops.append(["HSET", f"{self.p}:attempts", attempt["mesos_id"], mesos_id])
             if self._cas(keys=[key], args=[raw, json.dumps(ops)]):
+                events.publish(*events.task_events(old, new))
                 if requested:
                     self.wake()
                 return new
@@ -465,6 +472,7 @@ class Store:
             return task
 
         task = self.redis.transaction(apply, key, value_from_callable=True)
+        events.publish(*events.task_events(task, None))
         if task["state"] in ACTIVE_STATES:
             self.wake()
         return task

@@ -15,9 +15,11 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from hippo_core import events
 from hippo_core.backend import Backend, Offer, TaskStatus
 from hippo_core.config import Config
 from hippo_core.errors import StoreUnavailable
+from hippo_core.events import Event
 from hippo_core.leader import Lease
 from hippo_core.scheduler import Scheduler
 from hippo_core.store import Store
@@ -63,6 +65,9 @@ class Term:
         if not self.active:
             return
         log.info("subscribed as framework %s", framework_id)
+        events.publish(
+            Event("backend.connected", data={"backend": self.backend.name, "framework_id": framework_id})
+        )
         self._unsaved_framework_id = framework_id
         self.scheduler.reset()
         # Nothing launches until this completes; if Redis fails here, tick() tries again.
@@ -101,6 +106,7 @@ class Term:
 
     def disconnected(self, reason: str) -> None:
         log.warning("lost the connection to the cluster: %s", reason)
+        events.publish(Event("backend.disconnected", message=reason, data={"backend": self.backend.name}))
         self.tracker.distrust()
 
     def error(self, message: str) -> None:
@@ -202,6 +208,7 @@ class Worker:
             backend.name,
             framework_id or "new",
         )
+        events.publish(Event("leader.changed", data={"leading": True, "term": self.lease.token}))
         backend.start(self.term, framework_id)
         for service in self.services:
             service.start(self.lease.token)
@@ -218,6 +225,7 @@ class Worker:
         # Stopped first, so updates already on their way are still applied and acknowledged.
         term.backend.stop()
         term.active = False
+        events.publish(Event("leader.changed", data={"leading": False, "term": self.lease.token}))
 
     def _refused(self, message: str) -> None:
         """The cluster refused this leader: stop (a supervisor may restart the worker).

@@ -613,3 +613,40 @@ def test_a_slow_or_failing_source_does_not_hold_up_other_queues(store, hippo_que
         gate.set()
         poller.stop()
     assert data_of(store, fast) == ["wave-0", "wave-1", "wave-2"]
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+def test_each_poll_publishes_what_it_took_and_how_late_it_ran(poller, store, create, clock, hippo_events):
+    queue_id = create("jobs", frequency_seconds=60)
+    MemoryQueueType.push("jobs", "a", "b")
+    poll_now(poller, store, queue_id)
+    clock.advance(67)  # due after 60 s: this poll runs 7 s late
+    MemoryQueueType.push("jobs", "c")
+    poll_now(poller, store, queue_id)
+
+    polled = [e for e in hippo_events if e.kind == "queue.polled"]
+    assert [(e.queue_id, e.data["items"], e.data["tasks"]) for e in polled] == [
+        (queue_id, 2, 2),
+        (queue_id, 1, 1),
+    ]
+    assert [e.data["lag"] for e in polled] == [0.0, 7.0]
+    assert all(e.data["queue_type"] == "memory" and e.data["seconds"] >= 0 for e in polled)
+    created = [e for e in hippo_events if e.kind == "task.created"]
+    assert len(created) == 3 and {e.queue_id for e in created} == {queue_id}
+
+
+def test_a_failed_poll_publishes_the_error_scrubbed_of_secrets(
+    poller, store, create, hippo_events, secrets_sent
+):
+    queue_id = create("jobs", type="scripted")
+    ScriptedQueueType.script("jobs").always = leaky(ConnectionError)
+    poll_now(poller, store, queue_id)
+
+    (error,) = [e for e in hippo_events if e.kind == "queue.error"]
+    assert error.queue_id == queue_id
+    assert error.data == {"queue_type": "scripted", "during": "poll", "transient": True}
+    assert "********" in error.message
+    assert not any(secret in error.message for secret in secrets_sent)
+    assert not [e for e in hippo_events if e.kind == "queue.polled"]

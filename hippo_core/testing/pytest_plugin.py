@@ -22,6 +22,9 @@ Hippo on the test's Redis, for running a queue type under the Poller:
   store (each with its own queue-type instances); all are stopped after the test.
   :mod:`hippo_core.testing.polling` drives them and reads back the tasks.
 
+- ``hippo_events`` (function): every :class:`hippo_core.events.Event` published in this
+  process while the test runs, in order (a list that fills as they come).
+
 A queue type on its own:
 
 - ``hippo_instances`` (function): ``hippo_instances(QueueTypeClass, settings, queue_id=None)``
@@ -40,6 +43,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from hippo_core import events
+from hippo_core.events import Event
 from hippo_core.poller import Poller
 from hippo_core.queues import QueueService
 from hippo_core.queuetype import QueueType
@@ -133,6 +138,16 @@ def hippo_pollers(hippo_store: Store, hippo_queuetypes: QueueTypeRegistry) -> It
     yield make
     for poller in made:
         poller.stop()
+
+
+@pytest.fixture
+def hippo_events() -> Iterator[list[Event]]:
+    seen: list[Event] = []
+    unsubscribe = events.subscribe(seen.append)
+    try:
+        yield seen
+    finally:
+        unsubscribe()
 
 
 @pytest.fixture

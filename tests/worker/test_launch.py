@@ -156,3 +156,26 @@ def test_a_task_its_backend_could_never_run_fails_before_launch_and_spends_no_re
     assert attempt["message"] == "$.cmd: this cluster runs nothing that sleeps"
     assert failed["task_retries_used"] == failed["system_retries_used"] == 0
     assert hippo.peer.launch_count(task["mesos_id"]) == 0
+
+
+def test_a_task_lifecycle_and_the_term_are_published_once_each(hippo, hippo_events) -> None:
+    hippo.start_worker()
+    posted = hippo.post_task(id="seen", cmd="true")
+    hippo.wait_state(posted["mesos_id"], "FINISHED")
+    hippo.wait(lambda: any(e.kind == "offers.declined" for e in hippo_events), "a decline")
+
+    mine = [e.kind for e in hippo_events if e.task_id == posted["mesos_id"]]
+    assert mine == [
+        "task.created",
+        "task.STAGING",
+        "task.launched",
+        "task.STARTING",
+        "task.RUNNING",
+        "task.FINISHED",
+    ]
+    launched = next(e for e in hippo_events if e.kind == "task.launched")
+    assert launched.hostname in {"agent1", "agent2", "agent3"} and launched.attempt_id == posted["mesos_id"]
+    kinds = [e.kind for e in hippo_events]
+    assert kinds.index("leader.changed") < kinds.index("backend.connected") < kinds.index("task.STAGING")
+    leader = next(e for e in hippo_events if e.kind == "leader.changed")
+    assert leader.data["leading"] is True
