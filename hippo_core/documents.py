@@ -7,22 +7,22 @@ anything is written.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from hippo_core import schemas, secrets
 from hippo_core.backend import Backend
 from hippo_core.constraints import constraint_problems
 from hippo_core.errors import FieldError, UnknownQueueType, ValidationFailed
+from hippo_core.records import Document
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.validation import check, complete, strip_read_only
-
-Record = dict[str, Any]
 
 # The fields of a queue that every task it creates inherits.
 DEFINITION_FIELDS = tuple(schemas.load("definition")["properties"])
 
 
-def _constraint_errors(doc: Record) -> list[FieldError]:
+def _constraint_errors(doc: Document) -> list[FieldError]:
     raw = doc.get("constraints")
     if not isinstance(raw, list):
         return []
@@ -37,7 +37,7 @@ def _require_object(body: Any) -> None:
         raise ValidationFailed([FieldError("$", "the body must be a JSON object")])
 
 
-def validate_task(body: Any) -> Record:
+def validate_task(body: Any) -> Document:
     """A one-off task body, validated, with defaults filled."""
     _require_object(body)
     schema = schemas.load("task")
@@ -48,7 +48,7 @@ def validate_task(body: Any) -> Record:
     return complete(schema, doc)
 
 
-def queue_schema(registry: QueueTypeRegistry, type_name: str | None) -> Record:
+def queue_schema(registry: QueueTypeRegistry, type_name: str | None) -> Document:
     """The queue schema with the settings block of ``type_name`` (if installed) in place."""
     schema = schemas.load("queue")
     block = schema["properties"]["queue"]
@@ -69,7 +69,7 @@ def queue_schema(registry: QueueTypeRegistry, type_name: str | None) -> Record:
     return schema
 
 
-def validate_queue(body: Any, registry: QueueTypeRegistry) -> Record:
+def validate_queue(body: Any, registry: QueueTypeRegistry) -> Document:
     """A queue body, validated with its type's settings schema, with defaults filled."""
     _require_object(body)
     block = body.get("queue")
@@ -123,14 +123,14 @@ def settings_path(type_name: str, path: str) -> str:
     return base + path if path[0] in ".[" else f"{base}.{path}"
 
 
-def refuse_unrunnable(backend: Backend | None, definition: Record) -> None:
+def refuse_unrunnable(backend: Backend | None, definition: Document) -> None:
     """Raise ValidationFailed listing what ``backend`` could never run in ``definition``."""
     problems = backend.validate(definition) if backend is not None else []
     if problems:
         raise ValidationFailed(problems)
 
 
-def task_definition_of(queue: Record) -> Record:
+def task_definition_of(queue: Mapping[str, Any]) -> Document:
     """What each task of ``queue`` runs: its definition fields and the queue's concurrency."""
     definition = {k: copy.deepcopy(queue[k]) for k in DEFINITION_FIELDS if k in queue}
     definition["max_concurrent"] = queue["queue"]["max_concurrent"]

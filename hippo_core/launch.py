@@ -13,19 +13,17 @@ Every task sees, besides its own ``env``:
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 from hippo_core.backend import TaskLaunch
+from hippo_core.records import Task
 from hippo_core.states import current_attempt
-
-Record = dict[str, Any]
 
 LABEL_TASK = "hippo.task"
 LABEL_FAMILY = "hippo.family"
 LABEL_QUEUE = "hippo.queue"
 
 
-def task_environment(task: Record) -> dict[str, str]:
+def task_environment(task: Task) -> dict[str, str]:
     attempt = current_attempt(task)
     data = task.get("data") or ""
     env = {k: str(v) for k, v in task.get("env", {}).items()}
@@ -40,10 +38,10 @@ def task_environment(task: Record) -> dict[str, str]:
     return env
 
 
-def task_launch(task: Record, agent_id: str) -> TaskLaunch:
+def task_launch(task: Task, agent_id: str) -> TaskLaunch:
     attempt = current_attempt(task)
     labels = {LABEL_TASK: task["mesos_id"], LABEL_FAMILY: task["id"]}
-    if task.get("queue_id"):
+    if task["queue_id"]:
         labels[LABEL_QUEUE] = task["queue_id"]
     return TaskLaunch(
         task_id=attempt["mesos_id"],

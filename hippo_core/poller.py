@@ -31,20 +31,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from hippo_core import events, secrets, states
 from hippo_core.documents import queue_schema, task_definition_of
 from hippo_core.errors import StoreUnavailable
 from hippo_core.events import Event
 from hippo_core.queuetype import Item, QueueType
+from hippo_core.records import Queue, QueueState, Task, settings_of
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
 from hippo_core.taskstate import ACTIVE_STATES, State
 
 log = logging.getLogger(__name__)
-
-Record = dict[str, Any]
 
 MAX_BACKOFF = 900.0
 TRANSIENT_BASE = 1.0
@@ -58,7 +56,7 @@ class Custody:
     queue_id: str
     instance: QueueType | None
     items: list[Item] = field(default_factory=list)
-    tasks: list[Record] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
 
 
 def batches(items: list[Item], size: int) -> list[list[Item]]:
@@ -141,7 +139,7 @@ class Poller:
             started.append(queue["id"])
         return started
 
-    def _poll_guarded(self, queue: Record, state: Record) -> None:
+    def _poll_guarded(self, queue: Queue, state: QueueState) -> None:
         try:
             self.poll(queue, state)
         except Exception:
@@ -152,7 +150,7 @@ class Poller:
 
     # -- one queue --------------------------------------------------------------------------
 
-    def due_queues(self) -> list[tuple[Record, Record]]:
+    def due_queues(self) -> list[tuple[Queue, QueueState]]:
         queues = {q["id"]: q for q in self.store.get_queues(self.store.queue_ids())}
         self._forget_gone(set(queues))
         now = self.clock()
@@ -165,7 +163,7 @@ class Poller:
         return due
 
     @staticmethod
-    def next_run(queue: Record, state: Record) -> float:
+    def next_run(queue: Queue, state: QueueState) -> float:
         """When ``queue`` is due: at its backoff after a failure, else a period after its last run.
 
         The period is read from the queue as it is now, so a changed ``frequency_seconds``
@@ -177,20 +175,20 @@ class Poller:
         last = state.get("last_run_tstamp")
         return 0.0 if last is None else float(last) + queue["queue"]["frequency_seconds"]
 
-    def poll(self, queue: Record, state: Record) -> Custody:
+    def poll(self, queue: Queue, state: QueueState) -> Custody:
         """Poll one queue now: take custody of new items, then acknowledge them."""
         custody = self.take(queue, state)
         self.ack(custody, queue, state)
         return custody
 
-    def take(self, queue: Record, state: Record) -> Custody:
+    def take(self, queue: Queue, state: QueueState) -> Custody:
         """Steps 1-3: poll the source and store its items as tasks with the new cursor."""
         block = queue["queue"]
         now = self.clock()
         try:
             qtype = self.registry.get(block["type"])
             instance = self._instance(queue, qtype)
-            settings = block[block["type"]]
+            settings = settings_of(queue)
             start = qtype.initial_cursor(settings)
             # A cursor belongs to one type, one source and one starting point; if any of
             # them changed it points into something else and starts over.
@@ -202,7 +200,7 @@ class Poller:
             return Custody(queue["id"], None)
         cursor = state.get("cursor") if state.get("cursor_origin") == origin else start
         limit = self.free_slots(queue) * block["batch_size"]
-        new_state = {
+        new_state: QueueState = {
             **state,
             "last_run_tstamp": now,
             "next_run_tstamp": now + block["frequency_seconds"],
@@ -224,10 +222,12 @@ class Poller:
         items = list(result.items)
         seconds = time.monotonic() - started
         new_state.update(
-            cursor=result.cursor if result.cursor is not None else cursor,
-            last_error=None,
-            last_error_tstamp=None,
-            consecutive_errors=0,
+            {
+                "cursor": result.cursor if result.cursor is not None else cursor,
+                "last_error": None,
+                "last_error_tstamp": None,
+                "consecutive_errors": 0,
+            }
         )
         try:
             tasks = self._tasks_of(queue, items, now)
@@ -253,7 +253,7 @@ class Poller:
         return Custody(queue["id"], instance, items, tasks)
 
     def _polled(
-        self, queue: Record, state: Record, now: float, items: int, tasks: int, seconds: float
+        self, queue: Queue, state: QueueState, now: float, items: int, tasks: int, seconds: float
     ) -> None:
         """Publish a poll that ran: what it took, how long the source took, how late it ran."""
         due = self.next_run(queue, state)
@@ -268,7 +268,7 @@ class Poller:
         events.publish(Event("queue.polled", now, queue_id=queue["id"], family=queue["id"], data=data))
 
     @staticmethod
-    def _tasks_of(queue: Record, items: list[Item], now: float) -> list[Record]:
+    def _tasks_of(queue: Queue, items: list[Item], now: float) -> list[Task]:
         block = queue["queue"]
         definition = task_definition_of(queue)
         return [
@@ -282,7 +282,7 @@ class Poller:
             for batch in batches(items, block["batch_size"])
         ]
 
-    def ack(self, custody: Custody, queue: Record, state: Record) -> None:
+    def ack(self, custody: Custody, queue: Queue, state: QueueState) -> None:
         """Step 4: tell the source the items are in Hippo's custody."""
         if not custody.items or custody.instance is None:
             return
@@ -292,15 +292,15 @@ class Poller:
             # The tasks are stored; the source will offer these items again (a re-run).
             self._failed(queue, exc, transient=custody.instance.is_transient(exc), during="ack")
 
-    def free_slots(self, queue: Record) -> int:
+    def free_slots(self, queue: Queue) -> int:
         family = queue["id"]
         held = self.store.count_tasks((State.PENDING, *ACTIVE_STATES), [family])[family]
         return queue["queue"]["max_concurrent"] - held
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _instance(self, queue: Record, qtype: type[QueueType]) -> QueueType:
-        settings = queue["queue"][qtype.name]
+    def _instance(self, queue: Queue, qtype: type[QueueType]) -> QueueType:
+        settings = settings_of(queue)
         fingerprint = json.dumps([qtype.name, settings], sort_keys=True)
         with self._lock:
             cached = self._instances.get(queue["id"])
@@ -328,7 +328,7 @@ class Poller:
         except Exception:
             log.exception("closing %r failed", instance)
 
-    def _failed(self, queue: Record, exc: BaseException, transient: bool, during: str = "poll") -> None:
+    def _failed(self, queue: Queue, exc: BaseException, transient: bool, during: str = "poll") -> None:
         now = self.clock()
         # Read afresh: after a failed ack the stored state already holds the new cursor.
         state = self.store.get_queue_states([queue["id"]])[0]
@@ -348,7 +348,7 @@ class Poller:
             delay,
             message,
         )
-        new_state = {
+        new_state: QueueState = {
             **state,
             "last_run_tstamp": now,
             "next_run_tstamp": now + delay,

@@ -6,16 +6,16 @@ import copy
 import logging
 import time
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from hippo_core import secrets
 from hippo_core.backend import Backend
 from hippo_core.documents import queue_schema, refuse_unrunnable, task_definition_of, validate_queue
 from hippo_core.errors import FieldError, ValidationFailed
+from hippo_core.records import Document, Queue
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Page, Store
-
-Record = dict[str, Any]
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,12 @@ class QueueService:
         self.registry = registry
         self.backend = backend
 
-    def _schema_for(self, record: Record) -> Record:
+    def _schema_for(self, record: Mapping[str, Any]) -> Document:
         return queue_schema(self.registry, record["queue"]["type"])
 
-    def public(self, record: Record, state: Record | None) -> Record:
+    def public(self, record: Mapping[str, Any], state: Mapping[str, Any] | None) -> Document:
         """The record as the API shows it: secrets masked, poller state merged in."""
-        out = secrets.mask(self._schema_for(record), copy.deepcopy(record))
+        out = secrets.mask(self._schema_for(record), copy.deepcopy(dict(record)))
         type_name = out["queue"]["type"]
         if type_name not in self.registry.names() and type_name in out["queue"]:
             # Its plugin is gone (uninstalled, or failed to load), and with it the knowledge
@@ -45,26 +45,27 @@ class QueueService:
             out["queue"][name] = state.get(name)
         return out
 
-    def create(self, body: Any) -> Record:
-        record = validate_queue(body, self.registry)
-        refuse_unrunnable(self.backend, task_definition_of(record))
+    def create(self, body: Any) -> Document:
+        document = validate_queue(body, self.registry)
+        refuse_unrunnable(self.backend, task_definition_of(document))
         now = time.time()
-        record.update(id=str(uuid.uuid4()), created_at=now, updated_at=now)
+        # Valid by the queue schema: a Queue once it has an id.
+        record = cast(Queue, {**document, "id": str(uuid.uuid4()), "created_at": now, "updated_at": now})
         self.store.create_queue(record)
         log.info("queue %s created: %s %r", record["id"], record["queue"]["type"], record["queue"]["name"])
         return self.public(record, None)
 
-    def get(self, queue_id: str) -> Record:
+    def get(self, queue_id: str) -> Document:
         record = self.store.get_queue(queue_id)
         return self.public(record, self.store.get_queue_states([queue_id])[0])
 
-    def list(self, offset: int, limit: int) -> Page:
+    def list(self, offset: int, limit: int) -> Page[Document]:
         page = self.store.list_queues(offset, limit)
         states = self.store.get_queue_states([q["id"] for q in page.items])
         items = [self.public(q, s) for q, s in zip(page.items, states, strict=True)]
         return Page(items, page.total, page.offset, page.limit)
 
-    def update(self, queue_id: str, body: Any) -> Record:
+    def update(self, queue_id: str, body: Any) -> Document:
         """Replace the queue's definition; masked secrets sent back keep their stored value."""
         if isinstance(body, dict) and body.get("id") not in (None, queue_id):
             raise ValidationFailed([FieldError("$.id", f"does not match the queue in the URL ({queue_id})")])
@@ -74,19 +75,19 @@ class QueueService:
             block = body.get("queue")
             if isinstance(block, dict) and block.get("type") == current["queue"]["type"]:
                 secrets.keep_masked(self._schema_for(current), body, current)
-        record = validate_queue(body, self.registry)
-        refuse_unrunnable(self.backend, task_definition_of(record))
+        document = validate_queue(body, self.registry)
+        refuse_unrunnable(self.backend, task_definition_of(document))
 
-        def replace(stored: Record) -> Record:
-            record.update(id=queue_id, created_at=stored["created_at"], updated_at=time.time())
-            return record
+        def replace(stored: Queue) -> Queue:
+            identity = {"id": queue_id, "created_at": stored["created_at"], "updated_at": time.time()}
+            return cast(Queue, {**document, **identity})
 
         new = self.store.update_queue(queue_id, replace)
         log.info("queue %s updated", queue_id)
         return self.public(new, self.store.get_queue_states([queue_id])[0])
 
-    def toggle(self, queue_id: str) -> Record:
-        def flip(stored: Record) -> Record:
+    def toggle(self, queue_id: str) -> Document:
+        def flip(stored: Queue) -> Queue:
             status = stored["queue"]["status"]
             stored["queue"]["status"] = "DISABLED" if status == "ENABLED" else "ENABLED"
             stored["updated_at"] = time.time()

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any
 
 from hippo_core import events, states
 from hippo_core.backend import Backend, BackendError, NotConnected, Offer
@@ -25,12 +24,11 @@ from hippo_core.errors import NotFound
 from hippo_core.events import Event
 from hippo_core.launch import LABEL_FAMILY, LABEL_QUEUE, LABEL_TASK, task_launch
 from hippo_core.placement import Capacity, Launch, PendingTask, plan
+from hippo_core.records import Task
 from hippo_core.store import Store
 from hippo_core.taskstate import ACTIVE_STATES, State
 
 log = logging.getLogger(__name__)
-
-Record = dict[str, Any]
 
 
 class Scheduler:
@@ -95,11 +93,11 @@ class Scheduler:
         waiting.update({tid: (by_id[tid], reason) for tid, reason in result.waiting.items()})
         self._note_waiting(waiting)
 
-    def _candidates(self) -> tuple[list[Record], dict[str, tuple[Record, str]]]:
+    def _candidates(self) -> tuple[list[Task], dict[str, tuple[Task, str]]]:
         """Oldest pending tasks whose family has room, and why the skipped ones wait."""
         limits: dict[str, int] = {}
-        chosen: list[Record] = []
-        skipped: dict[str, tuple[Record, str]] = {}
+        chosen: list[Task] = []
+        skipped: dict[str, tuple[Task, str]] = {}
         room: dict[str, int] = {}
         scanned = 0
         chunk = min(self.batch, 500)
@@ -130,7 +128,7 @@ class Scheduler:
                     break
         return chosen, skipped
 
-    def _runnable(self, task: Record) -> bool:
+    def _runnable(self, task: Task) -> bool:
         """Whether the backend can run the task; one it never could fails now, not at launch.
 
         Checked again here although the API checked it: the task may predate a rule.
@@ -146,12 +144,12 @@ class Scheduler:
             )
         return False
 
-    def _limits(self, records: list[Record], families: set[str]) -> dict[str, int]:
+    def _limits(self, records: list[Task], families: set[str]) -> dict[str, int]:
         """Each family's max_concurrent now: a queue's current setting, else its first task's.
 
         A queue's limit is read afresh so that lowering it holds back tasks created before.
         """
-        queue_ids = {t["queue_id"] for t in records if t["id"] in families and t.get("queue_id")}
+        queue_ids = {t["queue_id"] for t in records if t["id"] in families and t["queue_id"] is not None}
         queues = {q["id"]: q for q in self.store.get_queues(queue_ids)}
         limits: dict[str, int] = {}
         for t in records:
@@ -161,7 +159,7 @@ class Scheduler:
         return limits
 
     @staticmethod
-    def _family_name(task: Record) -> str:
+    def _family_name(task: Task) -> str:
         return f"queue {task['queue_id']}" if task.get("queue_id") else f"task family {task['id']}"
 
     def _placements(self, family: str) -> list[Placement]:
@@ -171,16 +169,13 @@ class Scheduler:
             ids = self.store.task_ids(state, family=family)
             for task in self.store.get_tasks(ids):
                 attempt = states.current_attempt(task)
-                if attempt.get("hostname"):
+                if attempt["hostname"]:
                     placements.append(
-                        (
-                            attempt.get("launched_at") or 0.0,
-                            Placement(attempt["hostname"], attempt.get("attributes") or {}),
-                        )
+                        (attempt["launched_at"] or 0.0, Placement(attempt["hostname"], attempt["attributes"]))
                     )
         return [p for _, p in sorted(placements, key=lambda x: x[0])]
 
-    def _launch(self, launch: Launch, by_id: dict[str, Record], offers: dict[str, Offer]) -> None:
+    def _launch(self, launch: Launch, by_id: dict[str, Task], offers: dict[str, Offer]) -> None:
         offer = offers[launch.offer_ids[0]]
         launches = []
         for pending in launch.tasks:
@@ -240,18 +235,18 @@ class Scheduler:
             )
         )
 
-    def _refused(self, task: Record, message: str) -> None:
+    def _refused(self, task: Task, message: str) -> None:
         # A task deleted meanwhile has nothing left to retry.
         with contextlib.suppress(NotFound):
             self.store.update_task(task["mesos_id"], lambda t: states.launch_refused(t, message).task)
 
-    def _note_waiting(self, waiting: dict[str, tuple[Record, str]]) -> None:
+    def _note_waiting(self, waiting: dict[str, tuple[Task, str]]) -> None:
         """Show each waiting task why, writing only reasons that changed."""
         for mesos_id, (task, reason) in waiting.items():
             if task.get("pending_reason") == reason:
                 continue
 
-            def note(t: Record, reason: str = reason) -> Record | None:
+            def note(t: Task, reason: str = reason) -> Task | None:
                 if t["state"] != State.PENDING or t.get("pending_reason") == reason:
                     return None
                 t["pending_reason"] = reason

@@ -9,7 +9,7 @@ the stored secret, so a record read from the API can be edited and sent back.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 MASK = "********"
@@ -121,7 +121,7 @@ def masked_paths(schema: dict[str, Any], doc: Any, path: str = "$") -> list[str]
     return found
 
 
-def secret_values(schema: dict[str, Any], doc: dict[str, Any]) -> list[str]:
+def secret_values(schema: dict[str, Any], doc: Mapping[str, Any]) -> list[str]:
     """The raw secret strings in ``doc`` (whole secrets and URL passwords), for scrubbing."""
     values = []
     for holder, key, kind in _secret_fields(schema, doc):

@@ -27,11 +27,12 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from hippo_core.backend import TaskStatus
+from hippo_core.records import Attempt, Task
 from hippo_core.taskstate import (
     LAUNCH_REFUSED,
     MESOS_TERMINAL_STATES,
@@ -42,12 +43,10 @@ from hippo_core.taskstate import (
     State,
 )
 
-Record = dict[str, Any]
-
 M = MesosState
 
 # The Hippo state of a task whose current attempt Mesos reports in a non-terminal state.
-NON_TERMINAL_MESOS = {
+NON_TERMINAL_MESOS: dict[str, State] = {
     M.TASK_STAGING: State.STAGING,
     M.TASK_STARTING: State.STARTING,
     M.TASK_RUNNING: State.RUNNING,
@@ -73,7 +72,7 @@ def ends_attempt(mesos_state: str) -> bool:
     return mesos_state in _ENDINGS
 
 
-ALLOWED_UPDATES: dict[State, frozenset[MesosState]] = {
+ALLOWED_UPDATES: dict[str, frozenset[str]] = {
     State.PENDING: _ALL_MESOS,
     State.STAGING: _ALL_MESOS,
     State.STARTING: _ALL_MESOS - {M.TASK_STAGING},
@@ -95,7 +94,7 @@ class Outcome:
     reappeared. ``refused`` explains an illegal transition.
     """
 
-    task: Record | None
+    task: Task | None
     kill: tuple[str, str | None] | None = None
     refused: str | None = None
     retried: bool = False
@@ -105,13 +104,14 @@ def new_mesos_id(family: str) -> str:
     return f"{family}.{uuid.uuid4()}"
 
 
-def _attempt(n: int, mesos_id: str, now: float) -> Record:
+def _attempt(n: int, mesos_id: str, now: float) -> Attempt:
     return {
         "n": n,
         "mesos_id": mesos_id,
         "state": WAITING_ON_OFFERS,
         "agent_id": None,
         "hostname": None,
+        "attributes": {},
         "reason": None,
         "message": None,
         "source": None,
@@ -124,88 +124,109 @@ def _attempt(n: int, mesos_id: str, now: float) -> Record:
 
 
 def new_task(
-    definition: Record, family: str, queue_id: str | None, data: str, now: float | None = None
-) -> Record:
+    definition: Mapping[str, Any], family: str, queue_id: str | None, data: str, now: float | None = None
+) -> Task:
     """A PENDING task record from a validated definition (with defaults filled)."""
     now = time.time() if now is None else now
     mesos_id = new_mesos_id(family)
-    task = copy.deepcopy(definition)
-    task["env"] = {k: str(v) for k, v in task.get("env", {}).items()}
+    task: Task = copy.deepcopy(dict(definition))  # type: ignore[assignment]  # completed below
+    task["env"] = {k: str(v) for k, v in definition.get("env", {}).items()}
     task.update(
-        id=family,
-        mesos_id=mesos_id,
-        queue_id=queue_id,
-        data=data,
-        state=State.PENDING,
-        mesos_state=WAITING_ON_OFFERS,
-        mesos_agent=None,
-        hostname=None,
-        reason=None,
-        message=None,
-        pending_reason=None,
-        warnings=[],
-        kill_requested=False,
-        task_retries_used=0,
-        system_retries_used=0,
-        attempts=[_attempt(1, mesos_id, now)],
-        created_at=now,
-        updated_at=now,
-        status_tstamp=now,
+        {
+            "id": family,
+            "mesos_id": mesos_id,
+            "queue_id": queue_id,
+            "data": data,
+            "state": State.PENDING,
+            "mesos_state": WAITING_ON_OFFERS,
+            "mesos_agent": None,
+            "hostname": None,
+            "reason": None,
+            "message": None,
+            "pending_reason": None,
+            "warnings": [],
+            "kill_requested": False,
+            "task_retries_used": 0,
+            "system_retries_used": 0,
+            "attempts": [_attempt(1, mesos_id, now)],
+            "created_at": now,
+            "updated_at": now,
+            "status_tstamp": now,
+        }
     )
     return task
 
 
-def current_attempt(task: Record) -> Record:
+def current_attempt(task: Task) -> Attempt:
     return task["attempts"][-1]
 
 
-def _touch(task: Record, now: float) -> None:
+def _touch(task: Task, now: float) -> None:
     task["updated_at"] = now
     task["status_tstamp"] = now
 
 
-def _retry_or_fail(task: Record, fault: str, now: float) -> tuple[Record, bool]:
+def _retry_or_fail(task: Task, fault: str, now: float) -> tuple[Task, bool]:
     """After an attempt ended badly: a new attempt if retries are left, else FAILED."""
-    budget, used = (
-        ("task_retries", "task_retries_used")
-        if fault in TASK_FAULTS
-        else ("system_retries", "system_retries_used")
+    if fault in TASK_FAULTS and task["task_retries_used"] < task["task_retries"]:
+        task["task_retries_used"] += 1
+    elif fault not in TASK_FAULTS and task["system_retries_used"] < task["system_retries"]:
+        task["system_retries_used"] += 1
+    else:
+        task["state"] = State.FAILED
+        return task, False
+    n = len(task["attempts"]) + 1
+    task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
+    task.update(
+        {
+            "state": State.PENDING,
+            "mesos_state": WAITING_ON_OFFERS,
+            "mesos_agent": None,
+            "hostname": None,
+            "pending_reason": None,
+        }
     )
-    if task[used] < task[budget]:
-        task[used] += 1
-        n = len(task["attempts"]) + 1
-        task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
-        task.update(
-            state=State.PENDING,
-            mesos_state=WAITING_ON_OFFERS,
-            mesos_agent=None,
-            hostname=None,
-            pending_reason=None,
-        )
-        return task, True
-    task["state"] = State.FAILED
-    return task, False
+    return task, True
 
 
-def _end_attempt(task: Record, mesos_state: str, now: float, **details: Any) -> None:
+def _note(attempt: Attempt, status: TaskStatus) -> None:
+    """What a status update says of the attempt, where it says anything."""
+    if status.agent_id is not None:
+        attempt["agent_id"] = status.agent_id
+    if status.hostname is not None:
+        attempt["hostname"] = status.hostname
+    if status.reason is not None:
+        attempt["reason"] = status.reason
+    if status.message is not None:
+        attempt["message"] = status.message
+    if status.source is not None:
+        attempt["source"] = status.source
+
+
+def _end_attempt(
+    task: Task, mesos_state: str, now: float, reason: str | None = None, message: str | None = None
+) -> Attempt:
+    """End the current attempt in ``mesos_state``; the task shows why."""
     attempt = current_attempt(task)
     attempt["state"] = mesos_state
     attempt["ended_at"] = now
-    for key, value in details.items():
-        if value is not None:
-            attempt[key] = value
+    if reason is not None:
+        attempt["reason"] = reason
+    if message is not None:
+        attempt["message"] = message
     task["mesos_state"] = mesos_state
-    task["reason"] = details.get("reason")
-    task["message"] = details.get("message")
+    task["reason"] = reason
+    task["message"] = message
+    return attempt
 
 
 def mark_launched(
-    task: Record,
+    task: Task,
     agent_id: str,
     hostname: str,
     attributes: dict[str, str] | None = None,
     now: float | None = None,
-) -> Record:
+) -> Task:
     """PENDING -> STAGING: the worker is about to send the launch to ``agent_id``.
 
     The agent's attributes are kept on the attempt: constraints of later tasks of the
@@ -216,24 +237,28 @@ def mark_launched(
         raise ValueError(f"task {task['mesos_id']} is {task['state']}, not PENDING")
     attempt = current_attempt(task)
     attempt.update(
-        state=M.TASK_STAGING,
-        agent_id=agent_id,
-        hostname=hostname,
-        launched_at=now,
-        attributes=dict(attributes or {}),
+        {
+            "state": M.TASK_STAGING,
+            "agent_id": agent_id,
+            "hostname": hostname,
+            "launched_at": now,
+            "attributes": dict(attributes or {}),
+        }
     )
     task.update(
-        state=State.STAGING,
-        mesos_state=M.TASK_STAGING,
-        mesos_agent=agent_id,
-        hostname=hostname,
-        pending_reason=None,
+        {
+            "state": State.STAGING,
+            "mesos_state": M.TASK_STAGING,
+            "mesos_agent": agent_id,
+            "hostname": hostname,
+            "pending_reason": None,
+        }
     )
     _touch(task, now)
     return task
 
 
-def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> Outcome:
+def apply_status(task: Task, status: TaskStatus, now: float | None = None) -> Outcome:
     """Apply a status update of one of the task's attempts."""
     now = time.time() if now is None else now
     attempt = next((a for a in task["attempts"] if a["mesos_id"] == status.task_id), None)
@@ -253,21 +278,12 @@ def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> 
             return Outcome(None)  # a repeat, e.g. from reconciliation
         return Outcome(None, refused=f"{status.state} is not allowed for a task in {state}")
 
-    details = {
-        "agent_id": status.agent_id,
-        "hostname": status.hostname,
-        "reason": status.reason,
-        "message": status.message,
-        "source": status.source,
-    }
     _touch(task, now)
     if status.state in NON_TERMINAL_MESOS:
         if status.state == task["mesos_state"] and state != State.PENDING:
             task["reason"], task["message"] = status.reason, status.message
             return Outcome(task)
-        for key, value in details.items():
-            if value is not None:
-                attempt[key] = value
+        _note(attempt, status)
         attempt["state"] = status.state
         if status.state == M.TASK_RUNNING and attempt["running_at"] is None:
             attempt["running_at"] = now
@@ -278,16 +294,19 @@ def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> 
             attempt["unreachable_at"] = None
         attempt["launched_at"] = attempt["launched_at"] or now
         task.update(
-            mesos_state=status.state,
-            mesos_agent=attempt["agent_id"],
-            hostname=attempt["hostname"],
-            reason=status.reason,
-            message=status.message,
-            state=State.KILLING if task["kill_requested"] else NON_TERMINAL_MESOS[status.state],
+            {
+                "mesos_state": status.state,
+                "mesos_agent": attempt["agent_id"],
+                "hostname": attempt["hostname"],
+                "reason": status.reason,
+                "message": status.message,
+                "state": State.KILLING if task["kill_requested"] else NON_TERMINAL_MESOS[status.state],
+            }
         )
         return Outcome(task)
 
-    _end_attempt(task, status.state, now, **details)
+    _note(attempt, status)
+    _end_attempt(task, status.state, now, status.reason, status.message)
     if status.state == M.TASK_FINISHED:
         task["state"] = State.FINISHED
         return Outcome(task)
@@ -299,7 +318,7 @@ def apply_status(task: Record, status: TaskStatus, now: float | None = None) -> 
     return Outcome(task, retried=retried)
 
 
-def _reported_after_end(task: Record, attempt: Record, status: TaskStatus, now: float) -> Outcome:
+def _reported_after_end(task: Task, attempt: Attempt, status: TaskStatus, now: float) -> Outcome:
     """Mesos reports an attempt Hippo has ended: note it, and kill it if it still runs.
 
     Its own ``state`` keeps how Hippo ended it; what Mesos says goes beside it. A repeat
@@ -315,7 +334,7 @@ def _reported_after_end(task: Record, attempt: Record, status: TaskStatus, now: 
     return Outcome(task, kill=kill)
 
 
-def launch_refused(task: Record, message: str, now: float | None = None) -> Outcome:
+def launch_refused(task: Task, message: str, now: float | None = None) -> Outcome:
     """The launch never reached an agent (offer gone, call refused): a system failure."""
     now = time.time() if now is None else now
     if task["state"] not in (State.PENDING, State.STAGING):
@@ -329,7 +348,7 @@ def launch_refused(task: Record, message: str, now: float | None = None) -> Outc
     return Outcome(task, retried=retried)
 
 
-def refuse_invalid(task: Record, message: str, now: float | None = None) -> Outcome:
+def refuse_invalid(task: Task, message: str, now: float | None = None) -> Outcome:
     """The backend could never run this definition: FAILED at once, no retry spent on it.
 
     The attempt ends TASK_ERROR with REASON_TASK_INVALID, as a Mesos master answers a
@@ -344,7 +363,7 @@ def refuse_invalid(task: Record, message: str, now: float | None = None) -> Outc
     return Outcome(task)
 
 
-def give_up_unreachable(task: Record, now: float | None = None) -> Outcome:
+def give_up_unreachable(task: Task, now: float | None = None) -> Outcome:
     """An UNREACHABLE task did not come back in time: retry it and kill the old attempt."""
     now = time.time() if now is None else now
     old = current_attempt(task)
@@ -364,7 +383,7 @@ def give_up_unreachable(task: Record, now: float | None = None) -> Outcome:
     return Outcome(task, kill=kill, retried=retried)
 
 
-def request_kill(task: Record, now: float | None = None) -> Outcome:
+def request_kill(task: Task, now: float | None = None) -> Outcome:
     """A kill asked through the API. PENDING ends at once; active tasks go KILLING."""
     now = time.time() if now is None else now
     state = task["state"]
@@ -386,19 +405,29 @@ def request_kill(task: Record, now: float | None = None) -> Outcome:
     return Outcome(task, kill=(attempt["mesos_id"], attempt["agent_id"]))
 
 
-def unlaunch(task: Record, now: float | None = None) -> Record | None:
+def unlaunch(task: Task, now: float | None = None) -> Task | None:
     """STAGING -> PENDING for a launch that was never sent (the backend was not connected)."""
     now = time.time() if now is None else now
     if task["state"] != State.STAGING or task["kill_requested"]:
         return None
     attempt = current_attempt(task)
-    attempt.update(state=WAITING_ON_OFFERS, agent_id=None, hostname=None, launched_at=None, attributes={})
-    task.update(state=State.PENDING, mesos_state=WAITING_ON_OFFERS, mesos_agent=None, hostname=None)
+    attempt.update(
+        {
+            "state": WAITING_ON_OFFERS,
+            "agent_id": None,
+            "hostname": None,
+            "launched_at": None,
+            "attributes": {},
+        }
+    )
+    task.update(
+        {"state": State.PENDING, "mesos_state": WAITING_ON_OFFERS, "mesos_agent": None, "hostname": None}
+    )
     _touch(task, now)
     return task
 
 
-def rerun(task: Record, now: float | None = None) -> Outcome:
+def rerun(task: Task, now: float | None = None) -> Outcome:
     """Run an ended task again: a new attempt with its retry budgets restored."""
     now = time.time() if now is None else now
     if task["state"] not in TERMINAL_STATES:
@@ -407,24 +436,26 @@ def rerun(task: Record, now: float | None = None) -> Outcome:
     n = len(task["attempts"]) + 1
     task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
     task.update(
-        state=State.PENDING,
-        mesos_state=WAITING_ON_OFFERS,
-        mesos_agent=None,
-        hostname=None,
-        reason=None,
-        message=None,
-        pending_reason=None,
-        kill_requested=False,
-        task_retries_used=0,
-        system_retries_used=0,
+        {
+            "state": State.PENDING,
+            "mesos_state": WAITING_ON_OFFERS,
+            "mesos_agent": None,
+            "hostname": None,
+            "reason": None,
+            "message": None,
+            "pending_reason": None,
+            "kill_requested": False,
+            "task_retries_used": 0,
+            "system_retries_used": 0,
+        }
     )
     return Outcome(task, retried=True)
 
 
 def apply_event(
-    update: Callable[..., Record | None],
+    update: Callable[..., Task | None],
     ident: str,
-    event: Callable[[Record], Outcome],
+    event: Callable[[Task], Outcome],
     **options: Any,
 ) -> Outcome | None:
     """Run ``event`` on the stored task through ``update`` (``Store.update_task`` or
@@ -437,7 +468,7 @@ def apply_event(
     """
     outcomes: list[Outcome] = []
 
-    def change(task: Record) -> Record | None:
+    def change(task: Task) -> Task | None:
         outcomes.append(event(task))
         return outcomes[-1].task
 

@@ -1,6 +1,7 @@
 """The Redis store: the one module that knows Hippo's key names.
 
-Records are JSON strings; listings go through sorted-set indexes (score = creation
+Records are JSON strings, each stamped with its ``format`` and upgraded on reading when an
+older Hippo wrote it (:mod:`hippo_core.records`); listings go through sorted-set indexes (score = creation
 time), so a page costs O(log N + page) and nothing ever scans all keys. Every change
 that touches several keys runs in one MULTI/EXEC transaction; read-modify-write
 changes WATCH the record and retry when someone else changed it meanwhile.
@@ -29,29 +30,35 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import redis
 
-from hippo_core import events
+from hippo_core import events, records
 from hippo_core.errors import NotFound, StoreUnavailable
+from hippo_core.records import Attempt, Queue, QueueState, Task
 from hippo_core.taskstate import ACTIVE_STATES, State
 
-Record = dict[str, Any]
+T = TypeVar("T")
 # Attempts whose kill must be requested with a write: [(attempt mesos id, agent id)].
 KillsOf = Callable[[], list[tuple[str, str | None]]]
 
 
 @dataclass(frozen=True)
-class Page:
-    items: list[Record]
+class Page(Generic[T]):
+    items: list[T]
     total: int
     offset: int
     limit: int
 
 
-def _dumps(record: Record) -> str:
-    return json.dumps(record, separators=(",", ":"), sort_keys=True)
+def _dumps(record: Any) -> str:
+    return json.dumps(records.stamped(record), separators=(",", ":"), sort_keys=True)
+
+
+def _load(kind: str, raw: str) -> Any:
+    """A stored record in the current format (upgraded if an older Hippo wrote it)."""
+    return records.upgrade(kind, json.loads(raw))
 
 
 # Runs a list of commands only if KEYS[1] still holds ARGV[1]: an optimistic write in one trip.
@@ -133,7 +140,8 @@ class Store:
         # Records are decoded here; the client must hand back str, not bytes.
         if not client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("Store needs a redis client created with decode_responses=True")
-        self.redis = client
+        # Any: redis-py's annotations cannot say that decode_responses=True gives str, not bytes.
+        self.redis: Any = client
         self.p = prefix
         self._cas = client.register_script(_CAS_SCRIPT)
         self._by_attempt = client.register_script(_BY_ATTEMPT_SCRIPT)
@@ -182,7 +190,7 @@ class Store:
 
     # -- queues -----------------------------------------------------------------------------
 
-    def create_queue(self, record: Record) -> None:
+    def create_queue(self, record: Queue) -> None:
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self._queue_key(record["id"]), _dumps(record))
             pipe.zadd(f"{self.p}:queues", {record["id"]: record["created_at"]})
@@ -190,36 +198,36 @@ class Store:
         events.publish(*events.queue_events(None, record))
         self.wake()
 
-    def get_queue(self, queue_id: str) -> Record:
+    def get_queue(self, queue_id: str) -> Queue:
         raw = self.redis.get(self._queue_key(queue_id))
         if raw is None:
             raise NotFound("queue", queue_id)
-        return json.loads(raw)
+        return _load("queue", raw)
 
-    def get_queues(self, queue_ids: Iterable[str]) -> list[Record]:
+    def get_queues(self, queue_ids: Iterable[str]) -> list[Queue]:
         """The queues that still exist among ``queue_ids``, in that order."""
-        return self._mget(self._queue_key(i) for i in queue_ids)
+        return self._mget("queue", [self._queue_key(i) for i in queue_ids])
 
     def queue_ids(self) -> list[str]:
         return self.redis.zrange(f"{self.p}:queues", 0, -1)
 
-    def list_queues(self, offset: int = 0, limit: int = 100) -> Page:
+    def list_queues(self, offset: int = 0, limit: int = 100) -> Page[Queue]:
         ids = self.redis.zrevrange(f"{self.p}:queues", offset, offset + limit - 1)
         total = self.redis.zcard(f"{self.p}:queues")
-        return Page(self._mget(self._queue_key(i) for i in ids), total, offset, limit)
+        return Page(self._mget("queue", [self._queue_key(i) for i in ids]), total, offset, limit)
 
-    def update_queue(self, queue_id: str, change: Callable[[Record], Record]) -> Record:
+    def update_queue(self, queue_id: str, change: Callable[[Queue], Queue]) -> Queue:
         """Apply ``change`` to the stored queue atomically (retried if it changed meanwhile)."""
         key = self._queue_key(queue_id)
 
-        def apply(pipe: redis.client.Pipeline) -> tuple[Record, Record]:
+        def apply(pipe: Any) -> tuple[Queue, Queue]:
             raw = pipe.get(key)
             if raw is None:
                 raise NotFound("queue", queue_id)
-            new = change(json.loads(raw))
+            new = change(_load("queue", raw))
             pipe.multi()
             pipe.set(key, _dumps(new))
-            return json.loads(raw), new
+            return _load("queue", raw), new
 
         old, new = self.redis.transaction(apply, key, value_from_callable=True)
         events.publish(*events.queue_events(old, new))
@@ -234,21 +242,21 @@ class Store:
             raw, _, _ = pipe.execute()
         if raw is None:
             raise NotFound("queue", queue_id)
-        events.publish(*events.queue_events(json.loads(raw), None))
+        events.publish(*events.queue_events(_load("queue", raw), None))
 
-    def get_queue_states(self, queue_ids: list[str]) -> list[Record]:
+    def get_queue_states(self, queue_ids: list[str]) -> list[QueueState]:
         if not queue_ids:
             return []
         raws = self.redis.mget([self._queue_state_key(q) for q in queue_ids])
-        return [json.loads(r) if r else {} for r in raws]
+        return [_load("queue_state", r) if r else {} for r in raws]
 
-    def set_queue_state(self, queue_id: str, state: Record, fence: str | None = None) -> bool:
+    def set_queue_state(self, queue_id: str, state: QueueState, fence: str | None = None) -> bool:
         """Store the queue's poller state, unless the queue is gone or the fence fails (False)."""
         return self.create_tasks([], queue_id=queue_id, queue_state=state, fence=fence)
 
     # -- tasks ------------------------------------------------------------------------------
 
-    def _add_task(self, pipe: redis.client.Pipeline, task: Record) -> None:
+    def _add_task(self, pipe: Any, task: Task) -> None:
         score = task["created_at"]
         mesos_id, family, state = task["mesos_id"], task["id"], task["state"]
         pipe.set(self._task_key(mesos_id), _dumps(task))
@@ -263,9 +271,9 @@ class Store:
 
     def create_tasks(
         self,
-        tasks: list[Record],
+        tasks: list[Task],
         queue_id: str | None = None,
-        queue_state: Record | None = None,
+        queue_state: QueueState | None = None,
         fence: str | None = None,
     ) -> bool:
         """Store new tasks (and a queue's poller state with them) in one transaction.
@@ -276,7 +284,7 @@ class Store:
         with ``fence`` (a leader lease token), likewise if the lease is not that token's.
         """
 
-        def write(pipe: redis.client.Pipeline) -> bool:
+        def write(pipe: Any) -> bool:
             if queue_id is not None and not pipe.exists(self._queue_key(queue_id)):
                 return False
             if fence is not None and pipe.get(f"{self.p}:leader") != fence:
@@ -297,14 +305,14 @@ class Store:
             self.wake()
         return written
 
-    def get_task(self, mesos_id: str) -> Record:
+    def get_task(self, mesos_id: str) -> Task:
         raw = self.redis.get(self._task_key(mesos_id))
         if raw is None:
             raise NotFound("task", mesos_id)
-        return json.loads(raw)
+        return _load("task", raw)
 
-    def get_tasks(self, mesos_ids: Iterable[str]) -> list[Record]:
-        return self._mget(self._task_key(m) for m in mesos_ids)
+    def get_tasks(self, mesos_ids: Iterable[str]) -> list[Task]:
+        return self._mget("task", [self._task_key(m) for m in mesos_ids])
 
     def task_for_attempt(self, attempt_mesos_id: str) -> str | None:
         """The mesos_id of the task one of whose attempts is ``attempt_mesos_id``."""
@@ -354,8 +362,8 @@ class Store:
             return dict(zip(State, pipe.execute(), strict=True))
 
     def update_task(
-        self, mesos_id: str, change: Callable[[Record], Record | None], kills: KillsOf | None = None
-    ) -> Record | None:
+        self, mesos_id: str, change: Callable[[Task], Task | None], kills: KillsOf | None = None
+    ) -> Task | None:
         """Apply ``change`` to the stored task atomically, moving it between state indexes.
 
         ``change`` gets a copy of the record and returns the new one, or ``None`` to leave
@@ -372,10 +380,10 @@ class Store:
     def update_task_of_attempt(
         self,
         attempt_mesos_id: str,
-        change: Callable[[Record], Record | None],
+        change: Callable[[Task], Task | None],
         forget_kill: bool = False,
         kills: KillsOf | None = None,
-    ) -> Record | None:
+    ) -> Task | None:
         """``update_task`` on the task one of whose attempts is ``attempt_mesos_id``.
 
         Returns ``None`` when no task has that attempt. With ``forget_kill`` the attempt's
@@ -392,18 +400,18 @@ class Store:
         self,
         mesos_id: str,
         raw: str | None,
-        change: Callable[[Record], Record | None],
+        change: Callable[[Task], Task | None],
         extra: list[list[Any]],
         kills: KillsOf | None = None,
-    ) -> Record | None:
+    ) -> Task | None:
         key = self._task_key(mesos_id)
         for _ in range(_CAS_ATTEMPTS):
             if raw is None:
                 raw = self.redis.get(key)
             if raw is None:
                 raise NotFound("task", mesos_id)
-            old = json.loads(raw)
-            new = change(json.loads(raw))
+            old = _load("task", raw)
+            new = change(_load("task", raw))
             requested = kills() if kills is not None else []
             writes = extra + [["HSET", f"{self.p}:kills", a, agent or ""] for a, agent in requested]
             if new is None:
@@ -441,7 +449,7 @@ class Store:
             f"task {mesos_id} kept changing; gave up writing it after {_CAS_ATTEMPTS} tries"
         )
 
-    def delete_task(self, mesos_id: str, guard: Callable[[Record], None] | None = None) -> Record:
+    def delete_task(self, mesos_id: str, guard: Callable[[Task], None] | None = None) -> Task:
         """Delete the task as it is now, atomically; returns the record deleted.
 
         ``guard`` sees the current record and may refuse by raising. A task deleted while
@@ -450,11 +458,11 @@ class Store:
         """
         key = self._task_key(mesos_id)
 
-        def apply(pipe: redis.client.Pipeline) -> Record:
+        def apply(pipe: Any) -> Task:
             raw = pipe.get(key)
             if raw is None:
                 raise NotFound("task", mesos_id)
-            task = json.loads(raw)
+            task = _load("task", raw)
             if guard is not None:
                 guard(task)
             pipe.multi()
@@ -479,7 +487,7 @@ class Store:
 
     # -- kills ------------------------------------------------------------------------------
 
-    def _queue_kill(self, pipe: redis.client.Pipeline, attempt: Record) -> None:
+    def _queue_kill(self, pipe: Any, attempt: Attempt) -> None:
         pipe.hset(f"{self.p}:kills", attempt["mesos_id"], attempt.get("agent_id") or "")
 
     def request_kill(self, attempt_mesos_id: str, agent_id: str | None) -> None:
@@ -535,9 +543,9 @@ class Store:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _mget(self, keys: Iterable[str]) -> list[Record]:
+    def _mget(self, kind: str, keys: Iterable[str]) -> list[Any]:
         keys = list(keys)
         if not keys:
             return []
         # A record deleted between the index read and MGET is simply left out.
-        return [json.loads(raw) for raw in self.redis.mget(keys) if raw is not None]
+        return [_load(kind, raw) for raw in self.redis.mget(keys) if raw is not None]

@@ -26,10 +26,9 @@ from hippo_core import states
 from hippo_core.backend import Backend
 from hippo_core.documents import refuse_unrunnable, validate_task
 from hippo_core.errors import Conflict, NotFound
+from hippo_core.records import Task
 from hippo_core.store import Page, Store
 from hippo_core.taskstate import ACTIVE_STATES, State
-
-Record = dict[str, Any]
 
 
 class TaskService:
@@ -37,7 +36,7 @@ class TaskService:
         self.store = store
         self.backend = backend
 
-    def create(self, body: Any) -> Record:
+    def create(self, body: Any) -> Task:
         definition = validate_task(body)
         refuse_unrunnable(self.backend, definition)
         family = definition.pop("id", None) or str(uuid.uuid4())
@@ -56,13 +55,13 @@ class TaskService:
             raise NotFound("task", ident)
         return mesos_id
 
-    def get(self, ident: str) -> Record:
+    def get(self, ident: str) -> Task:
         return self.store.get_task(self.resolve(ident))
 
     def list(self, state: str | None, family: str | None, offset: int, limit: int) -> Page:
         return self.store.list_tasks(state=state, family=family, offset=offset, limit=limit)
 
-    def kill(self, ident: str) -> Record:
+    def kill(self, ident: str) -> Task:
         """Kill the task: a pending one ends at once, an active one is killed on its agent.
 
         Killing a task that is already being killed, or was killed, changes nothing;
@@ -70,7 +69,7 @@ class TaskService:
         """
         mesos_id = self.resolve(ident)
 
-        def kill(task: Record) -> states.Outcome:
+        def kill(task: Task) -> states.Outcome:
             if task["state"] in (State.FINISHED, State.FAILED):
                 raise Conflict(f"task {mesos_id} already ended as {task['state']}; nothing to kill")
             # Entering KILLING records the kill request for the worker in the same write.
@@ -83,7 +82,7 @@ class TaskService:
         """Delete the task. An active one needs ``force``, and is then killed first."""
         mesos_id = self.resolve(ident)
 
-        def refuse_active(task: Record) -> None:
+        def refuse_active(task: Task) -> None:
             if task["state"] in ACTIVE_STATES and not force:
                 raise Conflict(
                     f"task {mesos_id} is {task['state']}; kill it first or delete with ?force=true"
@@ -92,7 +91,7 @@ class TaskService:
         # A forced delete of an active task queues its kill in the same transaction.
         self.store.delete_task(mesos_id, refuse_active)
 
-    def rerun(self, ident: str) -> Record:
+    def rerun(self, ident: str) -> Task:
         """Run an ended task again as a new attempt, its retry budgets restored."""
         mesos_id = self.resolve(ident)
         outcome = states.apply_event(self.store.update_task, mesos_id, states.rerun)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 from hippo_core import states
 from hippo_core.backend import Backend, BackendError, TaskStatus
@@ -29,8 +28,6 @@ from hippo_core.store import Store
 from hippo_core.taskstate import ACTIVE_STATES, State
 
 log = logging.getLogger(__name__)
-
-Record = dict[str, Any]
 
 
 class Tracker:
@@ -211,7 +208,8 @@ class Tracker:
         if outcome is None:
             if ended:
                 self.store.kill_sent(status.task_id)
-            return self._orphan(status)
+            self._orphan(status)
+            return None
         if outcome.refused:
             log.warning(
                 "refused update %s %s (%s): %s", status.task_id, status.state, status.reason, outcome.refused
@@ -220,7 +218,7 @@ class Tracker:
             log.info("attempt %s is %s although Hippo ended it; killing it", status.task_id, status.state)
         if outcome.task is not None and outcome.task["state"] != State.PENDING:
             log.info("task %s: %s (%s)", status.task_id, status.state, status.reason or "-")
-        if outcome.retried:
+        if outcome.retried and outcome.task is not None:
             log.info(
                 "task %s will be retried (attempt %d)",
                 outcome.task["mesos_id"],

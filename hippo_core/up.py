@@ -24,16 +24,17 @@ import fcntl
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import falcon
-import waitress
 from waitress import wasyncore
+from waitress.server import BaseWSGIServer, create_server
 
 from hippo_core import compose
 from hippo_core.config import Config
@@ -104,12 +105,14 @@ class ApiServer:
     """waitress serving ``app`` on a thread of its own, stoppable from another."""
 
     def __init__(self, app: falcon.App, host: str, port: int, threads: int) -> None:
-        self._map: dict[int, object] = {}
+        self._map: dict[int, socket.socket] = {}
         # Binds now: a port in use fails here, before anything else has started.
-        self.server = waitress.create_server(
-            app, map=self._map, host=host, port=port, threads=threads, ident="hippo"
-        )
-        self.thread = threading.Thread(target=self.server.run, name="hippo-api", daemon=True)
+        server = create_server(app, map=self._map, host=host, port=port, threads=threads, ident="hippo")
+        # One host and one port make one listening socket: a BaseWSGIServer, with a trigger.
+        assert isinstance(server, BaseWSGIServer) and not isinstance(server.trigger, int)
+        self.server: BaseWSGIServer = server
+        self.trigger: Any = server.trigger
+        self.thread: threading.Thread = threading.Thread(target=self.server.run, name="hippo-api", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -117,7 +120,7 @@ class ApiServer:
     def stop(self) -> None:
         if self.thread.is_alive():
             # Closed inside the server's own loop, which then has nothing left to wait on.
-            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+            self.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
             self.thread.join(10.0)
         self.server.task_dispatcher.shutdown()
 

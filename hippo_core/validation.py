@@ -59,11 +59,13 @@ def _says_integer(schema: dict[str, Any]) -> bool:
 def _field_errors(error: ValidationError) -> list[FieldError]:
     path = error.json_path
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [name for name in error.validator_value if name not in error.instance]
+        required = error.validator_value if isinstance(error.validator_value, list) else []
+        missing = [name for name in required if name not in error.instance]
         return [FieldError(f"{path}.{name}", "is required") for name in missing]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         # Read-only fields are dropped from input anyway: suggesting one would mislead.
-        known = [k for k, v in error.schema.get("properties", {}).items() if not v.get("readOnly")]
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        known = [k for k, v in schema.get("properties", {}).items() if not v.get("readOnly")]
         extras = [k for k in error.instance if k not in known]
         out = []
         for name in extras:

@@ -12,6 +12,7 @@ from typing import Any
 import falcon
 
 from hippo_core.errors import Conflict, NotFound, StoreUnavailable, ValidationFailed
+from hippo_core.records import NewerFormat
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _default_description(req: falcon.Request, exc: falcon.HTTPError) -> str | No
     if exc.status_code == 404:
         return f"There is nothing at {req.path}; GET /openapi.json lists every route."
     if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = dict(exc.headers or {}).get("Allow", "")
         return f"{req.method} is not allowed on {req.path}; allowed: {allowed}."
     return None
 
@@ -74,6 +75,11 @@ def _redis_down(req: falcon.Request, resp: falcon.Response, exc: StoreUnavailabl
     )
 
 
+def _newer_format(req: falcon.Request, resp: falcon.Response, exc: NewerFormat, params: Any) -> None:
+    log.error("%s %s: %s", req.method, req.path, exc)
+    raise falcon.HTTPInternalServerError(title="Stored by a newer Hippo", description=str(exc))
+
+
 def _unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, params: Any) -> None:
     if isinstance(exc, falcon.HTTPError):
         raise exc
@@ -91,4 +97,5 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(ValidationFailed, _validation_failed)
     app.add_error_handler(NotFound, _not_found)
     app.add_error_handler(Conflict, _conflict)
+    app.add_error_handler(NewerFormat, _newer_format)
     app.add_error_handler(StoreUnavailable, _redis_down)

@@ -15,14 +15,11 @@ whose backend has no logs of it (it has not started, or its backend cannot read 
 
 from __future__ import annotations
 
-from typing import Any
-
 import falcon
 
 from hippo_core.backend import Backend
+from hippo_core.records import Attempt, Task
 from hippo_core.tasks import TaskService
-
-Record = dict[str, Any]
 
 
 class LogsResource:
@@ -57,7 +54,7 @@ class LogsResource:
             "stderr": logs.stderr.as_dict(),
         }
 
-    def _attempt(self, task: Record, ident: str, number: int | None) -> Record:
+    def _attempt(self, task: Task, ident: str, number: int | None) -> Attempt:
         attempts = task["attempts"]
         if number is not None:
             if number > len(attempts):
@@ -73,7 +70,7 @@ class LogsResource:
         with_logs = [a for a in attempts if self._has_logs(a)]
         return with_logs[-1] if with_logs else attempts[-1]
 
-    def _has_logs(self, attempt: Record) -> bool:
+    def _has_logs(self, attempt: Attempt) -> bool:
         return self.backend is not None and self.backend.has_logs(
             attempt["mesos_id"], attempt.get("agent_id")
         )

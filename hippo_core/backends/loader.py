@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+from importlib.metadata import EntryPoint
+from typing import Any
 
 from stevedore import ExtensionManager
 
@@ -19,10 +21,10 @@ def backend_class(name: str) -> type[Backend]:
     """The backend class registered as ``name``; a clear error naming the installed ones."""
     failures: dict[str, str] = {}
 
-    def failed(manager: ExtensionManager, entry_point: object, error: Exception) -> None:
-        failures[getattr(entry_point, "name", "?")] = f"{type(error).__name__}: {error}"
+    def failed(manager: ExtensionManager[Any], entry_point: EntryPoint, error: BaseException) -> None:
+        failures[entry_point.name] = f"{type(error).__name__}: {error}"
 
-    manager = ExtensionManager(NAMESPACE, on_load_failure_callback=failed)
+    manager: ExtensionManager[Any] = ExtensionManager(NAMESPACE, on_load_failure_callback=failed)
     found = {ext.name: ext.plugin for ext in manager.extensions}
     if name in found:
         return found[name]
@@ -35,5 +37,5 @@ def backend_class(name: str) -> type[Backend]:
 
 def installed_backends() -> list[type[Backend]]:
     """Every backend that loads, for listing their settings (``hippo config``)."""
-    manager = ExtensionManager(NAMESPACE)
+    manager: ExtensionManager[Any] = ExtensionManager(NAMESPACE)
     return [ext.plugin for ext in sorted(manager.extensions, key=lambda e: e.name)]

@@ -271,11 +271,11 @@ class LocalBackend(Backend):
                         self._send(self._replay(task.last))
                 return
             for task_id, agent_id in tasks:
-                task = self._tasks.get(task_id)
-                if task is None or agent_id not in (None, self.agent_id):
+                known = self._tasks.get(task_id)
+                if known is None or agent_id not in (None, self.agent_id):
                     self._send(self._lost(task_id, "reconciliation"))
                 else:
-                    self._send(self._replay(task.last))
+                    self._send(self._replay(known.last))
 
     def _lost(self, task_id: str, asked: str) -> TaskStatus:
         return self._status(

@@ -121,6 +121,8 @@ class TaskProcess:
         return code
 
     def _remove_container(self) -> None:
+        if self.docker_name is None:
+            return
         try:
             subprocess.run(
                 ["docker", "rm", "--force", self.docker_name],
