@@ -112,7 +112,9 @@ class ApiServer:
         assert isinstance(server, BaseWSGIServer) and not isinstance(server.trigger, int)
         self.server: BaseWSGIServer = server
         self.trigger: Any = server.trigger
-        self.thread: threading.Thread = threading.Thread(target=self.server.run, name="hippo-api", daemon=True)
+        self.thread: threading.Thread = threading.Thread(
+            target=self.server.run, name="hippo-api", daemon=True
+        )
 
     def start(self) -> None:
         self.thread.start()
