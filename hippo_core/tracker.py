@@ -1,7 +1,7 @@
 """Status updates in: the task state machine, retries, kills, reconciliation.
 
 - Every update is applied to its task atomically before it counts as handled, so a
-  crash before the backend acknowledges it only makes Mesos send it again, which
+  crash before the backend acknowledges it only makes the backend send it again, which
   the state machine recognises as a repeat.
 - Kills go through Redis (``Store.request_kill``) and are sent, and re-sent every
   ``kill_resend_seconds``, until a terminal update for that attempt arrives: a kill
@@ -9,7 +9,7 @@
   ``kill_attempts`` sends without an answer the request is dropped with a warning.
 - After every (re)subscription the books are not trusted until explicit
   reconciliation of every task Redis believes active has been answered (then an
-  implicit one asks Mesos for anything else it knows). Unanswered tasks are asked
+  implicit one asks the backend for anything else it knows). Unanswered tasks are asked
   again with backoff; after ``reconcile_rounds`` rounds Hippo trusts its books anyway
   and logs which tasks never answered.
 """
@@ -262,7 +262,7 @@ class Tracker:
                     attempt = states.current_attempt(task)
                     stuck[attempt["mesos_id"]] = attempt["agent_id"]
         if stuck:
-            log.info("asking Mesos about %d task(s) long in STAGING or KILLING", len(stuck))
+            log.info("asking the backend about %d task(s) long in STAGING or KILLING", len(stuck))
             self.backend.reconcile(list(stuck.items()))
 
     def _send_kills(self, now: float) -> None:
@@ -274,7 +274,7 @@ class Tracker:
                 self._kills_sent[attempt_id] = now
                 sends = self._kill_sends[attempt_id] = self._kill_sends.get(attempt_id, 0) + 1
             if sends > self.kill_attempts:
-                # Mesos answers a kill of a task it has forgotten with nothing at all.
+                # A cluster that has forgotten a task answers its kill with nothing at all (Mesos does).
                 log.warning(
                     "no ending reported for %s after %d kills; giving up on killing it",
                     attempt_id,

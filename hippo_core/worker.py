@@ -230,14 +230,14 @@ class Worker:
     def _refused(self, message: str) -> None:
         """The cluster refused this leader: stop (a supervisor may restart the worker).
 
-        Only a framework Mesos has removed (torn down, or its failover timeout lapsed)
+        Only a framework the cluster has removed (torn down, or its failover timeout lapsed)
         is forgotten, so that the next worker registers a new one; for any other refusal
         (credentials, roles, a framework that failed over elsewhere) the id is kept.
         """
         self.fatal = message
         try:
             if "removed" in message.lower():
-                log.error("Mesos removed the framework: %s; forgetting its id and stopping", message)
+                log.error("the cluster removed the framework: %s; forgetting its id and stopping", message)
                 self.store.set_framework_id(None)
             else:
                 log.error("the cluster refused Hippo: %s; stopping", message)

@@ -205,3 +205,12 @@ def test_every_problem_is_reported_together(tmp_path: Path) -> None:
         load_config(_file(tmp_path, "port = 70000\n[local]\nmem = true\n"), env={}, sections=SECTIONS)
     assert "port must be between" in str(caught.value)
     assert "local.mem cannot be True" in str(caught.value)
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Configuration") :]
+    section = section[: section.index("\n## ", 1)]
+    for cls in (Config, *SECTIONS):
+        for f in cls.declared():
+            assert f"`{cls.env_var(f)}`" in section, f"README's Configuration lacks {cls.qualified(f.name)}"
