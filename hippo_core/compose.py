@@ -17,6 +17,7 @@ from hippo_core.api import create_app
 from hippo_core.backend import Backend
 from hippo_core.backends.loader import backend_class, installed_backends
 from hippo_core.config import Config, load_config
+from hippo_core.journal import EventsSettings
 from hippo_core.poller import Poller
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.settings import Settings
@@ -24,7 +25,7 @@ from hippo_core.store import Store
 from hippo_core.worker import Service, Worker
 
 # Tables of the config file that belong to the core rather than to a backend.
-CORE_SECTIONS: list[type[Settings]] = []
+CORE_SECTIONS: list[type[Settings]] = [EventsSettings]
 
 
 def known_sections() -> list[type[Settings]]:
@@ -39,7 +40,7 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
 
 
 def open_store(config: Config) -> Store:
-    return Store.from_url(config.redis_url_or_default, config.key_prefix)
+    return Store.from_url(config.redis_url_or_default, config.key_prefix, config.section(EventsSettings))
 
 
 def backend_factory(config: Config) -> Callable[[], Backend]:

@@ -208,8 +208,9 @@ class Poller:
             "cursor_origin": origin,
         }
         if limit <= 0:
-            if self.store.set_queue_state(queue["id"], new_state, fence=self.fence):
-                self._polled(queue, state, now, 0, 0, 0.0)
+            polled = self._polled(queue, state, now, 0, 0, 0.0)
+            if self.store.set_queue_state(queue["id"], new_state, fence=self.fence, journal=[polled]):
+                events.publish(polled)
             return Custody(queue["id"], instance)
         started = time.monotonic()
         try:
@@ -231,8 +232,9 @@ class Poller:
         )
         try:
             tasks = self._tasks_of(queue, items, now)
+            polled = self._polled(queue, state, now, len(items), len(tasks), seconds)
             stored = self.store.create_tasks(
-                tasks, queue_id=queue["id"], queue_state=new_state, fence=self.fence
+                tasks, queue_id=queue["id"], queue_state=new_state, fence=self.fence, journal=[polled]
             )
         except Exception as exc:
             # Nothing stored, nothing acknowledged: the source offers the items again.
@@ -249,13 +251,13 @@ class Poller:
             return Custody(queue["id"], instance)
         if tasks:
             log.info("queue %s: %d item(s) -> %d task(s)", queue["id"], len(items), len(tasks))
-        self._polled(queue, state, now, len(items), len(tasks), seconds)
+        events.publish(polled)
         return Custody(queue["id"], instance, items, tasks)
 
     def _polled(
         self, queue: Queue, state: QueueState, now: float, items: int, tasks: int, seconds: float
-    ) -> None:
-        """Publish a poll that ran: what it took, how long the source took, how late it ran."""
+    ) -> Event:
+        """A poll that ran: what it took, how long the source took, how late it ran."""
         due = self.next_run(queue, state)
         data = {
             "queue_type": queue["queue"]["type"],
@@ -265,7 +267,7 @@ class Poller:
             # A queue never polled before has no due time to be late for.
             "lag": max(0.0, now - due) if state.get("last_run_tstamp") is not None else 0.0,
         }
-        events.publish(Event("queue.polled", now, queue_id=queue["id"], family=queue["id"], data=data))
+        return Event("queue.polled", now, queue_id=queue["id"], family=queue["id"], data=data)
 
     @staticmethod
     def _tasks_of(queue: Queue, items: list[Item], now: float) -> list[Task]:
@@ -356,10 +358,7 @@ class Poller:
             "last_error_tstamp": now,
             "consecutive_errors": errors,
         }
-        if self.store.set_queue_state(queue["id"], new_state, fence=self.fence):
-            data = {"queue_type": queue["queue"]["type"], "during": during, "transient": transient}
-            events.publish(
-                Event(
-                    "queue.error", now, queue_id=queue["id"], family=queue["id"], message=message, data=data
-                )
-            )
+        data = {"queue_type": queue["queue"]["type"], "during": during, "transient": transient}
+        error = Event("queue.error", now, queue_id=queue["id"], family=queue["id"], message=message, data=data)
+        if self.store.set_queue_state(queue["id"], new_state, fence=self.fence, journal=[error]):
+            events.publish(error)

@@ -20,7 +20,14 @@ Keys (``{p}`` is the configured prefix, ``hippo`` by default)::
     {p}:kills                        hash: attempt mesos id -> agent id, kills for the worker to send
     {p}:framework_id                 the Mesos framework id
     {p}:leader                       the leading worker's lease (token, with expiry)
+    {p}:backend                      the leading worker's backend connection (JSON)
     {p}:wake                         pub/sub channel nudging the worker (new work, kills)
+    {p}:events                       stream of task, queue, leader and backend events (capped)
+    {p}:events:task:{mesos_id}       list: the task's history (its events, JSON, bounded)
+    {p}:counts:{minute}              hash: launched, finished, ... in that minute (kept 2 hours)
+
+Events go to the history, the stream and the counts in the same write as the change
+they describe (:mod:`hippo_core.journal`), and are published to the hook once written.
 """
 
 from __future__ import annotations
@@ -34,8 +41,10 @@ from typing import Any, Generic, TypeVar
 
 import redis
 
-from hippo_core import events, records
+from hippo_core import events, journal, records
 from hippo_core.errors import NotFound, StoreUnavailable
+from hippo_core.events import Event
+from hippo_core.journal import EventsSettings
 from hippo_core.records import Attempt, Queue, QueueState, Task
 from hippo_core.taskstate import ACTIVE_STATES, State
 
@@ -136,18 +145,23 @@ class WakeSubscription:
 
 @_redis_failures_are_unavailable
 class Store:
-    def __init__(self, client: redis.Redis, prefix: str = "hippo") -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = "hippo", events_settings: EventsSettings | None = None
+    ) -> None:
         # Records are decoded here; the client must hand back str, not bytes.
         if not client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("Store needs a redis client created with decode_responses=True")
         # Any: redis-py's annotations cannot say that decode_responses=True gives str, not bytes.
         self.redis: Any = client
         self.p = prefix
+        self.events_settings = events_settings or EventsSettings()
         self._cas = client.register_script(_CAS_SCRIPT)
         self._by_attempt = client.register_script(_BY_ATTEMPT_SCRIPT)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "hippo") -> Store:
+    def from_url(
+        cls, url: str, prefix: str = "hippo", events_settings: EventsSettings | None = None
+    ) -> Store:
         # Timeouts: a Redis that hangs must fail requests, not block the API and worker forever.
         client = redis.Redis.from_url(
             url,
@@ -156,7 +170,7 @@ class Store:
             socket_timeout=30,
             socket_connect_timeout=5,
         )
-        return cls(client, prefix)
+        return cls(client, prefix, events_settings)
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -177,6 +191,52 @@ class Store:
             key += f":state:{state}"
         return key
 
+    def _history_key(self, mesos_id: str) -> str:
+        return f"{self.p}:events:task:{mesos_id}"
+
+    @property
+    def _stream_key(self) -> str:
+        return f"{self.p}:events"
+
+    def _journal(self, written: Iterable[Event]) -> list[list[Any]]:
+        """The commands recording ``written`` events: task histories, the stream, the counts."""
+        ops: list[list[Any]] = []
+        history_limit = self.events_settings.history_per_task
+        counts: dict[tuple[int, str], int] = {}
+        for event in written:
+            payload = journal.encode(event)
+            if event.kind.startswith("task.") and event.task_id is not None and event.kind != "task.deleted":
+                key = self._history_key(event.task_id)
+                ops.append(["RPUSH", key, payload])
+                ops.append(["LTRIM", key, -history_limit, -1])
+            if journal.streamed(event):
+                ops.append(
+                    [
+                        "XADD",
+                        self._stream_key,
+                        "MAXLEN",
+                        "~",
+                        self.events_settings.stream_length,
+                        "*",
+                        "e",
+                        payload,
+                    ]
+                )
+            name = journal.counted_as(event)
+            if name is not None:
+                slot = (journal.minute_of(event), name)
+                counts[slot] = counts.get(slot, 0) + 1
+        for (minute, name), n in counts.items():
+            key = f"{self.p}:counts:{minute}"
+            ops.append(["HINCRBY", key, name, n])
+            ops.append(["EXPIRE", key, journal.COUNTS_KEPT_SECONDS])
+        return ops
+
+    @staticmethod
+    def _run(pipe: Any, ops: list[list[Any]]) -> None:
+        for op in ops:
+            pipe.execute_command(*op)
+
     @property
     def wake_channel(self) -> str:
         return f"{self.p}:wake"
@@ -191,11 +251,13 @@ class Store:
     # -- queues -----------------------------------------------------------------------------
 
     def create_queue(self, record: Queue) -> None:
+        written = events.queue_events(None, record)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self._queue_key(record["id"]), _dumps(record))
             pipe.zadd(f"{self.p}:queues", {record["id"]: record["created_at"]})
+            self._run(pipe, self._journal(written))
             pipe.execute()
-        events.publish(*events.queue_events(None, record))
+        events.publish(*written)
         self.wake()
 
     def get_queue(self, queue_id: str) -> Queue:
@@ -220,29 +282,37 @@ class Store:
         """Apply ``change`` to the stored queue atomically (retried if it changed meanwhile)."""
         key = self._queue_key(queue_id)
 
-        def apply(pipe: Any) -> tuple[Queue, Queue]:
+        def apply(pipe: Any) -> tuple[Queue, list[Event]]:
             raw = pipe.get(key)
             if raw is None:
                 raise NotFound("queue", queue_id)
             new = change(_load("queue", raw))
+            written = events.queue_events(_load("queue", raw), new)
             pipe.multi()
             pipe.set(key, _dumps(new))
-            return _load("queue", raw), new
+            self._run(pipe, self._journal(written))
+            return new, written
 
-        old, new = self.redis.transaction(apply, key, value_from_callable=True)
-        events.publish(*events.queue_events(old, new))
+        new, written = self.redis.transaction(apply, key, value_from_callable=True)
+        events.publish(*written)
         self.wake()
         return new
 
     def delete_queue(self, queue_id: str) -> None:
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(self._queue_key(queue_id))
-            pipe.delete(self._queue_key(queue_id), self._queue_state_key(queue_id))
+        key = self._queue_key(queue_id)
+
+        def apply(pipe: Any) -> list[Event]:
+            raw = pipe.get(key)
+            if raw is None:
+                raise NotFound("queue", queue_id)
+            written = events.queue_events(_load("queue", raw), None)
+            pipe.multi()
+            pipe.delete(key, self._queue_state_key(queue_id))
             pipe.zrem(f"{self.p}:queues", queue_id)
-            raw, _, _ = pipe.execute()
-        if raw is None:
-            raise NotFound("queue", queue_id)
-        events.publish(*events.queue_events(_load("queue", raw), None))
+            self._run(pipe, self._journal(written))
+            return written
+
+        events.publish(*self.redis.transaction(apply, key, value_from_callable=True))
 
     def get_queue_states(self, queue_ids: list[str]) -> list[QueueState]:
         if not queue_ids:
@@ -250,9 +320,11 @@ class Store:
         raws = self.redis.mget([self._queue_state_key(q) for q in queue_ids])
         return [_load("queue_state", r) if r else {} for r in raws]
 
-    def set_queue_state(self, queue_id: str, state: QueueState, fence: str | None = None) -> bool:
+    def set_queue_state(
+        self, queue_id: str, state: QueueState, fence: str | None = None, journal: Iterable[Event] = ()
+    ) -> bool:
         """Store the queue's poller state, unless the queue is gone or the fence fails (False)."""
-        return self.create_tasks([], queue_id=queue_id, queue_state=state, fence=fence)
+        return self.create_tasks([], queue_id=queue_id, queue_state=state, fence=fence, journal=journal)
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -275,6 +347,7 @@ class Store:
         queue_id: str | None = None,
         queue_state: QueueState | None = None,
         fence: str | None = None,
+        journal: Iterable[Event] = (),
     ) -> bool:
         """Store new tasks (and a queue's poller state with them) in one transaction.
 
@@ -282,7 +355,11 @@ class Store:
         tasks carry are durably in Redis together with the cursor that skips them. With
         ``queue_id``, nothing is written and False returned if that queue no longer exists;
         with ``fence`` (a leader lease token), likewise if the lease is not that token's.
+        ``journal``: events of the caller's own (a poll) recorded with the write; the
+        caller publishes them. The tasks' ``task.created`` events are recorded and published here.
         """
+        created = [event for task in tasks for event in events.task_events(None, task)]
+        ops = self._journal([*created, *journal])
 
         def write(pipe: Any) -> bool:
             if queue_id is not None and not pipe.exists(self._queue_key(queue_id)):
@@ -294,6 +371,7 @@ class Store:
                 self._add_task(pipe, task)
             if queue_id is not None and queue_state is not None:
                 pipe.set(self._queue_state_key(queue_id), _dumps(queue_state))
+            self._run(pipe, ops)
             return True
 
         watched = [self._queue_key(queue_id)] if queue_id is not None else []
@@ -301,7 +379,7 @@ class Store:
             watched.append(f"{self.p}:leader")
         written = self.redis.transaction(write, *watched, value_from_callable=True)
         if written and tasks:
-            events.publish(*(event for task in tasks for event in events.task_events(None, task)))
+            events.publish(*created)
             self.wake()
         return written
 
@@ -439,8 +517,11 @@ class Store:
             for attempt in new["attempts"]:
                 if attempt["mesos_id"] not in known:
                     ops.append(["HSET", f"{self.p}:attempts", attempt["mesos_id"], mesos_id])
+            # The history and the hook get the very same events, written with the change.
+            written = events.task_events(old, new)
+            ops.extend(self._journal(written))
             if self._cas(keys=[key], args=[raw, json.dumps(ops)]):
-                events.publish(*events.task_events(old, new))
+                events.publish(*written)
                 if requested:
                     self.wake()
                 return new
@@ -458,15 +539,17 @@ class Store:
         """
         key = self._task_key(mesos_id)
 
-        def apply(pipe: Any) -> Task:
+        def apply(pipe: Any) -> tuple[Task, list[Event]]:
             raw = pipe.get(key)
             if raw is None:
                 raise NotFound("task", mesos_id)
             task = _load("task", raw)
             if guard is not None:
                 guard(task)
+            written = events.task_events(task, None)
             pipe.multi()
-            pipe.delete(key)
+            pipe.delete(key, self._history_key(mesos_id))
+            self._run(pipe, self._journal(written))
             for index in (
                 self._index(),
                 self._index(state=task["state"]),
@@ -477,13 +560,87 @@ class Store:
             pipe.hdel(f"{self.p}:attempts", *[a["mesos_id"] for a in task["attempts"]])
             if task["state"] in ACTIVE_STATES:
                 self._queue_kill(pipe, task["attempts"][-1])
-            return task
+            return task, written
 
-        task = self.redis.transaction(apply, key, value_from_callable=True)
-        events.publish(*events.task_events(task, None))
+        task, written = self.redis.transaction(apply, key, value_from_callable=True)
+        events.publish(*written)
         if task["state"] in ACTIVE_STATES:
             self.wake()
         return task
+
+    def task_history(self, mesos_id: str) -> list[dict[str, Any]]:
+        """The task's events, oldest first (the newest ``history_per_task`` of them)."""
+        return [journal.decode(raw) for raw in self.redis.lrange(self._history_key(mesos_id), 0, -1)]
+
+    def family_counts(
+        self, families: Iterable[str], states: Iterable[str] = tuple(State)
+    ) -> dict[str, dict[str, int]]:
+        """For each family, how many of its tasks are in each of ``states`` (one round trip)."""
+        families = list(dict.fromkeys(families))
+        states = list(states)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for family in families:
+                for state in states:
+                    pipe.zcard(self._index(state=state, family=family))
+            counts = pipe.execute()
+        n = len(states)
+        return {
+            f: dict(zip(states, counts[i * n : (i + 1) * n], strict=True)) for i, f in enumerate(families)
+        }
+
+    def recent_counts(self, minutes: int = 60, now: float | None = None) -> dict[str, int]:
+        """Tasks launched, finished, failed, retried and killed in the last ``minutes`` minutes."""
+        current = int((time.time() if now is None else now) // 60)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for minute in range(current - minutes + 1, current + 1):
+                pipe.hgetall(f"{self.p}:counts:{minute}")
+            buckets = pipe.execute()
+        totals = dict.fromkeys(journal.COUNT_NAMES, 0)
+        for bucket in buckets:
+            for name, value in bucket.items():
+                if name in totals:
+                    totals[name] += int(value)
+        return totals
+
+    # -- the event stream -------------------------------------------------------------------
+
+    def append_events(self, written: Iterable[Event]) -> None:
+        """Record events nobody stored with a write of theirs (the worker's leader and backend)."""
+        ops = self._journal(written)
+        if ops:
+            with self.redis.pipeline(transaction=True) as pipe:
+                self._run(pipe, ops)
+                pipe.execute()
+
+    def read_events(
+        self, after: str | None, block_seconds: float, count: int = 500
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Stream events after id ``after`` (``None``: from now), waiting up to ``block_seconds``."""
+        answer = self.redis.xread(
+            {self._stream_key: after or "$"}, count=count, block=max(1, int(block_seconds * 1000))
+        )
+        if not answer:
+            return []
+        return [(entry_id, journal.decode(fields["e"])) for entry_id, fields in answer[0][1]]
+
+    def last_event_id(self) -> str | None:
+        """The id of the newest event in the stream (``None`` while it is empty)."""
+        newest = self.redis.xrevrange(self._stream_key, count=1)
+        return newest[0][0] if newest else None
+
+    def first_event_id(self) -> str | None:
+        """The id of the oldest event the stream still holds."""
+        oldest = self.redis.xrange(self._stream_key, count=1)
+        return oldest[0][0] if oldest else None
+
+    # -- the leader's backend ---------------------------------------------------------------
+
+    def set_backend_status(self, status: dict[str, Any]) -> None:
+        self.redis.set(f"{self.p}:backend", json.dumps(status))
+
+    def backend_status(self) -> dict[str, Any] | None:
+        raw = self.redis.get(f"{self.p}:backend")
+        return json.loads(raw) if raw else None
 
     # -- kills ------------------------------------------------------------------------------
 
@@ -530,6 +687,16 @@ class Store:
 
     def leader(self) -> str | None:
         return self.redis.get(f"{self.p}:leader")
+
+    def leader_lease(self) -> tuple[str | None, float | None]:
+        """The leader's lease token and the seconds it has left (``None, None``: nobody leads)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(f"{self.p}:leader")
+            pipe.pttl(f"{self.p}:leader")
+            token, ttl = pipe.execute()
+        if token is None:
+            return None, None
+        return token, (ttl / 1000 if ttl is not None and ttl >= 0 else None)
 
     # -- wake-ups ---------------------------------------------------------------------------
 
