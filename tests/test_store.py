@@ -204,8 +204,11 @@ def test_delete_task_leaves_nothing_behind(store: Store) -> None:
     store.create_tasks([task])
     stored = store.update_task(task["mesos_id"], _launch)
     store.delete_task(stored["mesos_id"])
-    # Only the kill of the deleted, launched task remains, for the worker to send.
-    assert store.redis.keys("*") == ["hippo:kills"]
+    # Only the kill of the deleted, launched task remains, for the worker to send, and what
+    # the task did: in the event stream and the counts of the last hours (no history).
+    left = sorted(store.redis.keys("*"))
+    assert left[1:] == ["hippo:events", "hippo:kills"]
+    assert left[0].startswith("hippo:counts:")
     assert store.kill_requests() == {stored["attempts"][-1]["mesos_id"]: "agent-1"}
 
 
