@@ -102,25 +102,51 @@ class SchedulerCallbacks(Protocol):
         """The cluster refused Hippo for good (e.g. framework removed); stop driving it."""
 
 
+STREAMS = ("stdout", "stderr")
+# What one read by offset returns at most per stream; the reader asks again from next_offset.
+LOG_CHUNK_BYTES = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class LogText:
-    """The end of one output stream: ``text`` (UTF-8, invalid bytes replaced) of ``size`` bytes."""
+    """Part of one output stream: ``text`` (UTF-8, invalid bytes replaced) of a stream of ``size`` bytes.
+
+    ``offset`` is the byte of the stream where ``text`` begins and ``next_offset`` the byte
+    to read on from (what a follower passes as its next offset); ``truncated`` says that
+    bytes before ``offset`` were left out of a read of the stream's end. A backend that
+    leaves them ``None`` read the end: ``next_offset`` is then ``size``.
+    """
 
     text: str
     size: int
     truncated: bool
+    offset: int | None = None
+    next_offset: int | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"text": self.text, "size": self.size, "truncated": self.truncated}
+        next_offset = self.size if self.next_offset is None else self.next_offset
+        offset = self.offset
+        if offset is None:
+            offset = max(0, next_offset - len(self.text.encode("utf-8", "surrogateescape")))
+        return {
+            "text": self.text,
+            "size": self.size,
+            "truncated": self.truncated,
+            "offset": offset,
+            "next_offset": next_offset,
+        }
 
 
 @dataclass(frozen=True)
 class AttemptLogs:
-    """What one attempt wrote: its stdout and stderr, and a warning when it did not run as asked."""
+    """What one attempt wrote: its stdout and stderr, and a warning when it did not run as asked.
+
+    A stream is ``None`` when it was not asked for (a read by offset names the streams it wants).
+    """
 
     attempt_id: str
-    stdout: LogText
-    stderr: LogText
+    stdout: LogText | None
+    stderr: LogText | None
     warning: str | None = None
 
 
@@ -189,9 +215,22 @@ class Backend(ABC):
         """Whether ``read_logs`` may find output of this attempt."""
         return False
 
-    def read_logs(self, attempt_id: str, agent_id: str | None, tail: int | None = None) -> AttemptLogs | None:
-        """What the attempt wrote (the last ``tail`` bytes of each stream), or ``None`` if this
-        backend has nothing of it. Default: no logs."""
+    def read_logs(
+        self,
+        attempt_id: str,
+        agent_id: str | None,
+        tail: int | None = None,
+        offset: Mapping[str, int] | None = None,
+    ) -> AttemptLogs | None:
+        """What the attempt wrote, or ``None`` if this backend has nothing of it. Default: no logs.
+
+        Without ``offset``: the end of both streams (the last ``tail`` bytes, at most
+        ``LOG_CHUNK_BYTES``). With ``offset`` (``{"stdout": bytes already read}``): each
+        stream it names from that byte on, at most ``LOG_CHUNK_BYTES`` of it, ending on a
+        whole UTF-8 character (``next_offset`` says where the next read starts), and the
+        streams it does not name ``None``. An offset past a stream's end raises
+        ``ValueError`` saying so.
+        """
         return None
 
 

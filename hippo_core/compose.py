@@ -13,11 +13,15 @@ from collections.abc import Callable, Mapping
 
 import falcon
 
+from hippo_core import metrics
 from hippo_core.api import create_app
 from hippo_core.backend import Backend
 from hippo_core.backends.loader import backend_class, installed_backends
+from hippo_core.backendstatus import record_backend_status
 from hippo_core.config import Config, load_config
 from hippo_core.journal import EventsSettings
+from hippo_core.logformat import LogSettings
+from hippo_core.metrics import MetricsSettings
 from hippo_core.poller import Poller
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.settings import Settings
@@ -25,7 +29,7 @@ from hippo_core.store import Store
 from hippo_core.worker import Service, Worker
 
 # Tables of the config file that belong to the core rather than to a backend.
-CORE_SECTIONS: list[type[Settings]] = [EventsSettings]
+CORE_SECTIONS: list[type[Settings]] = [EventsSettings, MetricsSettings, LogSettings]
 
 
 def known_sections() -> list[type[Settings]]:
@@ -61,4 +65,7 @@ def worker_services(config: Config, store: Store) -> list[Service]:
 
 
 def worker(config: Config, store: Store) -> Worker:
+    """The worker, its metrics counted and its backend's connection recorded for ``/status/``."""
+    metrics.install(config.section(MetricsSettings))
+    record_backend_status(store)
     return Worker(config, store, backend_factory(config), services=worker_services(config, store))

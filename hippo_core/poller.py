@@ -36,6 +36,7 @@ from hippo_core import events, secrets, states
 from hippo_core.documents import queue_schema, task_definition_of
 from hippo_core.errors import StoreUnavailable
 from hippo_core.events import Event
+from hippo_core.logformat import log_context
 from hippo_core.queuetype import Item, QueueType
 from hippo_core.records import Queue, QueueState, Task, settings_of
 from hippo_core.registry import QueueTypeRegistry
@@ -177,8 +178,9 @@ class Poller:
 
     def poll(self, queue: Queue, state: QueueState) -> Custody:
         """Poll one queue now: take custody of new items, then acknowledge them."""
-        custody = self.take(queue, state)
-        self.ack(custody, queue, state)
+        with log_context(queue_id=queue["id"]):
+            custody = self.take(queue, state)
+            self.ack(custody, queue, state)
         return custody
 
     def take(self, queue: Queue, state: QueueState) -> Custody:
@@ -359,6 +361,8 @@ class Poller:
             "consecutive_errors": errors,
         }
         data = {"queue_type": queue["queue"]["type"], "during": during, "transient": transient}
-        error = Event("queue.error", now, queue_id=queue["id"], family=queue["id"], message=message, data=data)
+        error = Event(
+            "queue.error", now, queue_id=queue["id"], family=queue["id"], message=message, data=data
+        )
         if self.store.set_queue_state(queue["id"], new_state, fence=self.fence, journal=[error]):
             events.publish(error)

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 # Poller state shown inside the queue block (all read-only).
 STATE_FIELDS = ("last_run_tstamp", "next_run_tstamp", "last_error", "last_error_tstamp", "cursor")
+# Its tasks, counted when the queue is read (read-only too): launched and not ended, and waiting.
+COUNT_FIELDS = ("active", "pending")
 
 
 class QueueService:
@@ -32,8 +34,13 @@ class QueueService:
     def _schema_for(self, record: Mapping[str, Any]) -> Document:
         return queue_schema(self.registry, record["queue"]["type"])
 
-    def public(self, record: Mapping[str, Any], state: Mapping[str, Any] | None) -> Document:
-        """The record as the API shows it: secrets masked, poller state merged in."""
+    def public(
+        self,
+        record: Mapping[str, Any],
+        state: Mapping[str, Any] | None,
+        counts: Mapping[str, int] | None = None,
+    ) -> Document:
+        """The record as the API shows it: secrets masked, poller state and task counts merged in."""
         out = secrets.mask(self._schema_for(record), copy.deepcopy(dict(record)))
         type_name = out["queue"]["type"]
         if type_name not in self.registry.names() and type_name in out["queue"]:
@@ -43,7 +50,15 @@ class QueueService:
         state = state or {}
         for name in STATE_FIELDS:
             out["queue"][name] = state.get(name)
+        counts = counts or {}
+        for name in COUNT_FIELDS:
+            out["queue"][name] = counts.get(name, 0)
         return out
+
+    def _runtime(self, record: Queue) -> Document:
+        """``public`` of a stored queue, its state and counts read now."""
+        state, counts = self.store.get_queue_runtime([record["id"]])[0]
+        return self.public(record, state, counts)
 
     def create(self, body: Any) -> Document:
         document = validate_queue(body, self.registry)
@@ -56,13 +71,12 @@ class QueueService:
         return self.public(record, None)
 
     def get(self, queue_id: str) -> Document:
-        record = self.store.get_queue(queue_id)
-        return self.public(record, self.store.get_queue_states([queue_id])[0])
+        return self._runtime(self.store.get_queue(queue_id))
 
     def list(self, offset: int, limit: int) -> Page[Document]:
         page = self.store.list_queues(offset, limit)
-        states = self.store.get_queue_states([q["id"] for q in page.items])
-        items = [self.public(q, s) for q, s in zip(page.items, states, strict=True)]
+        runtime = self.store.get_queue_runtime([q["id"] for q in page.items])
+        items = [self.public(q, s, c) for q, (s, c) in zip(page.items, runtime, strict=True)]
         return Page(items, page.total, page.offset, page.limit)
 
     def update(self, queue_id: str, body: Any) -> Document:
@@ -84,7 +98,7 @@ class QueueService:
 
         new = self.store.update_queue(queue_id, replace)
         log.info("queue %s updated", queue_id)
-        return self.public(new, self.store.get_queue_states([queue_id])[0])
+        return self._runtime(new)
 
     def toggle(self, queue_id: str) -> Document:
         def flip(stored: Queue) -> Queue:
@@ -95,7 +109,7 @@ class QueueService:
 
         new = self.store.update_queue(queue_id, flip)
         log.info("queue %s is now %s", queue_id, new["queue"]["status"])
-        return self.public(new, self.store.get_queue_states([queue_id])[0])
+        return self._runtime(new)
 
     def delete(self, queue_id: str) -> None:
         """Remove the queue; its tasks stay (they are history, and may still be running)."""

@@ -320,6 +320,26 @@ class Store:
         raws = self.redis.mget([self._queue_state_key(q) for q in queue_ids])
         return [_load("queue_state", r) if r else {} for r in raws]
 
+    def get_queue_runtime(self, queue_ids: list[str]) -> list[tuple[QueueState, dict[str, int]]]:
+        """Each queue's poller state and its ``active`` and ``pending`` task counts, in one round trip."""
+        if not queue_ids:
+            return []
+        active = sorted(ACTIVE_STATES)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.mget([self._queue_state_key(q) for q in queue_ids])
+            for queue_id in queue_ids:
+                pipe.zcard(self._index(state=State.PENDING, family=queue_id))
+                for state in active:
+                    pipe.zcard(self._index(state=state, family=queue_id))
+            raws, *counts = pipe.execute()
+        n = 1 + len(active)
+        out = []
+        for i, raw in enumerate(raws):
+            mine = counts[i * n : (i + 1) * n]
+            state: QueueState = _load("queue_state", raw) if raw else {}
+            out.append((state, {"active": sum(mine[1:]), "pending": mine[0]}))
+        return out
+
     def set_queue_state(
         self, queue_id: str, state: QueueState, fence: str | None = None, journal: Iterable[Event] = ()
     ) -> bool:
@@ -587,6 +607,27 @@ class Store:
         return {
             f: dict(zip(states, counts[i * n : (i + 1) * n], strict=True)) for i, f in enumerate(families)
         }
+
+    def tasks_by_state_and_queue(self) -> dict[tuple[str, str], int]:
+        """How many tasks are in each state, per queue (``""``: one-off tasks), in two round trips."""
+        queue_ids = self.queue_ids()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for state in State:
+                pipe.zcard(self._index(state=state))
+            for queue_id in queue_ids:
+                for state in State:
+                    pipe.zcard(self._index(state=state, family=queue_id))
+            counts = pipe.execute()
+        n = len(State)
+        out: dict[tuple[str, str], int] = {}
+        one_off = dict(zip(State, counts[:n], strict=True))
+        for i, queue_id in enumerate(queue_ids, start=1):
+            for state, count in zip(State, counts[i * n : (i + 1) * n], strict=True):
+                out[(state.value, queue_id)] = count
+                one_off[state] -= count
+        for state, count in one_off.items():
+            out[(state.value, "")] = count
+        return out
 
     def recent_counts(self, minutes: int = 60, now: float | None = None) -> dict[str, int]:
         """Tasks launched, finished, failed, retried and killed in the last ``minutes`` minutes."""

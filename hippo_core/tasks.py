@@ -58,6 +58,14 @@ class TaskService:
     def get(self, ident: str) -> Task:
         return self.store.get_task(self.resolve(ident))
 
+    def history(self, ident: str) -> tuple[str, list[dict[str, Any]]]:
+        """The task's mesos id and its events, oldest first."""
+        mesos_id = self.resolve(ident)
+        items = self.store.task_history(mesos_id)
+        if not items:
+            self.store.get_task(mesos_id)  # a task deleted meanwhile is a 404, not an empty history
+        return mesos_id, items
+
     def list(self, state: str | None, family: str | None, offset: int, limit: int) -> Page:
         return self.store.list_tasks(state=state, family=family, offset=offset, limit=limit)
 

@@ -11,13 +11,19 @@ family id for the family's newest task). Which attempt:
 MiB either way; ``truncated`` says so and ``size`` is the whole file's. ``warning`` says
 when the task did not run as asked (e.g. its image was not used). 404 for an attempt
 whose backend has no logs of it (it has not started, or its backend cannot read them).
+
+Following output: each stream says where its text begins (``offset``) and where to go on
+(``next_offset``). ``?stream=stdout&offset=N`` returns that stream only, from byte N on
+(the bytes already read), at most a MiB per request, ending on a whole character: ask
+again from ``next_offset`` until it reaches ``size``, then wait for more. There is no cap
+on the total read that way. An offset past the stream's end is a 400.
 """
 
 from __future__ import annotations
 
 import falcon
 
-from hippo_core.backend import Backend
+from hippo_core.backend import STREAMS, Backend
 from hippo_core.records import Attempt, Task
 from hippo_core.tasks import TaskService
 
@@ -30,13 +36,19 @@ class LogsResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
         number = req.get_param_as_int("attempt", min_value=1)
         tail = req.get_param_as_int("tail", min_value=0)
+        offsets = self._offsets(req)
         task = self.tasks.get(task_id)
         attempt = self._attempt(task, task_id, number)
-        logs = (
-            self.backend.read_logs(attempt["mesos_id"], attempt.get("agent_id"), tail=tail)
-            if self.backend is not None
-            else None
-        )
+        try:
+            logs = (
+                self.backend.read_logs(
+                    attempt["mesos_id"], attempt.get("agent_id"), tail=tail, offset=offsets
+                )
+                if self.backend is not None
+                else None
+            )
+        except ValueError as exc:
+            raise falcon.HTTPInvalidParam(str(exc), "offset") from exc
         if logs is None:
             raise falcon.HTTPNotFound(
                 title="No logs",
@@ -50,9 +62,32 @@ class LogsResource:
             "state": attempt["state"],
             "attempts": [a["n"] for a in task["attempts"] if self._has_logs(a)],
             "warning": logs.warning,
-            "stdout": logs.stdout.as_dict(),
-            "stderr": logs.stderr.as_dict(),
+            **{
+                name: text.as_dict()
+                for name, text in (("stdout", logs.stdout), ("stderr", logs.stderr))
+                if text
+            },
         }
+
+    @staticmethod
+    def _offsets(req: falcon.Request) -> dict[str, int] | None:
+        stream = req.get_param("stream")
+        offset = req.get_param_as_int("offset", min_value=0)
+        if stream is not None and stream not in STREAMS:
+            raise falcon.HTTPInvalidParam(f"must be one of {', '.join(STREAMS)}", "stream")
+        if offset is not None and stream is None:
+            raise falcon.HTTPInvalidParam(
+                "an offset counts the bytes read of one stream; name it with stream=stdout or stream=stderr",
+                "offset",
+            )
+        if stream is not None and req.get_param("tail") is not None:
+            raise falcon.HTTPInvalidParam(
+                "give either tail (the end of both streams) or stream and offset", "tail"
+            )
+        if stream is None:
+            return None
+        # A stream named alone: from its start.
+        return {stream: offset or 0}
 
     def _attempt(self, task: Task, ident: str, number: int | None) -> Attempt:
         attempts = task["attempts"]

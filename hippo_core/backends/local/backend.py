@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,14 @@ class LocalBackend(Backend):
     def has_logs(self, attempt_id: str, agent_id: str | None) -> bool:
         return self.logs.has_logs(attempt_id)
 
-    def read_logs(self, attempt_id: str, agent_id: str | None, tail: int | None = None) -> AttemptLogs | None:
-        return self.logs.read(attempt_id, tail=tail)
+    def read_logs(
+        self,
+        attempt_id: str,
+        agent_id: str | None,
+        tail: int | None = None,
+        offset: Mapping[str, int] | None = None,
+    ) -> AttemptLogs | None:
+        return self.logs.read(attempt_id, tail=tail, offset=offset)
 
     # -- lifecycle --------------------------------------------------------------------------
 
