@@ -28,6 +28,7 @@ from hippo_core.settings import Settings, setting
 FORMATS = ("TEXT", "JSON")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 ID_FIELDS = ("task_id", "attempt_id", "family", "queue_id")
+CONTEXT_ATTR = "hippo_context"
 
 # Never mutated: binding sets a new mapping, so threads and contexts never share one.
 _EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -72,7 +73,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        line.update(_context.get())
+        line.update(getattr(record, CONTEXT_ATTR, None) or _context.get())
         for name in ID_FIELDS:
             value = record.__dict__.get(name)
             if value is not None:
@@ -84,8 +85,30 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+def capture_context() -> None:
+    """Stamp each log record with the context it was logged in, when it is made.
+
+    A record may be formatted later or elsewhere (a queued handler, a test's log capture),
+    where the context is another or gone.
+    """
+    make = logging.getLogRecordFactory()
+    if getattr(make, "captures_hippo_context", False):
+        return
+
+    def record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        made = make(*args, **kwargs)
+        context = _context.get()
+        if context:
+            setattr(made, CONTEXT_ATTR, context)
+        return made
+
+    record.captures_hippo_context = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(record)
+
+
 def setup(level: str, fmt: str = "text") -> None:
     """Log to stderr at ``level`` in format ``text`` or ``json`` (replacing earlier set-ups)."""
+    capture_context()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt.lower() == "json" else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import jsonschema
@@ -40,7 +41,7 @@ def test_a_failing_task_tells_its_whole_story(hippo_up: Process) -> None:
     running = [(e["attempt"], e["attempt_id"]) for e in items if e["kind"] == "task.RUNNING"]
     assert running == [(1, first), (2, second)]
     assert [e["kind"] for e in items].index("task.retry") < [e["kind"] for e in items].index("task.PENDING")
-    assert all(e["time"] <= f["time"] for e, f in zip(items, items[1:], strict=False))
+    assert all(e["time"] <= f["time"] for e, f in itertools.pairwise(items))
     assert items[-1]["mesos_state"] == "TASK_FAILED" and items[-1]["agent"]
     # Any id of the task addresses it, as on every task route.
     assert hippo_up.get(f"/tasks/{second}/events/") == body

@@ -155,7 +155,7 @@ def test_filters_by_family_queue_and_state(api: Process) -> None:
     )
     qid = queue["id"]
     with (
-        EventSource(api.url, f"/events/?family=mine,other") as family,
+        EventSource(api.url, "/events/?family=mine,other") as family,
         EventSource(api.url, f"/events/?queue={qid}&state=") as by_queue,
     ):
         for name in ("theirs", "mine"):
