@@ -9,10 +9,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, cast
 
+import orjson
+
 from hippo_core import secrets
 from hippo_core.backend import Backend
 from hippo_core.documents import queue_schema, refuse_unrunnable, task_definition_of, validate_queue
-from hippo_core.errors import FieldError, ValidationFailed
+from hippo_core.errors import FieldError, NotFound, ValidationFailed
 from hippo_core.records import Document, Queue
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Page, Store
@@ -30,6 +32,8 @@ class QueueService:
         self.store = store
         self.registry = registry
         self.backend = backend
+        # Which settings are secret, by queue type: read on every read of a queue.
+        self._masking: dict[str, Document] = {}
 
     def _schema_for(self, record: Mapping[str, Any]) -> Document:
         return queue_schema(self.registry, record["queue"]["type"])
@@ -41,8 +45,12 @@ class QueueService:
         counts: Mapping[str, int] | None = None,
     ) -> Document:
         """The record as the API shows it: secrets masked, poller state and task counts merged in."""
-        out = secrets.mask(self._schema_for(record), copy.deepcopy(dict(record)))
-        type_name = out["queue"]["type"]
+        type_name = record["queue"]["type"]
+        schema = self._masking.get(type_name)
+        if schema is None:
+            schema = self._masking[type_name] = self._schema_for(record)
+        # A copy (through JSON: records are JSON, and this is much faster than deepcopy).
+        out = secrets.mask(schema, orjson.loads(orjson.dumps(record)))
         if type_name not in self.registry.names() and type_name in out["queue"]:
             # Its plugin is gone (uninstalled, or failed to load), and with it the knowledge
             # of which settings are secret: show none of them.
@@ -71,13 +79,14 @@ class QueueService:
         return self.public(record, None)
 
     def get(self, queue_id: str) -> Document:
-        return self._runtime(self.store.get_queue(queue_id))
+        found = self.store.queues_with_runtime([queue_id]).items
+        if not found:
+            raise NotFound("queue", queue_id)
+        return self.public(*found[0])
 
     def list(self, offset: int, limit: int) -> Page[Document]:
-        page = self.store.list_queues(offset, limit)
-        runtime = self.store.get_queue_runtime([q["id"] for q in page.items])
-        items = [self.public(q, s, c) for q, (s, c) in zip(page.items, runtime, strict=True)]
-        return Page(items, page.total, page.offset, page.limit)
+        page = self.store.queues_with_runtime(offset=offset, limit=limit)
+        return Page([self.public(*item) for item in page.items], page.total, page.offset, page.limit)
 
     def update(self, queue_id: str, body: Any) -> Document:
         """Replace the queue's definition; masked secrets sent back keep their stored value."""

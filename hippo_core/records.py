@@ -170,5 +170,5 @@ def upgrade(kind: str, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def stamped(record: Any) -> dict[str, Any]:
-    """``record`` as the store writes it: with the current ``format``."""
-    return {**record, FORMAT_KEY: FORMAT}
+    """``record`` as the store writes it: with the current ``format``, first."""
+    return {FORMAT_KEY: FORMAT, **record}

@@ -45,10 +45,8 @@ class StatusService:
         return {k: recorded.get(k) for k in ("backend", "connected", "framework_id", "message", "since")}
 
     def _queues(self) -> list[dict[str, Any]]:
-        queues = self.store.get_queues(self.store.queue_ids())
-        runtime = self.store.get_queue_runtime([q["id"] for q in queues])
         out = []
-        for queue, (state, counts) in zip(queues, runtime, strict=True):
+        for queue, state, counts in self.store.queues_with_runtime(self.store.queue_ids()).items:
             block = queue["queue"]
             out.append(
                 {

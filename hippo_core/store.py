@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import orjson
 import redis
 
 from hippo_core import events, journal, records
@@ -61,13 +62,29 @@ class Page(Generic[T]):
     limit: int
 
 
+# Records are stored with their format first, so that one in the current format is shown as
+# it is stored, without parsing it: "{" followed by what comes after this prefix.
+_CURRENT = f'{{"{records.FORMAT_KEY}":{records.FORMAT},'
+
+
 def _dumps(record: Any) -> str:
-    return json.dumps(records.stamped(record), separators=(",", ":"), sort_keys=True)
+    stamped = records.stamped(record)
+    try:
+        return orjson.dumps(stamped).decode()
+    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, say
+        return json.dumps(stamped, separators=(",", ":"))
 
 
 def _load(kind: str, raw: str) -> Any:
     """A stored record in the current format (upgraded if an older Hippo wrote it)."""
-    return records.upgrade(kind, json.loads(raw))
+    return records.upgrade(kind, orjson.loads(raw))
+
+
+def _public_json(kind: str, raw: str) -> str:
+    """A stored record as JSON in the current format without ``format``, parsed only if older."""
+    if raw.startswith(_CURRENT):
+        return "{" + raw[len(_CURRENT) :]
+    return orjson.dumps(_load(kind, raw)).decode()
 
 
 # Runs a list of commands only if KEYS[1] still holds ARGV[1]: an optimistic write in one trip.
@@ -87,6 +104,54 @@ if not raw then return nil end
 return {mesos_id, raw}
 """
 
+# A task addressed by an attempt's mesos id or a family id (its newest), with its record.
+_FIND_SCRIPT = """
+local mesos_id = redis.call('HGET', KEYS[1], ARGV[1])
+if not mesos_id then mesos_id = redis.call('ZREVRANGE', ARGV[2] .. ARGV[1], 0, 0)[1] end
+if not mesos_id then return nil end
+local raw = redis.call('GET', ARGV[3] .. mesos_id)
+if not raw then return nil end
+return {mesos_id, raw}
+"""
+# A page of an index, newest first: its size, then the records (those deleted meanwhile left out).
+_PAGE_SCRIPT = """
+local ids = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])
+local out = {redis.call('ZCARD', KEYS[1])}
+if #ids == 0 then return out end
+local keys = {}
+for i, id in ipairs(ids) do keys[i] = ARGV[3] .. id end
+for _, raw in ipairs(redis.call('MGET', unpack(keys))) do
+  if raw then out[#out + 1] = raw end
+end
+return out
+"""
+# Queues with their poller state and task counts: for each id in ARGV[2..] the record (or
+# false), the state (or false), the PENDING count and the count of ACTIVE_STATES (listed in
+# ARGV[1], comma-separated). With KEYS[1] a zset of queue ids, ARGV[2], ARGV[3] are a
+# page of it (offset, end) and its size comes first.
+_QUEUES_SCRIPT = """
+local p = ARGV[1]
+local active = {}
+for state in string.gmatch(ARGV[2], '[^,]+') do active[#active + 1] = state end
+local ids, out = {}, {}
+if #KEYS == 1 then
+  ids = redis.call('ZREVRANGE', KEYS[1], ARGV[3], ARGV[4])
+  out[1] = redis.call('ZCARD', KEYS[1])
+else
+  for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+end
+for _, id in ipairs(ids) do
+  local family = p .. ':tasks:family:' .. id .. ':state:'
+  local n = 0
+  for _, state in ipairs(active) do n = n + redis.call('ZCARD', family .. state) end
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('GET', p .. ':queue:' .. id)
+  out[#out + 1] = redis.call('GET', p .. ':queue:' .. id .. ':state')
+  out[#out + 1] = redis.call('ZCARD', family .. 'PENDING')
+  out[#out + 1] = n
+end
+return out
+"""
 
 C = TypeVar("C", bound=type)
 
@@ -157,6 +222,9 @@ class Store:
         self.events_settings = events_settings or EventsSettings()
         self._cas = client.register_script(_CAS_SCRIPT)
         self._by_attempt = client.register_script(_BY_ATTEMPT_SCRIPT)
+        self._find = client.register_script(_FIND_SCRIPT)
+        self._page = client.register_script(_PAGE_SCRIPT)
+        self._queues = client.register_script(_QUEUES_SCRIPT)
 
     @classmethod
     def from_url(
@@ -277,6 +345,28 @@ class Store:
         ids = self.redis.zrevrange(f"{self.p}:queues", offset, offset + limit - 1)
         total = self.redis.zcard(f"{self.p}:queues")
         return Page(self._mget("queue", [self._queue_key(i) for i in ids]), total, offset, limit)
+
+    def queues_with_runtime(
+        self, queue_ids: list[str] | None = None, offset: int = 0, limit: int = 100
+    ) -> Page[tuple[Queue, QueueState, dict[str, int]]]:
+        """Queues (those of ``queue_ids``, else a page of all, newest first), each with its
+        poller state and ``active`` and ``pending`` task counts, in one round trip."""
+        active = ",".join(sorted(ACTIVE_STATES))
+        if queue_ids is None:
+            total, *flat = self._queues(
+                keys=[f"{self.p}:queues"], args=[self.p, active, offset, offset + limit - 1]
+            )
+        else:
+            flat = self._queues(keys=[], args=[self.p, active, *queue_ids]) if queue_ids else []
+            total = len(queue_ids)
+        items = []
+        for i in range(0, len(flat), 5):
+            _, raw, state_raw, pending, running = flat[i : i + 5]
+            if raw is None:
+                continue  # deleted between the index and the read
+            state: QueueState = _load("queue_state", state_raw) if state_raw else {}
+            items.append((_load("queue", raw), state, {"active": int(running), "pending": int(pending)}))
+        return Page(items, int(total), offset, limit)
 
     def update_queue(self, queue_id: str, change: Callable[[Queue], Queue]) -> Queue:
         """Apply ``change`` to the stored queue atomically (retried if it changed meanwhile)."""
@@ -431,6 +521,27 @@ class Store:
             ids, total = pipe.execute()
         return Page(self.get_tasks(ids), total, offset, limit)
 
+    def find_task_json(self, ident: str) -> tuple[str, str] | None:
+        """The task ``ident`` addresses (an attempt's mesos id, or a family: its newest task),
+        as its mesos id and its record's JSON, in one round trip; ``None`` if there is none."""
+        found = self._find(
+            keys=[f"{self.p}:attempts"], args=[ident, f"{self._index()}:family:", f"{self.p}:task:"]
+        )
+        if not found:
+            return None
+        mesos_id, raw = found
+        return mesos_id, _public_json("task", raw)
+
+    def list_tasks_json(
+        self, state: str | None = None, family: str | None = None, offset: int = 0, limit: int = 100
+    ) -> Page[str]:
+        """``list_tasks`` as the records' JSON, in one round trip and parsing none in the current format."""
+        total, *raws = self._page(
+            keys=[self._index(state=state, family=family)],
+            args=[offset, offset + limit - 1, f"{self.p}:task:"],
+        )
+        return Page([_public_json("task", raw) for raw in raws], int(total), offset, limit)
+
     def task_ids(
         self, state: str | None = None, family: str | None = None, offset: int = 0, limit: int | None = None
     ) -> list[str]:
@@ -540,7 +651,7 @@ class Store:
             # The history and the hook get the very same events, written with the change.
             written = events.task_events(old, new)
             ops.extend(self._journal(written))
-            if self._cas(keys=[key], args=[raw, json.dumps(ops)]):
+            if self._cas(keys=[key], args=[raw, orjson.dumps(ops).decode()]):
                 events.publish(*written)
                 if requested:
                     self.wake()

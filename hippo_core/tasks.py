@@ -58,6 +58,16 @@ class TaskService:
     def get(self, ident: str) -> Task:
         return self.store.get_task(self.resolve(ident))
 
+    def get_json(self, ident: str) -> str:
+        """``get`` as the record's JSON, read in one round trip."""
+        found = self.store.find_task_json(ident)
+        if found is None:
+            raise NotFound("task", ident)
+        return found[1]
+
+    def list_json(self, state: str | None, family: str | None, offset: int, limit: int) -> Page[str]:
+        return self.store.list_tasks_json(state=state, family=family, offset=offset, limit=limit)
+
     def history(self, ident: str) -> tuple[str, list[dict[str, Any]]]:
         """The task's mesos id and its events, oldest first."""
         mesos_id = self.resolve(ident)

@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 
 from hippo_core.api import errors
-from hippo_core.api.body import BodyLimit
+from hippo_core.api.body import BodyLimit, response_handler
 from hippo_core.api.events import EventStreamResource, TaskEventsResource
 from hippo_core.api.health import HealthResource, ReadyResource
 from hippo_core.api.logs import LogsResource
@@ -46,6 +46,7 @@ def create_app(
     # Timing first, so that it sees every request, those refused by the others too.
     middleware: list[Any] = [RequestMetrics(metrics), LogContext(), BodyLimit(config.max_body_bytes)]
     app = falcon.App(middleware=middleware)
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = response_handler()
     # /queues and /queues/ are the same route.
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)

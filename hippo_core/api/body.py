@@ -15,6 +15,8 @@ import json
 from typing import Any
 
 import falcon
+import falcon.media
+import orjson
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 
@@ -97,6 +99,19 @@ def json_body(req: falcon.Request, resp: falcon.Response, resource: Any, params:
         raise falcon.HTTPBadRequest(
             title="Malformed JSON", description="The body nests too deeply to be parsed."
         ) from exc
+
+
+def dumps(value: Any) -> bytes:
+    """JSON of a response: orjson, and the standard library for what orjson refuses
+    (integers beyond 64 bits, which a queue's cursor may hold)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, ensure_ascii=False).encode()
+
+
+def response_handler() -> falcon.media.JSONHandler:
+    return falcon.media.JSONHandler(dumps=dumps, loads=orjson.loads)
 
 
 def require_body(req: falcon.Request) -> Any:
