@@ -40,9 +40,9 @@ def _require_object(body: Any) -> None:
 def validate_task(body: Any) -> Document:
     """A one-off task body, validated, with defaults filled."""
     _require_object(body)
-    schema = schemas.load("task")
+    schema = schemas.shared("task")
     doc = strip_read_only(schema, copy.deepcopy(body))
-    errors = check(schema, doc) + _constraint_errors(doc)
+    errors = check(schema, doc, schemas.validator("task")) + _constraint_errors(doc)
     if errors:
         raise ValidationFailed(errors)
     return complete(schema, doc)

@@ -152,6 +152,16 @@ for _, id in ipairs(ids) do
 end
 return out
 """
+# Writes the commands of ARGV[2] if queue KEYS[1] exists, lease KEYS[2] is ARGV[1] and
+# KEYS[3] does not exist (each unless ''), then publishes ARGV[4] on channel ARGV[3] (unless '').
+_CREATE_SCRIPT = """
+if KEYS[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if KEYS[2] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if KEYS[3] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+for _, op in ipairs(cjson.decode(ARGV[2])) do redis.call(unpack(op)) end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return 1
+"""
 
 C = TypeVar("C", bound=type)
 
@@ -225,6 +235,7 @@ class Store:
         self._find = client.register_script(_FIND_SCRIPT)
         self._page = client.register_script(_PAGE_SCRIPT)
         self._queues = client.register_script(_QUEUES_SCRIPT)
+        self._create = client.register_script(_CREATE_SCRIPT)
 
     @classmethod
     def from_url(
@@ -438,18 +449,21 @@ class Store:
 
     # -- tasks ------------------------------------------------------------------------------
 
-    def _add_task(self, pipe: Any, task: Task) -> None:
-        score = task["created_at"]
+    def _task_ops(self, task: Task) -> list[list[Any]]:
+        """The commands storing a new task: its record, its four index entries, its attempts."""
+        score = repr(task["created_at"])
         mesos_id, family, state = task["mesos_id"], task["id"], task["state"]
-        pipe.set(self._task_key(mesos_id), _dumps(task))
+        ops: list[list[Any]] = [["SET", self._task_key(mesos_id), _dumps(task)]]
         for index in (
             self._index(),
             self._index(state=state),
             self._index(family=family),
             self._index(state=state, family=family),
         ):
-            pipe.zadd(index, {mesos_id: score})
-        pipe.hset(f"{self.p}:attempts", mapping={a["mesos_id"]: mesos_id for a in task["attempts"]})
+            ops.append(["ZADD", index, score, mesos_id])
+        attempts: list[Any] = [x for a in task["attempts"] for x in (a["mesos_id"], mesos_id)]
+        ops.append(["HSET", f"{self.p}:attempts", *attempts])
+        return ops
 
     def create_tasks(
         self,
@@ -458,39 +472,33 @@ class Store:
         queue_state: QueueState | None = None,
         fence: str | None = None,
         journal: Iterable[Event] = (),
+        unless_queue: str | None = None,
     ) -> bool:
         """Store new tasks (and a queue's poller state with them) in one transaction.
 
         This is the custody point of the poller: after it returns True, the items the
         tasks carry are durably in Redis together with the cursor that skips them. With
         ``queue_id``, nothing is written and False returned if that queue no longer exists;
-        with ``fence`` (a leader lease token), likewise if the lease is not that token's.
-        ``journal``: events of the caller's own (a poll) recorded with the write; the
-        caller publishes them. The tasks' ``task.created`` events are recorded and published here.
+        with ``fence`` (a leader lease token), likewise if the lease is not that token's;
+        with ``unless_queue``, likewise if a queue of that id exists. ``journal``: events of
+        the caller's own (a poll) recorded with the write; the caller publishes them. The
+        tasks' ``task.created`` events are recorded and published here. One round trip
+        (a script checks the conditions and writes), which also wakes the worker.
         """
         created = [event for task in tasks for event in events.task_events(None, task)]
-        ops = self._journal([*created, *journal])
-
-        def write(pipe: Any) -> bool:
-            if queue_id is not None and not pipe.exists(self._queue_key(queue_id)):
-                return False
-            if fence is not None and pipe.get(f"{self.p}:leader") != fence:
-                return False
-            pipe.multi()
-            for task in tasks:
-                self._add_task(pipe, task)
-            if queue_id is not None and queue_state is not None:
-                pipe.set(self._queue_state_key(queue_id), _dumps(queue_state))
-            self._run(pipe, ops)
-            return True
-
-        watched = [self._queue_key(queue_id)] if queue_id is not None else []
-        if fence is not None:
-            watched.append(f"{self.p}:leader")
-        written = self.redis.transaction(write, *watched, value_from_callable=True)
+        ops = [op for task in tasks for op in self._task_ops(task)]
+        if queue_id is not None and queue_state is not None:
+            ops.append(["SET", self._queue_state_key(queue_id), _dumps(queue_state)])
+        ops.extend(self._journal([*created, *journal]))
+        keys = [
+            self._queue_key(queue_id) if queue_id is not None else "",
+            f"{self.p}:leader" if fence is not None else "",
+            self._queue_key(unless_queue) if unless_queue is not None else "",
+        ]
+        wake = [self.wake_channel, str(time.time())] if tasks else ["", ""]
+        written = bool(self._create(keys=keys, args=[fence or "", orjson.dumps(ops).decode(), *wake]))
         if written and tasks:
             events.publish(*created)
-            self.wake()
         return written
 
     def get_task(self, mesos_id: str) -> Task:

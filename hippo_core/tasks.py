@@ -40,12 +40,11 @@ class TaskService:
         definition = validate_task(body)
         refuse_unrunnable(self.backend, definition)
         family = definition.pop("id", None) or str(uuid.uuid4())
-        if self.store.get_queues([family]):
-            # It would share the queue's family: its concurrency and its task listing.
-            raise Conflict(f"{family!r} is the id of a queue; give the one-off task an id of its own")
         data = definition.pop("data", "")
         task = states.new_task(definition, family=family, queue_id=None, data=data)
-        self.store.create_tasks([task])
+        if not self.store.create_tasks([task], unless_queue=family):
+            # It would share the queue's family: its concurrency and its task listing.
+            raise Conflict(f"{family!r} is the id of a queue; give the one-off task an id of its own")
         return task
 
     def resolve(self, ident: str) -> str:

@@ -87,9 +87,12 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
     return [FieldError(path, error.message)]
 
 
-def check(schema: dict[str, Any], doc: Any) -> list[FieldError]:
-    """Every schema violation of ``doc``, sorted by path; empty when valid."""
-    validator = Draft202012Validator(schema)
+def check(schema: dict[str, Any], doc: Any, validator: Any = None) -> list[FieldError]:
+    """Every schema violation of ``doc``, sorted by path; empty when valid.
+
+    ``validator``: one already built for ``schema`` (:func:`hippo_core.schemas.validator`).
+    """
+    validator = validator or Draft202012Validator(schema)
     errors: list[FieldError] = []
     for error in validator.iter_errors(doc):
         errors.extend(_field_errors(error))
