@@ -28,6 +28,10 @@ from hippo_core.settings import Settings
 from hippo_core.store import Store
 from hippo_core.worker import Service, Worker
 
+# Task records a worker keeps of those it last read or wrote (Store.cache_records): its
+# next write of one is a single round trip. About 2 KB each.
+WORKER_RECORD_CACHE = 20_000
+
 # Tables of the config file that belong to the core rather than to a backend.
 CORE_SECTIONS: list[type[Settings]] = [EventsSettings, MetricsSettings, LogSettings]
 
@@ -68,4 +72,5 @@ def worker(config: Config, store: Store) -> Worker:
     """The worker, its metrics counted and its backend's connection recorded for ``/status/``."""
     metrics.install(config.section(MetricsSettings))
     record_backend_status(store)
+    store.cache_records(WORKER_RECORD_CACHE)
     return Worker(config, store, backend_factory(config), services=worker_services(config, store))

@@ -32,8 +32,10 @@ they describe (:mod:`hippo_core.journal`), and are published to the hook once wr
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -88,9 +90,13 @@ def _public_json(kind: str, raw: str) -> str:
 
 
 # Runs a list of commands only if KEYS[1] still holds ARGV[1]: an optimistic write in one trip.
+# ... and answers what the key holds when it is not ARGV[1] (0 when nothing), so that the
+# retry needs no read of its own; ARGV[3], when not '', is a channel to wake the worker on.
 _CAS_SCRIPT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then return current or 0 end
 for _, op in ipairs(cjson.decode(ARGV[2])) do redis.call(unpack(op)) end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1
 """
 _CAS_ATTEMPTS = 100
@@ -186,6 +192,49 @@ def _redis_failures_are_unavailable(cls: C) -> C:
     return cls
 
 
+class RecordCache:
+    """The newest task records this store read or wrote, as stored, for its next write of them.
+
+    A worker writes each of its tasks several times in a row (launch, each update); with the
+    record it last saw, a write is one round trip (the compare-and-set script) instead of
+    two. A stale record costs nothing but the retry the script answers with the current
+    one. Bounded: the least recently used go first.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._raw: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._attempts: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def put(self, mesos_id: str, raw: str, task: Task) -> None:
+        with self._lock:
+            self._raw[mesos_id] = raw
+            self._raw.move_to_end(mesos_id)
+            for attempt in task["attempts"]:
+                self._attempts[attempt["mesos_id"]] = mesos_id
+            while len(self._raw) > self.size:
+                self._raw.popitem(last=False)
+            if len(self._attempts) > 2 * self.size:
+                live = set(self._raw)
+                self._attempts = {a: m for a, m in self._attempts.items() if m in live}
+
+    def raw(self, mesos_id: str) -> str | None:
+        with self._lock:
+            return self._raw.get(mesos_id)
+
+    def task_of(self, attempt_id: str) -> tuple[str, str] | None:
+        """(mesos_id, record) of the task one of whose attempts is ``attempt_id``, if cached."""
+        with self._lock:
+            mesos_id = self._attempts.get(attempt_id)
+            raw = self._raw.get(mesos_id) if mesos_id is not None else None
+            return (mesos_id, raw) if mesos_id is not None and raw is not None else None
+
+    def forget(self, mesos_id: str) -> None:
+        with self._lock:
+            self._raw.pop(mesos_id, None)
+
+
 class WakeSubscription:
     """Nudges published by :meth:`Store.wake`, for the worker to act on at once.
 
@@ -230,12 +279,18 @@ class Store:
         self.redis: Any = client
         self.p = prefix
         self.events_settings = events_settings or EventsSettings()
+        self._cache: RecordCache | None = None
         self._cas = client.register_script(_CAS_SCRIPT)
         self._by_attempt = client.register_script(_BY_ATTEMPT_SCRIPT)
         self._find = client.register_script(_FIND_SCRIPT)
         self._page = client.register_script(_PAGE_SCRIPT)
         self._queues = client.register_script(_QUEUES_SCRIPT)
         self._create = client.register_script(_CREATE_SCRIPT)
+
+    def cache_records(self, size: int) -> None:
+        """Keep the last ``size`` task records read or written, for writing them in one round
+        trip (:class:`RecordCache`); for a worker, which writes the same tasks again and again."""
+        self._cache = RecordCache(size)
 
     @classmethod
     def from_url(
@@ -449,11 +504,11 @@ class Store:
 
     # -- tasks ------------------------------------------------------------------------------
 
-    def _task_ops(self, task: Task) -> list[list[Any]]:
+    def _task_ops(self, task: Task, raw: str) -> list[list[Any]]:
         """The commands storing a new task: its record, its four index entries, its attempts."""
         score = repr(task["created_at"])
         mesos_id, family, state = task["mesos_id"], task["id"], task["state"]
-        ops: list[list[Any]] = [["SET", self._task_key(mesos_id), _dumps(task)]]
+        ops: list[list[Any]] = [["SET", self._task_key(mesos_id), raw]]
         for index in (
             self._index(),
             self._index(state=state),
@@ -486,7 +541,8 @@ class Store:
         (a script checks the conditions and writes), which also wakes the worker.
         """
         created = [event for task in tasks for event in events.task_events(None, task)]
-        ops = [op for task in tasks for op in self._task_ops(task)]
+        raws = [_dumps(task) for task in tasks]
+        ops = [op for task, raw in zip(tasks, raws, strict=True) for op in self._task_ops(task, raw)]
         if queue_id is not None and queue_state is not None:
             ops.append(["SET", self._queue_state_key(queue_id), _dumps(queue_state)])
         ops.extend(self._journal([*created, *journal]))
@@ -497,6 +553,9 @@ class Store:
         ]
         wake = [self.wake_channel, str(time.time())] if tasks else ["", ""]
         written = bool(self._create(keys=keys, args=[fence or "", orjson.dumps(ops).decode(), *wake]))
+        if written and self._cache is not None:
+            for task, raw in zip(tasks, raws, strict=True):
+                self._cache.put(task["mesos_id"], raw, task)
         if written and tasks:
             events.publish(*created)
         return written
@@ -508,7 +567,18 @@ class Store:
         return _load("task", raw)
 
     def get_tasks(self, mesos_ids: Iterable[str]) -> list[Task]:
-        return self._mget("task", [self._task_key(m) for m in mesos_ids])
+        keys = [self._task_key(m) for m in mesos_ids]
+        if not keys:
+            return []
+        tasks = []
+        # A record deleted between the index read and MGET is simply left out.
+        for raw in self.redis.mget(keys):
+            if raw is not None:
+                task = _load("task", raw)
+                if self._cache is not None:
+                    self._cache.put(task["mesos_id"], raw, task)
+                tasks.append(task)
+        return tasks
 
     def task_for_attempt(self, attempt_mesos_id: str) -> str | None:
         """The mesos_id of the task one of whose attempts is ``attempt_mesos_id``."""
@@ -592,7 +662,8 @@ class Store:
         ``kills``, called after ``change``, names attempts (mesos id, agent id) whose kill
         requests are written in the same transaction.
         """
-        return self._update(mesos_id, None, change, [], kills)
+        raw = self._cache.raw(mesos_id) if self._cache is not None else None
+        return self._update(mesos_id, raw, change, [], kills)
 
     def update_task_of_attempt(
         self,
@@ -606,6 +677,14 @@ class Store:
         Returns ``None`` when no task has that attempt. With ``forget_kill`` the attempt's
         kill request (if any) is dropped in the same write: it has ended.
         """
+        if self._cache is not None:
+            known = self._cache.task_of(attempt_mesos_id)
+            if known is not None:
+                extra = [["HDEL", f"{self.p}:kills", attempt_mesos_id]] if forget_kill else []
+                try:
+                    return self._update(known[0], known[1], change, extra, kills)
+                except NotFound:
+                    self._cache.forget(known[0])  # deleted meanwhile: as if never cached
         found = self._by_attempt(keys=[f"{self.p}:attempts"], args=[attempt_mesos_id, f"{self.p}:task:"])
         if not found:
             return None
@@ -626,6 +705,8 @@ class Store:
             if raw is None:
                 raw = self.redis.get(key)
             if raw is None:
+                if self._cache is not None:
+                    self._cache.forget(mesos_id)
                 raise NotFound("task", mesos_id)
             old = _load("task", raw)
             new = change(_load("task", raw))
@@ -640,7 +721,8 @@ class Store:
                     if requested:
                         self.wake()
                 return old
-            ops: list[list[Any]] = [["SET", key, _dumps(new)], *writes]
+            stored = _dumps(new)
+            ops: list[list[Any]] = [["SET", key, stored], *writes]
             if new["state"] != old["state"]:
                 for family in (None, old["id"]):
                     ops.append(["ZREM", self._index(state=old["state"], family=family), mesos_id])
@@ -659,12 +741,19 @@ class Store:
             # The history and the hook get the very same events, written with the change.
             written = events.task_events(old, new)
             ops.extend(self._journal(written))
-            if self._cas(keys=[key], args=[raw, orjson.dumps(ops).decode()]):
+            wake = [self.wake_channel, str(time.time())] if requested else ["", ""]
+            result = self._cas(keys=[key], args=[raw, orjson.dumps(ops).decode(), *wake])
+            if result == 1:
+                if self._cache is not None:
+                    self._cache.put(mesos_id, stored, new)
                 events.publish(*written)
-                if requested:
-                    self.wake()
                 return new
-            raw = None  # changed meanwhile: read it again
+            # Changed meanwhile: the script answered what it holds now (0: it is gone).
+            raw = result if isinstance(result, str) else None
+            if raw is None:
+                if self._cache is not None:
+                    self._cache.forget(mesos_id)
+                raise NotFound("task", mesos_id)
         raise StoreUnavailable(
             f"task {mesos_id} kept changing; gave up writing it after {_CAS_ATTEMPTS} tries"
         )
@@ -702,6 +791,8 @@ class Store:
             return task, written
 
         task, written = self.redis.transaction(apply, key, value_from_callable=True)
+        if self._cache is not None:
+            self._cache.forget(mesos_id)
         events.publish(*written)
         if task["state"] in ACTIVE_STATES:
             self.wake()
