@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import resource
 import subprocess
 import threading
@@ -287,19 +286,7 @@ def main() -> None:
                 out = f"{args.profile}/{name}.raw"
                 spies.append(
                     subprocess.Popen(
-                        [
-                            "py-spy",
-                            "record",
-                            "--pid",
-                            str(pid),
-                            "--gil",
-                            "-r",
-                            "250",
-                            "--format",
-                            "raw",
-                            "-o",
-                            out,
-                        ],
+                        ["py-spy", "record", "--pid", str(pid), "--gil", "--format", "raw", "-o", out],
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
