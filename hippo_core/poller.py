@@ -90,6 +90,8 @@ class Poller:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.fence: str | None = None
+        self._next_due = 0.0
+        self._records: dict[str, tuple[str, Queue]] = {}
 
     # -- running ----------------------------------------------------------------------------
 
@@ -125,7 +127,9 @@ class Poller:
                 self.dispatch()
             except Exception:
                 log.exception("poller round failed; trying again")
-            self._stop.wait(self.tick_seconds)
+            # Until the next queue is due, but at least every tick: new and changed queues.
+            wait = min(self.tick_seconds, self._next_due - self.clock())
+            self._stop.wait(max(0.005, wait))
 
     def dispatch(self) -> list[str]:
         """Start a poll of every due queue not already being polled; returns their ids."""
@@ -152,15 +156,21 @@ class Poller:
     # -- one queue --------------------------------------------------------------------------
 
     def due_queues(self) -> list[tuple[Queue, QueueState]]:
-        queues = {q["id"]: q for q in self.store.get_queues(self.store.queue_ids())}
+        # Parsed again only when changed: shared between polls, never changed here.
+        queues = {q["id"]: q for q in self.store.get_queues(self.store.queue_ids(), reuse=self._records)}
         self._forget_gone(set(queues))
         now = self.clock()
         due = []
+        next_due = now + self.tick_seconds
         for queue, state in zip(queues.values(), self.store.get_queue_states(list(queues)), strict=True):
             if queue["queue"]["status"] != "ENABLED":
                 continue
-            if now >= self.next_run(queue, state):
+            when = self.next_run(queue, state)
+            if now >= when:
                 due.append((queue, state))
+            else:
+                next_due = min(next_due, when)
+        self._next_due = next_due
         return due
 
     @staticmethod

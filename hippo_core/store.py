@@ -400,9 +400,30 @@ class Store:
             raise NotFound("queue", queue_id)
         return _load("queue", raw)
 
-    def get_queues(self, queue_ids: Iterable[str]) -> list[Queue]:
-        """The queues that still exist among ``queue_ids``, in that order."""
-        return self._mget("queue", [self._queue_key(i) for i in queue_ids])
+    def get_queues(
+        self, queue_ids: Iterable[str], reuse: dict[str, tuple[str, Queue]] | None = None
+    ) -> list[Queue]:
+        """The queues that still exist among ``queue_ids``, in that order.
+
+        ``reuse`` (id -> (stored JSON, record) of an earlier call, updated here) spares
+        parsing queues unchanged since: their earlier record is returned, the same object
+        (so the caller must not change it). For the poller, which reads every queue each second.
+        """
+        ids = list(queue_ids)
+        if reuse is None:
+            return self._mget("queue", [self._queue_key(i) for i in ids])
+        if not ids:
+            return []
+        out = []
+        for queue_id, raw in zip(ids, self.redis.mget([self._queue_key(i) for i in ids]), strict=True):
+            if raw is None:
+                reuse.pop(queue_id, None)
+                continue
+            known = reuse.get(queue_id)
+            if known is None or known[0] != raw:
+                known = reuse[queue_id] = (raw, _load("queue", raw))
+            out.append(known[1])
+        return out
 
     def queue_ids(self) -> list[str]:
         return self.redis.zrange(f"{self.p}:queues", 0, -1)
