@@ -506,15 +506,15 @@ class Store:
             pipe.mget([self._queue_state_key(q) for q in queue_ids])
             for queue_id in queue_ids:
                 pipe.zcard(self._index(state=State.PENDING, family=queue_id))
-                for state in active:
-                    pipe.zcard(self._index(state=state, family=queue_id))
+                for active_state in active:
+                    pipe.zcard(self._index(state=active_state, family=queue_id))
             raws, *counts = pipe.execute()
         n = 1 + len(active)
-        out = []
+        out: list[tuple[QueueState, dict[str, int]]] = []
         for i, raw in enumerate(raws):
             mine = counts[i * n : (i + 1) * n]
-            state: QueueState = _load("queue_state", raw) if raw else {}
-            out.append((state, {"active": sum(mine[1:]), "pending": mine[0]}))
+            queue_state: QueueState = _load("queue_state", raw) if raw else {}
+            out.append((queue_state, {"active": sum(mine[1:]), "pending": mine[0]}))
         return out
 
     def set_queue_state(

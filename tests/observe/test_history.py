@@ -107,3 +107,27 @@ def test_the_history_is_bounded_and_goes_with_its_task(redis_client, redis_url: 
         assert not redis_client.exists(f"hippo:events:task:{mesos_id}")
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("ending", "kind"),
+    [
+        ("TASK_FAILED", "task"),  # its own failure: spends task_retries
+        ("TASK_LOST", "system"),  # the cluster's: spends system_retries
+        ("TASK_KILLED", "system"),  # killed without Hippo asking
+        ("TASK_FINISHED", "rerun"),  # ended well, run again through the API
+    ],
+)
+def test_a_retry_says_whose_failure_it_was(store: Store, ending: str, kind: str) -> None:
+    task = _launched(store)
+    definition_retries = {"task_retries": 1, "system_retries": 1}
+    store.update_task(task["mesos_id"], lambda t: {**t, **definition_retries})
+    states.apply_event(
+        store.update_task_of_attempt,
+        task["attempts"][-1]["mesos_id"],
+        lambda t: states.apply_status(t, _status(task, ending)),
+    )
+    if ending == "TASK_FINISHED":
+        states.apply_event(store.update_task, task["mesos_id"], states.rerun)
+    retry = next(e for e in store.task_history(task["mesos_id"]) if e["kind"] == "task.retry")
+    assert (retry["data"], retry["mesos_state"], retry["attempt"]) == ({"kind": kind}, ending, 2)
