@@ -21,7 +21,7 @@ import pytest
 from hippo_core.launch import task_environment
 from hippo_core.poller import Poller
 from hippo_core.queues import QueueService
-from hippo_core.queuetype import Item, PollResult, QueueTypeError
+from hippo_core.queuetype import ErrorRule, Item, PollResult, QueueTypeError
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.testing.memory_queue import MemoryQueueType
 from hippo_core.testing.polling import data_of, finish, poll_now, state_of, stored_queue, tasks_of
@@ -49,7 +49,7 @@ class Script:
 class ScriptedQueueType(MemoryQueueType):
     name: ClassVar[str] = "scripted"
     label: ClassVar[str] = "Memory list with scripted faults (tests only)"
-    transient_errors: ClassVar[tuple[type[BaseException], ...]] = (ConnectionError,)
+    error_rules: ClassVar[tuple[ErrorRule, ...]] = (ErrorRule(ConnectionError, transient=True, message=None),)
     scripts: ClassVar[dict[str, Script]] = {}
     built: ClassVar[list[ScriptedQueueType]] = []
 

@@ -18,12 +18,12 @@ from typing import Any
 import falcon.testing
 import pytest
 
+from hippo_aws.testing import TEST_KEY
 from hippo_core.api import create_app
 from hippo_core.config import Config
 from hippo_core.errors import ValidationFailed
 from hippo_core.launch import task_environment
 from hippo_core.queues import QueueService
-from hippo_core.testing.aws import TEST_KEY
 from hippo_core.testing.polling import data_of, finish, poll_now, state_of, stored_queue, tasks_of
 from hippo_core.testing.ports import free_port
 

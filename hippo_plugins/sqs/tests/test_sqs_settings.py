@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from hippo_aws.testing import CREDENTIAL_PAIR_CASES
 from hippo_core.errors import ValidationFailed
 from hippo_core.registry import QueueTypeRegistry
-from hippo_core.testing.aws import CREDENTIAL_PAIR_CASES
 from hippo_core.testing.plugin_settings import assert_schema_conventions
 from hippo_core.validation import check, complete
 from hippo_sqs import SqsQueueType

@@ -10,10 +10,10 @@ import redis
 from jsonschema import Draft202012Validator
 
 from hippo_core.errors import ValidationFailed
-from hippo_core.queuetype import QueueTypeError
+from hippo_core.queuetype import QueueTypeError, TransientError
 from hippo_core.testing.ports import free_port
 from hippo_core.validation import validate as validate_schema
-from hippo_redisq import RedisQueueType
+from hippo_redis import RedisQueueType
 
 DEFAULTS = {"host": "localhost", "port": 6379, "db": 0, "username": "", "password": ""}
 
@@ -81,13 +81,16 @@ def test_validate(overrides, errors):
     assert RedisQueueType.validate(settings) == errors
 
 
-def test_unreachable_server_is_a_transient_error(make_queue):
-    queue = make_queue(port=free_port())
+def test_unreachable_server_is_a_transient_error_naming_it(make_queue):
+    port = free_port()
+    queue = make_queue(port=port)
 
-    with pytest.raises(redis.ConnectionError) as caught:
+    with pytest.raises(TransientError, match="ConnectionError") as caught:
         queue.poll(1, None)
 
     assert queue.is_transient(caught.value)
+    assert str(caught.value).startswith(f"redis://127.0.0.1:{port}/5: ")
+    assert isinstance(caught.value.__cause__, redis.ConnectionError)
 
 
 @pytest.fixture

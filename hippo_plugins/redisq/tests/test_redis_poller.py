@@ -21,7 +21,7 @@ from hippo_core.launch import task_environment
 from hippo_core.queues import QueueService
 from hippo_core.testing.polling import data_of, poll_now, state_of, stored_queue, tasks_of
 from hippo_core.testing.ports import free_port
-from hippo_redisq import processing_list_name
+from hippo_redis import processing_list_name
 
 DEFINITION = {
     "cmd": 'make-thumbnail "$HIPPO_DATA"',
