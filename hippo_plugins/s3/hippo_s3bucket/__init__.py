@@ -58,7 +58,8 @@ curl -X POST http://localhost:8080/queues/ -H 'Content-Type: application/json' -
     "type": "s3bucket", "name": "scans",
     "s3bucket": {"bucket_name": "example-scans", "prefix": "incoming/",
                  "earliest_unix_tstamp": 1714521600, "awsregion": "eu-west-1",
-                 "awskey": "AKIA...", "awssecret": "..."}
+                 "awskey": "AKIAIOSFODNN7EXAMPLE",
+                 "awssecret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
   }
 }'
 ```

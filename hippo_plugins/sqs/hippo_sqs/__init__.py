@@ -40,7 +40,9 @@ curl -X POST http://localhost:8080/queues/ -H 'Content-Type: application/json' -
   "queue": {
     "type": "sqs", "name": "thumbnails",
     "sqs": {"queuename": "thumbnail-requests", "awsregion": "eu-west-1",
-            "awskey": "AKIA...", "awssecret": "...", "visibility_timeout": 600}
+            "awskey": "AKIAIOSFODNN7EXAMPLE",
+            "awssecret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "visibility_timeout": 600}
   }
 }'
 ```
