@@ -16,7 +16,7 @@ from hippo_core.constraints import constraint_problems
 from hippo_core.errors import FieldError, UnknownQueueType, ValidationFailed
 from hippo_core.records import Document
 from hippo_core.registry import QueueTypeRegistry
-from hippo_core.validation import check, complete, strip_read_only
+from hippo_core.validation import check, complete, oversized, strip_read_only
 
 # The fields of a queue that every task it creates inherits.
 DEFINITION_FIELDS = tuple(schemas.load("definition")["properties"])
@@ -37,10 +37,18 @@ def _require_object(body: Any) -> None:
         raise ValidationFailed([FieldError("$", "the body must be a JSON object")])
 
 
+def _refuse_oversized(schema: Document, body: Document) -> None:
+    """Refuse arrays, maps and strings over the schema's bounds before validating what they hold."""
+    too_big = oversized(schema, body)
+    if too_big:
+        raise ValidationFailed(too_big)
+
+
 def validate_task(body: Any) -> Document:
     """A one-off task body, validated, with defaults filled."""
     _require_object(body)
     schema = schemas.load("task")
+    _refuse_oversized(schema, body)
     doc = strip_read_only(schema, copy.deepcopy(body))
     errors = check(schema, doc) + _constraint_errors(doc)
     if errors:
@@ -76,6 +84,7 @@ def validate_queue(body: Any, registry: QueueTypeRegistry) -> Document:
     type_name = block.get("type") if isinstance(block, dict) else None
     type_name = type_name if isinstance(type_name, str) and type_name else None
     schema = queue_schema(registry, type_name)
+    _refuse_oversized(schema, body)
     doc = strip_read_only(schema, copy.deepcopy(body))
     if isinstance(doc.get("queue"), dict) and type_name is not None and type_name not in doc["queue"]:
         # Every setting of some queue types has a default (cron): allow the block to be omitted.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import falcon
 
-from hippo_core.api import errors
+from hippo_core.api import errors, untrusted
+from hippo_core.api.auth import AuthSettings, Guard
 from hippo_core.api.body import BodyLimit
 from hippo_core.api.health import HealthResource, ReadyResource
 from hippo_core.api.logs import LogsResource
@@ -30,12 +31,15 @@ def create_app(
 
     ``backend`` (built, never started: :func:`hippo_core.compose.api_app`) checks task
     definitions for what it could not run and reads task logs; without one, nothing
-    backend-specific is checked and no task has logs.
+    backend-specific is checked and no task has logs. Who may call it: ``[auth]``
+    (:mod:`hippo_core.api.auth`); without tokens, anyone on this machine.
     """
-    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes)])
+    guard = Guard(config.section(AuthSettings))
+    app = falcon.App(middleware=[guard, BodyLimit(config.max_body_bytes)])
     # /queues and /queues/ are the same route.
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
+    untrusted.install(app)
 
     queues = QueueService(store, registry, backend)
     tasks = TaskService(store, backend)

@@ -8,6 +8,8 @@ import falcon
 
 import hippo_core
 from hippo_core import schemas
+from hippo_core.api import auth
+from hippo_core.api.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.taskstate import State
 
@@ -51,11 +53,15 @@ def _listing(item: str) -> dict[str, Any]:
 
 
 PAGING = [
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {
+        "name": "offset",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+    },
     {
         "name": "limit",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
     },
 ]
 
@@ -256,7 +262,8 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
             }
         },
     }
-    return {
+    return auth.document(
+        {
         "openapi": "3.1.0",
         "info": {
             "title": "Hippo",
@@ -266,7 +273,8 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {"schemas": components},
-    }
+        }
+    )
 
 
 class OpenAPIResource:
