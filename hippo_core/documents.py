@@ -14,6 +14,7 @@ from hippo_core import schemas, secrets
 from hippo_core.backend import Backend
 from hippo_core.constraints import constraint_problems
 from hippo_core.errors import FieldError, UnknownQueueType, ValidationFailed
+from hippo_core.policy import Policy
 from hippo_core.records import Document
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.validation import check, complete, oversized, strip_read_only
@@ -132,11 +133,26 @@ def settings_path(type_name: str, path: str) -> str:
     return base + path if path[0] in ".[" else f"{base}.{path}"
 
 
-def refuse_unrunnable(backend: Backend | None, definition: Document) -> None:
-    """Raise ValidationFailed listing what ``backend`` could never run in ``definition``."""
+def refuse_unrunnable(backend: Backend | None, definition: Document, policy: Policy | None = None) -> None:
+    """Raise ValidationFailed listing what ``backend`` could never run in ``definition``,
+    and what the ``[policy]`` refuses in it."""
     problems = backend.validate(definition) if backend is not None else []
+    if policy is not None:
+        problems = problems + policy.task_problems(definition)
     if problems:
         raise ValidationFailed(problems)
+
+
+def refuse_forbidden_source(registry: QueueTypeRegistry, document: Document, policy: Policy | None) -> None:
+    """Raise ValidationFailed naming each place the queue's settings point that the policy refuses."""
+    if policy is None:
+        return
+    type_name = document["queue"]["type"]
+    qt = registry.get(type_name)
+    settings = document["queue"][type_name]
+    problems = policy.source_problems(qt.source_endpoints(settings))
+    if problems:
+        raise ValidationFailed([FieldError(settings_path(type_name, name), why) for name, why in problems])
 
 
 def task_definition_of(queue: Mapping[str, Any]) -> Document:

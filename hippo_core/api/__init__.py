@@ -15,6 +15,8 @@ from hippo_core.api.queuetypes import QueueTypesResource
 from hippo_core.api.tasks import TaskResource, TasksResource
 from hippo_core.backend import Backend
 from hippo_core.config import Config
+from hippo_core.crypto import Sealer
+from hippo_core.policy import Policy
 from hippo_core.queues import QueueService
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
@@ -41,8 +43,9 @@ def create_app(
     errors.install(app)
     untrusted.install(app)
 
-    queues = QueueService(store, registry, backend)
-    tasks = TaskService(store, backend)
+    policy = Policy.from_config(config)
+    queues = QueueService(store, registry, backend, sealer=Sealer.configured(config), policy=policy)
+    tasks = TaskService(store, backend, policy=policy)
     app.add_route("/queues", QueuesResource(queues))
     queue = QueueResource(queues)
     app.add_route("/queues/{queue_id:uuid}", queue)

@@ -196,7 +196,9 @@ class Guard:
         else:
             self._refuse_cross_site(req)
 
-    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any, params: Any) -> None:
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: Any
+    ) -> None:
         if _is_open(req.path):
             return
         template = req.uri_template or req.path
@@ -260,9 +262,7 @@ def _unauthorized(invalid: bool) -> falcon.HTTPUnauthorized:
     challenge = f'{REALM}, error="invalid_token"' if invalid else REALM
     return falcon.HTTPUnauthorized(
         title="Authentication required",
-        description=(
-            "That token is not valid here. " if invalid else "This route needs a token. "
-        )
+        description=("That token is not valid here. " if invalid else "This route needs a token. ")
         + "Send Authorization: Bearer <token> with an admin token (HIPPO_ADMIN_TOKEN) or a read "
         "token (HIPPO_READ_TOKEN); `hippo up` prints where its admin token is.",
         challenges=[challenge],

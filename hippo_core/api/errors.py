@@ -59,7 +59,9 @@ def _validation_failed(
     # Messages never quote a secret (see hippo_core.documents), so they are safe to log;
     # only as many as the answer lists, clipped, so a hostile body makes no huge log line.
     shown, more = untrusted.listed(exc.errors)
-    summary = "; ".join(f"{e['path']}: {e['message']}" for e in shown) + (f"; and {more} more" if more else "")
+    summary = "; ".join(f"{e['path']}: {e['message']}" for e in shown) + (
+        f"; and {more} more" if more else ""
+    )
     log.info("%s %s rejected: %s", req.method, untrusted.clip(req.path), summary)
     raise InvalidBody(exc.errors)
 

@@ -264,15 +264,15 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
     }
     return auth.document(
         {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Hippo",
-            "version": hippo_core.__version__,
-            "description": "Eat work items off queues and run each as a Docker task on Apache Mesos. "
-            "Every route answers with or without its trailing slash.",
-        },
-        "paths": paths,
-        "components": {"schemas": components},
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Hippo",
+                "version": hippo_core.__version__,
+                "description": "Eat work items off queues and run each as a Docker task on Apache Mesos. "
+                "Every route answers with or without its trailing slash.",
+            },
+            "paths": paths,
+            "components": {"schemas": components},
         }
     )
 

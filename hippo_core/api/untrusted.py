@@ -56,7 +56,9 @@ def problems(doc: Any) -> tuple[list[FieldError], int]:
         value, path, depth = stack.pop()
         if isinstance(value, str):
             if _bad_text(value):
-                found.append(FieldError(path, "is not Unicode text (it holds a lone surrogate such as \\ud800)"))
+                found.append(
+                    FieldError(path, "is not Unicode text (it holds a lone surrogate such as \\ud800)")
+                )
             continue
         if not isinstance(value, dict | list):
             continue
@@ -67,7 +69,9 @@ def problems(doc: Any) -> tuple[list[FieldError], int]:
             for key, item in value.items():
                 step = _step(path, key)
                 if _bad_text(key):
-                    found.append(FieldError(step, "this name is not Unicode text (it holds a lone surrogate)"))
+                    found.append(
+                        FieldError(step, "this name is not Unicode text (it holds a lone surrogate)")
+                    )
                 stack.append((item, step, depth + 1))
         else:
             stack.extend((item, _step(path, n), depth + 1) for n, item in enumerate(value))
