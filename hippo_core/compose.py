@@ -22,8 +22,8 @@ from hippo_core.backends.loader import backend_class, installed_backends
 from hippo_core.config import Config, load_config
 from hippo_core.crypto import Sealer, SecretsSettings
 from hippo_core.errors import StoreUnavailable
-from hippo_core.poller import Poller
 from hippo_core.policy import Policy, PolicySettings
+from hippo_core.poller import Poller
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.settings import Settings
 from hippo_core.store import Store

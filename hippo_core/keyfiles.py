@@ -17,6 +17,13 @@ import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hippo_core.api.auth import AuthSettings
+from hippo_core.crypto import SecretsSettings, new_key
+
+if TYPE_CHECKING:
+    from hippo_core.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +66,24 @@ def read_or_create(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def up_credentials(config: Config, data_dir: Path) -> tuple[Config, Path | None]:
+    """``config`` with an admin token and a secret key, from the settings or ``data_dir``.
+
+    Returns the file the admin token was read from, or ``None`` when the settings gave one.
+    """
+    token_file = None
+    if not config.section(AuthSettings).admin_tokens:
+        token_file = data_dir / ADMIN_TOKEN_FILE
+        token, made = read_or_create(token_file, new_token)
+        if made:
+            log.info("made an admin token in %s", token_file)
+        config = config.with_table("auth", admin_tokens=(token,))
+    if not config.section(SecretsSettings).key:
+        key_file = data_dir / SECRET_KEY_FILE
+        key, made = read_or_create(key_file, new_key)
+        if made:
+            log.info("made the key that seals secrets at rest in %s; keep it with the data", key_file)
+        config = config.with_table("secrets", key=key)
+    return config, token_file

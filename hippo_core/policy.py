@@ -210,7 +210,8 @@ class Policy:
             problems.append(
                 FieldError(
                     "$.container.docker.network",
-                    f"network {network} is not in [policy] allowed_networks ({', '.join(s.allowed_networks)})",
+                    f"network {network} is not in [policy] allowed_networks "
+                    f"({', '.join(s.allowed_networks)})",
                 )
             )
         for name, limit in (("cpus", s.max_cpus), ("mem", s.max_mem), ("max_concurrent", s.max_concurrent)):
@@ -229,12 +230,10 @@ class Policy:
         """
         problems = []
         for endpoint in endpoints:
-            if endpoint.path is not None:
-                if why := self._path_problem(endpoint.path, resolve):
-                    problems.append((endpoint.setting, why))
-            if endpoint.host is not None:
-                if why := self._host_problem(endpoint, resolve):
-                    problems.append((endpoint.setting, why))
+            if endpoint.path is not None and (why := self._path_problem(endpoint.path, resolve)):
+                problems.append((endpoint.setting, why))
+            if endpoint.host is not None and (why := self._host_problem(endpoint, resolve)):
+                problems.append((endpoint.setting, why))
         return problems
 
     def _path_problem(self, path: str, resolve: bool) -> str | None:
@@ -316,7 +315,8 @@ def _entries(values: Iterable[str], setting_name: str) -> list[Network | str]:
         except ValueError:
             if "/" in value or " " in value:
                 raise ValueError(
-                    f"invalid settings: [policy] {setting_name}: {value!r} is neither a network nor a host name"
+                    f"invalid settings: [policy] {setting_name}: {value!r} is neither a network nor "
+                    "a host name"
                 ) from None
             entries.append(value.rstrip("."))
     return entries
@@ -331,3 +331,35 @@ def _covers(entry: Network | str, host: str, addresses: list[Address]) -> bool:
         a.version == 6 and a.ipv4_mapped is not None and entry.version == 4 and a.ipv4_mapped in entry
         for a in addresses
     )
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The user the local backend runs a plain-process task as."""
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+
+
+def run_as(settings: PolicySettings) -> RunAs | None:
+    """Whom ``run_as_user`` says tasks run as, when Hippo runs as root; ``None`` to run as Hippo.
+
+    Raises ``LookupError`` naming the setting when that user does not exist here.
+    """
+    name = settings.run_as_user.strip()
+    if not name or os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+    except KeyError:
+        raise LookupError(
+            f"[policy] run_as_user names {name!r}, which is no user on this machine; create it, or set "
+            "another (an empty value runs tasks as root)"
+        ) from None
+    if entry.pw_uid == 0:
+        return None
+    return RunAs(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)

@@ -149,6 +149,8 @@ def _attempts_have_attributes(record: dict[str, Any]) -> dict[str, Any]:
 
 # UPGRADES[kind][n] turns a record of format n into format n + 1.
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 def _unchanged(record: dict[str, Any]) -> dict[str, Any]:
     return record
 

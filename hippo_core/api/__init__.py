@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from hippo_core.api import errors, untrusted
@@ -37,7 +39,8 @@ def create_app(
     (:mod:`hippo_core.api.auth`); without tokens, anyone on this machine.
     """
     guard = Guard(config.section(AuthSettings))
-    app = falcon.App(middleware=[guard, BodyLimit(config.max_body_bytes)])
+    middleware: list[Any] = [guard, BodyLimit(config.max_body_bytes)]
+    app = falcon.App(middleware=middleware)
     # /queues and /queues/ are the same route.
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)

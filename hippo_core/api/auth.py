@@ -300,7 +300,7 @@ def document(spec: dict[str, Any]) -> dict[str, Any]:
     }
     spec["security"] = [{SCHEME: []}]
     for path, operations in spec["paths"].items():
-        for method, operation in operations.items():
+        for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
