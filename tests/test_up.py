@@ -39,13 +39,19 @@ class Up:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    @property
+    def auth(self) -> dict[str, str]:
+        """The admin token ``hippo up`` made in its data directory, as a request header."""
+        token = (self.data_dir / "admin-token").read_text().strip()
+        return {"Authorization": f"Bearer {token}"}
+
     def get(self, path: str, **params: Any) -> Any:
-        resp = requests.get(f"{self.url}{path}", params=params, timeout=10)
+        resp = requests.get(f"{self.url}{path}", params=params, headers=self.auth, timeout=10)
         assert resp.status_code == 200, f"GET {path}: {resp.status_code} {resp.text}"
         return resp.json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        resp = requests.post(f"{self.url}{path}", json=body, timeout=10)
+        resp = requests.post(f"{self.url}{path}", json=body, headers=self.auth, timeout=10)
         assert resp.status_code == 201, f"POST {path}: {resp.status_code} {resp.text}"
         return resp.json()
 
@@ -190,6 +196,9 @@ def test_a_one_off_task_runs_and_its_output_is_readable(hippo_up):
     up = hippo_up()
     banner = wait_for("the banner", lambda: "Hippo is up" in up.log() and up.log(), up)
     assert f"Hippo is up: {up.url}/" in banner and f"curl -s -X POST {up.url}/tasks/" in banner
+    assert f"export HIPPO_TOKEN=$(cat {up.data_dir / 'admin-token'})" in banner
+    assert up.auth["Authorization"].split()[1] not in up.log(), "the token itself is never printed"
+    assert requests.get(f"{up.url}/tasks/", timeout=10).status_code == 401
 
     up.post(
         "/tasks/", {"id": "hello", "cmd": "echo hello from Hippo; echo to-stderr >&2", "container": BUSYBOX}
