@@ -104,7 +104,11 @@ def test_the_sqlquery_password_does_not_follow_a_new_query() -> None:
     new = {**old, "conn_string": "postgresql://app:********@db/x"}
     secrets.keep_masked(schema, new, old)
     assert new["conn_string"] == old["conn_string"], "the same query keeps the password"
-    new = {**old, "conn_string": "postgresql://app:********@db/x", "query": "SELECT pg_read_file('/etc/hostname')"}
+    new = {
+        **old,
+        "conn_string": "postgresql://app:********@db/x",
+        "query": "SELECT pg_read_file('/etc/hostname')",
+    }
     secrets.keep_masked(schema, new, old)
     assert secrets.masked_paths(schema, new) == ["$.conn_string"], "a new query needs the password again"
 

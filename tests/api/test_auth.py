@@ -128,7 +128,9 @@ def test_host_names(store, registry, error_of, tokens, allowed, host, answered) 
         ({}, False),
     ],
 )
-def test_without_tokens_cross_site_requests_are_refused(client, error_of, task_body, headers, refused) -> None:
+def test_without_tokens_cross_site_requests_are_refused(
+    client, error_of, task_body, headers, refused
+) -> None:
     resp = client.simulate_post("/tasks/", json=task_body(), headers=headers)
     if refused:
         error_of(resp, 403)
@@ -171,7 +173,10 @@ def test_where_the_api_may_listen(settings, host, refused) -> None:
     [
         (AuthSettings(admin_tokens=("short",)), "token 1 has 5 characters"),
         (AuthSettings(read_tokens=(ADMIN_TOKEN, "x" * 15)), "token 2 has 15 characters"),
-        (AuthSettings(admin_tokens=(ADMIN_TOKEN,), read_tokens=(ADMIN_TOKEN,)), "both an admin token and a read"),
+        (
+            AuthSettings(admin_tokens=(ADMIN_TOKEN,), read_tokens=(ADMIN_TOKEN,)),
+            "both an admin token and a read",
+        ),
     ],
 )
 def test_weak_or_confused_tokens_stop_hippo(settings, problem) -> None:

@@ -160,5 +160,7 @@ def test_with_tokens_every_route_but_the_open_ones_needs_one(hippo_api) -> None:
     ok = requests.get(f"{api.url}/tasks/", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert ok.status_code == 200
     # Any Host is fine with tokens (behind a balancer), unless allowed_hosts says otherwise.
-    assert requests.get(f"{api.url}/healthz", headers={"Host": "hippo.example"}, timeout=10).status_code == 200
+    assert (
+        requests.get(f"{api.url}/healthz", headers={"Host": "hippo.example"}, timeout=10).status_code == 200
+    )
     assert token not in api.log()
