@@ -213,7 +213,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                     task_id,
                     {"name": "force", "in": "query", "schema": {"type": "boolean", "default": False}},
                 ],
-                "responses": {"204": {"description": "Deleted"}, **_errors(404, 409, 503)},
+                "responses": {"204": {"description": "Deleted"}, **_errors(400, 404, 409, 503)},
             },
         },
         "/tasks/{task_id}/kill/": {"get": kill, "post": kill},
