@@ -14,7 +14,9 @@ third party's own). It declares:
 - ``error_rules``: what the errors of its source's client library mean, as a table of
   :class:`ErrorRule` (transient and worth retrying soon, or for the user to fix).
 
-and implements ``poll(limit, cursor)`` and, when the source needs it, ``ack(items)``.
+and implements ``poll(limit, cursor)`` and, when the source needs it, ``ack(items)``;
+``source_endpoints(settings)`` says which hosts, ports and files its settings point at,
+for the source policy (:mod:`hippo_core.policy`).
 
 Errors: whatever ``poll`` or ``ack`` raises is looked up in ``error_rules`` (first
 match wins) and raised again as :class:`TransientError` (the class in
@@ -75,6 +77,23 @@ class PollResult:
 
     items: list[Item] = field(default_factory=list)
     cursor: JSON = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A place a queue's settings make the poller reach: a server, or a file on the worker host.
+
+    ``setting`` names the setting it comes from (``conn_string``), for messages. ``host``
+    and ``port`` a network server (``port`` ``None`` when unknown); ``database`` what the
+    server holds the source in when that decides what is read (a Redis db number);
+    ``path`` a local file the poller opens (a SQLite database).
+    """
+
+    setting: str
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    path: str | None = None
 
 
 class QueueTypeError(Exception):
@@ -244,6 +263,17 @@ class QueueType:
         cursor. Default: ``None`` (a cursor that stays valid whatever the settings).
         """
         return None
+
+    @classmethod
+    def source_endpoints(cls, settings: dict[str, Any]) -> list[Endpoint]:
+        """Where these settings make the poller reach: each host, port and local file.
+
+        Hippo checks them against the ``[policy]`` (:mod:`hippo_core.policy`) when a queue is
+        created or changed, and again before each poll. Leave out endpoints no setting
+        controls (AWS' own). Called with validated settings; must not contact the source.
+        Default: none, so a queue type that does not say is not checked.
+        """
+        return []
 
     def poll(self, limit: int, cursor: JSON) -> PollResult:
         """Return new items (``limit`` >= 1) and the cursor after them.

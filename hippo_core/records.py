@@ -14,6 +14,13 @@ Formats:
 1. Before records were versioned (no ``format`` key).
 2. Every attempt carries ``attributes`` (the agent attributes it was placed on; ``{}``
    before launch), so an attempt has one shape.
+3. A queue's secret settings are sealed (``hippo-sealed:v1:...``, :mod:`hippo_core.crypto`)
+   when Hippo has a key. The bump keeps an older Hippo, which would hand the sealed text
+   to its queue type as a password, from reading them. Sealing needs the queue type's
+   schema and the key, which the store knows nothing of: records of formats 1 and 2
+   read with their secrets in clear (the services take a clear secret as it is), and
+   every ``hippo api``, ``worker`` and ``up`` seals what it finds in clear at start
+   (:func:`hippo_core.crypto.seal_stored`), writing them in this format.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Any, NotRequired, TypedDict
 
 from hippo_core.errors import HippoError
 
-FORMAT = 2
+FORMAT = 3
 FORMAT_KEY = "format"
 
 # JSON values as stored (definitions, settings, cursors are free-form JSON).
@@ -142,10 +149,17 @@ def _attempts_have_attributes(record: dict[str, Any]) -> dict[str, Any]:
 
 # UPGRADES[kind][n] turns a record of format n into format n + 1.
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _unchanged(record: dict[str, Any]) -> dict[str, Any]:
+    return record
+
+
 UPGRADES: dict[str, dict[int, Upgrade]] = {
-    "task": {1: _attempts_have_attributes},
-    "queue": {1: lambda record: record},
-    "queue_state": {1: lambda record: record},
+    "task": {1: _attempts_have_attributes, 2: _unchanged},
+    # 2 -> 3: secrets in clear stay so until sealed at start (see format 3 above).
+    "queue": {1: _unchanged, 2: _unchanged},
+    "queue_state": {1: _unchanged, 2: _unchanged},
 }
 
 

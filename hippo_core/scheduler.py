@@ -24,6 +24,7 @@ from hippo_core.errors import NotFound
 from hippo_core.events import Event
 from hippo_core.launch import LABEL_FAMILY, LABEL_QUEUE, LABEL_TASK, task_launch
 from hippo_core.placement import Capacity, Launch, PendingTask, plan
+from hippo_core.policy import Policy
 from hippo_core.records import Task
 from hippo_core.store import Store
 from hippo_core.taskstate import ACTIVE_STATES, State
@@ -39,9 +40,12 @@ class Scheduler:
         refuse_seconds: float = 5.0,
         batch: int = 500,
         scan_limit: int = 5000,
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.backend = backend
+        # The [policy] rules for tasks, checked again before launch (None: none).
+        self.policy = policy
         self.refuse_seconds = refuse_seconds
         self.batch = batch
         self.scan_limit = scan_limit
@@ -134,10 +138,17 @@ class Scheduler:
         Checked again here although the API checked it: the task may predate a rule.
         """
         problems = self.backend.validate(task)
+        if self.policy is not None:
+            problems = problems + self.policy.task_problems(task)
         if not problems:
             return True
         message = "; ".join(f"{p.path}: {p.message}" for p in problems)
-        log.warning("task %s cannot run on the %s backend: %s", task["mesos_id"], self.backend.name, message)
+        log.warning(
+            "task %s cannot run on the %s backend or under the policy: %s",
+            task["mesos_id"],
+            self.backend.name,
+            message,
+        )
         with contextlib.suppress(NotFound):
             states.apply_event(
                 self.store.update_task, task["mesos_id"], lambda t: states.refuse_invalid(t, message)

@@ -21,6 +21,7 @@ from hippo_core.config import Config
 from hippo_core.errors import StoreUnavailable
 from hippo_core.events import Event
 from hippo_core.leader import Lease
+from hippo_core.policy import Policy
 from hippo_core.scheduler import Scheduler
 from hippo_core.store import Store
 from hippo_core.tracker import Tracker
@@ -57,7 +58,9 @@ class Term:
         self.on_error = on_error
         self.leading = leading
         self.active = True
-        self.scheduler = Scheduler(store, backend, refuse_seconds=config.refuse_seconds)
+        self.scheduler = Scheduler(
+            store, backend, refuse_seconds=config.refuse_seconds, policy=Policy.from_config(config)
+        )
         self.tracker = Tracker(store, backend, unreachable_timeout=config.unreachable_timeout)
         self._unsaved_framework_id: str | None = None
 

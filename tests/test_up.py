@@ -39,13 +39,19 @@ class Up:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    @property
+    def auth(self) -> dict[str, str]:
+        """The admin token ``hippo up`` made in its data directory, as a request header."""
+        token = (self.data_dir / "admin-token").read_text().strip()
+        return {"Authorization": f"Bearer {token}"}
+
     def get(self, path: str, **params: Any) -> Any:
-        resp = requests.get(f"{self.url}{path}", params=params, timeout=10)
+        resp = requests.get(f"{self.url}{path}", params=params, headers=self.auth, timeout=10)
         assert resp.status_code == 200, f"GET {path}: {resp.status_code} {resp.text}"
         return resp.json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        resp = requests.post(f"{self.url}{path}", json=body, timeout=10)
+        resp = requests.post(f"{self.url}{path}", json=body, headers=self.auth, timeout=10)
         assert resp.status_code == 201, f"POST {path}: {resp.status_code} {resp.text}"
         return resp.json()
 
@@ -190,6 +196,9 @@ def test_a_one_off_task_runs_and_its_output_is_readable(hippo_up):
     up = hippo_up()
     banner = wait_for("the banner", lambda: "Hippo is up" in up.log() and up.log(), up)
     assert f"Hippo is up: {up.url}/" in banner and f"curl -s -X POST {up.url}/tasks/" in banner
+    assert f"export HIPPO_TOKEN=$(cat {up.data_dir / 'admin-token'})" in banner
+    assert up.auth["Authorization"].split()[1] not in up.log(), "the token itself is never printed"
+    assert requests.get(f"{up.url}/tasks/", timeout=10).status_code == 401
 
     up.post(
         "/tasks/", {"id": "hello", "cmd": "echo hello from Hippo; echo to-stderr >&2", "container": BUSYBOX}
@@ -346,3 +355,53 @@ def test_a_port_in_use_stops_hippo_up_with_a_clear_message_and_nothing_left(hipp
         assert up.process.wait(WAIT) == 2, up.log()
     assert f"cannot listen on 127.0.0.1:{port}" in up.log()
     assert redis_servers_in(up.data_dir / "redis") == []
+
+
+def test_no_secret_a_run_used_is_left_in_clear_in_any_file_or_log(hippo_up, redis_server, redis_client):
+    """Grep everything a run wrote (the AOF, Redis' log, task files, hippo up's output) for each secret."""
+    queue_password = "queue-pw-6c1e9a7f3b"
+    up = hippo_up()
+    token = up.auth["Authorization"].split()[1]
+    key = (up.data_dir / "secret.key").read_text().strip()
+    queue = up.post(
+        "/queues/",
+        {
+            "cmd": "echo polled",
+            "container": BUSYBOX,
+            "queue": {
+                "type": "redis",
+                "name": "secretive",
+                "frequency_seconds": 1,
+                "redis": {
+                    "host": "127.0.0.1",
+                    "port": redis_server.port,
+                    "name": "none",
+                    "password": queue_password,
+                },
+            },
+        },
+    )
+    wait_for("a poll", lambda: up.get(f"/queues/{queue['id']}/")["queue"]["last_run_tstamp"], up)
+    up.post("/tasks/", {"id": "env", "cmd": "echo done", "container": BUSYBOX})
+    up.wait_task("env", ("FINISHED",))
+    assert up.ctrl_c() == 0, up.log()
+
+    own_files = {up.data_dir / "admin-token": token, up.data_dir / "secret.key": key}
+    written = [p for p in up.data_dir.rglob("*") if p.is_file()] + [up.log_path]
+    aof = [p for p in written if p.name.startswith("appendonly")]
+    assert any(b"hippo-sealed:v1:" in p.read_bytes() for p in aof), "the queue's password is stored, sealed"
+    for path in written:
+        data = path.read_bytes()
+        for secret in (queue_password, token, key):
+            if own_files.get(path) == secret:
+                continue
+            assert secret.encode() not in data, f"{secret[:6]}... in clear in {path}"
+        holds_secrets = path in own_files or "redis" in path.parts or path.name in ("stdout", "stderr")
+        if holds_secrets:
+            assert path.stat().st_mode & 0o077 == 0, (
+                f"{path} is readable by others ({oct(path.stat().st_mode)})"
+            )
+    assert (up.data_dir.stat().st_mode & 0o777) == 0o700
+    for name in ("stdout", "stderr"):
+        for output in (up.data_dir / "tasks").rglob(name):
+            assert output.stat().st_mode & 0o777 == 0o600

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
-from hippo_core.api import errors
+from hippo_core.api import errors, untrusted
+from hippo_core.api.auth import AuthSettings, Guard
 from hippo_core.api.body import BodyLimit
 from hippo_core.api.health import HealthResource, ReadyResource
 from hippo_core.api.logs import LogsResource
@@ -14,6 +17,8 @@ from hippo_core.api.queuetypes import QueueTypesResource
 from hippo_core.api.tasks import TaskResource, TasksResource
 from hippo_core.backend import Backend
 from hippo_core.config import Config
+from hippo_core.crypto import Sealer
+from hippo_core.policy import Policy
 from hippo_core.queues import QueueService
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
@@ -30,15 +35,20 @@ def create_app(
 
     ``backend`` (built, never started: :func:`hippo_core.compose.api_app`) checks task
     definitions for what it could not run and reads task logs; without one, nothing
-    backend-specific is checked and no task has logs.
+    backend-specific is checked and no task has logs. Who may call it: ``[auth]``
+    (:mod:`hippo_core.api.auth`); without tokens, anyone on this machine.
     """
-    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes)])
+    guard = Guard(config.section(AuthSettings))
+    middleware: list[Any] = [guard, BodyLimit(config.max_body_bytes)]
+    app = falcon.App(middleware=middleware)
     # /queues and /queues/ are the same route.
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
+    untrusted.install(app)
 
-    queues = QueueService(store, registry, backend)
-    tasks = TaskService(store, backend)
+    policy = Policy.from_config(config)
+    queues = QueueService(store, registry, backend, sealer=Sealer.configured(config), policy=policy)
+    tasks = TaskService(store, backend, policy=policy)
     app.add_route("/queues", QueuesResource(queues))
     queue = QueueResource(queues)
     app.add_route("/queues/{queue_id:uuid}", queue)

@@ -8,6 +8,8 @@ import falcon
 
 import hippo_core
 from hippo_core import schemas
+from hippo_core.api import auth
+from hippo_core.api.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.taskstate import State
 
@@ -51,11 +53,15 @@ def _listing(item: str) -> dict[str, Any]:
 
 
 PAGING = [
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {
+        "name": "offset",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+    },
     {
         "name": "limit",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
     },
 ]
 
@@ -207,7 +213,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                     task_id,
                     {"name": "force", "in": "query", "schema": {"type": "boolean", "default": False}},
                 ],
-                "responses": {"204": {"description": "Deleted"}, **_errors(404, 409, 503)},
+                "responses": {"204": {"description": "Deleted"}, **_errors(400, 404, 409, 503)},
             },
         },
         "/tasks/{task_id}/kill/": {"get": kill, "post": kill},
@@ -256,17 +262,19 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
             }
         },
     }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Hippo",
-            "version": hippo_core.__version__,
-            "description": "Eat work items off queues and run each as a Docker task on Apache Mesos. "
-            "Every route answers with or without its trailing slash.",
-        },
-        "paths": paths,
-        "components": {"schemas": components},
-    }
+    return auth.document(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Hippo",
+                "version": hippo_core.__version__,
+                "description": "Eat work items off queues and run each as a Docker task on Apache Mesos. "
+                "Every route answers with or without its trailing slash.",
+            },
+            "paths": paths,
+            "components": {"schemas": components},
+        }
+    )
 
 
 class OpenAPIResource:

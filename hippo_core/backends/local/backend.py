@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ from hippo_core.backends.local.process import TaskProcess, plain_command
 from hippo_core.backends.local.settings import LocalSettings
 from hippo_core.backoff import Backoff
 from hippo_core.config import Config
+from hippo_core.errors import FieldError
+from hippo_core.policy import PolicySettings, RunAs, run_as
 from hippo_core.taskstate import MesosState
 
 log = logging.getLogger(__name__)
@@ -90,8 +93,11 @@ class LocalBackend(Backend):
         kill_grace_seconds: float = 5.0,
         retry_seconds: float = 1.0,
         keep_ended: int = 10000,
+        run_as_user: str = "",
     ) -> None:
         self.logs = LogStore(data_dir)
+        # [policy] run_as_user: plain-process tasks run as that user when Hippo is root.
+        self.run_as_user = run_as_user
         self.cpus = float(cpus) if cpus is not None else machine.cpu_count()
         self.mem = float(mem) if mem is not None else machine.memory_mb()
         if self.cpus <= 0 or self.mem <= 0:
@@ -122,7 +128,24 @@ class LocalBackend(Backend):
     def from_config(cls, config: Config) -> LocalBackend:
         """The backend for Hippo's settings: ``data_dir`` and the ``[local]`` table."""
         settings = config.section(LocalSettings)
-        return cls(config.data_dir, cpus=settings.cpus, mem=settings.mem)
+        run_as_user = config.section(PolicySettings).run_as_user
+        return cls(config.data_dir, cpus=settings.cpus, mem=settings.mem, run_as_user=run_as_user)
+
+    def validate(self, definition: Mapping[str, Any]) -> list[FieldError]:
+        """Refuse a family id this backend could keep no files for (``a..b``): it could never run."""
+        family = definition.get("id")
+        if isinstance(family, str) and family:
+            try:
+                self.logs.sandbox(f"{family}.{uuid.UUID(int=0)}")
+            except ValueError:
+                return [
+                    FieldError(
+                        "$.id",
+                        "the local backend keeps each attempt's files in a directory named after it, "
+                        "which this id cannot name (no '..', no leading '.' or '-')",
+                    )
+                ]
+        return []
 
     # -- what the API asks outside a term ---------------------------------------------------
 
@@ -305,6 +328,7 @@ class LocalBackend(Backend):
         launch = task.launch
         warning = None
         run = None
+        user = None
         try:
             sandbox = self.logs.create(launch.task_id)
         except (OSError, ValueError) as exc:
@@ -323,12 +347,13 @@ class LocalBackend(Backend):
                 argv, env, warning = plain_command(launch, self.shell)
                 name = None
                 self.logs.write_warning(launch.task_id, warning)
-        except (OSError, ValueError) as exc:
+                user = self._run_as(sandbox, env)
+        except (OSError, ValueError, LookupError) as exc:
             self._remove_env_file(launch.task_id, run)
             self._finish(task, launch_failed(f"could not prepare the task: {exc}"))
             return
         try:
-            ending = self._start_and_wait(task, argv, env, sandbox, name, warning)
+            ending = self._start_and_wait(task, argv, env, sandbox, name, warning, user)
         finally:
             self._remove_env_file(launch.task_id, run)
         self._finish(task, ending)
@@ -341,6 +366,7 @@ class LocalBackend(Backend):
         sandbox: Path,
         name: str | None,
         warning: str | None,
+        user: RunAs | None = None,
     ) -> Ending:
         """Start the task's process unless it was killed meanwhile, and wait for it: how it ended."""
         with self._lock:
@@ -348,7 +374,7 @@ class LocalBackend(Backend):
                 return KILLED_BEFORE_START
             self._update(task, MesosState.TASK_STARTING, message=warning)
         try:
-            process = TaskProcess.spawn(argv, env, sandbox, docker_name=name)
+            process = TaskProcess.spawn(argv, env, sandbox, docker_name=name, user=user)
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             return launch_failed(f"could not start {argv[0]}: {exc}")
         with self._lock:
@@ -363,6 +389,15 @@ class LocalBackend(Backend):
         if escalation is not None:
             escalation.cancel()
         return exited(code, task.kill_requested, bool(self.docker))
+
+    def _run_as(self, sandbox: Path, env: dict[str, str]) -> RunAs | None:
+        """The user a plain-process task runs as (``[policy] run_as_user`` when Hippo is root),
+        given its directory and its own HOME and USER; ``None``: as Hippo."""
+        user = run_as(PolicySettings(run_as_user=self.run_as_user))
+        if user is not None:
+            os.chown(sandbox, user.uid, user.gid)
+            env.update(HOME=str(sandbox), USER=user.name, LOGNAME=user.name)
+        return user
 
     def _remove_env_file(self, task_id: str, run: docker_cli.DockerRun | None) -> None:
         """The task's variables stay on disk no longer than docker needs them."""

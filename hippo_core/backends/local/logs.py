@@ -45,7 +45,8 @@ class LogStore:
     def create(self, attempt_id: str) -> Path:
         """The attempt's directory, made if needed (``OSError`` if it cannot be)."""
         path = self.sandbox(attempt_id)
-        path.mkdir(parents=True, exist_ok=True)
+        # Only Hippo (and the task's user, see [policy] run_as_user) may read a task's files.
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
 
     def write_warning(self, attempt_id: str, text: str) -> None:

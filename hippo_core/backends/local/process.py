@@ -19,8 +19,10 @@ import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from hippo_core.backend import TaskLaunch
+from hippo_core.policy import RunAs
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,11 @@ def plain_command(launch: TaskLaunch, shell: str = "/bin/sh") -> tuple[list[str]
     return [shell, "-c", launch.cmd], env, warning
 
 
+def _private(path: Path) -> BinaryIO:
+    """``path`` opened for appending, readable by Hippo's user only (a task's output may hold secrets)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600), "ab")
+
+
 class TaskProcess:
     def __init__(self, popen: subprocess.Popen[bytes], docker_name: str | None = None) -> None:
         self.popen = popen
@@ -57,13 +64,15 @@ class TaskProcess:
         env: Mapping[str, str],
         cwd: Path,
         docker_name: str | None = None,
+        user: RunAs | None = None,
     ) -> TaskProcess:
-        """Start ``argv`` in ``cwd`` with stdout/stderr appended to files there.
+        """Start ``argv`` in ``cwd`` with stdout/stderr appended to files there (mode 0600),
+        as ``user`` when given.
 
         Raises ``OSError`` (or ``ValueError`` for an environment Unix cannot carry)
         when the process cannot be started.
         """
-        with open(cwd / "stdout", "ab") as out, open(cwd / "stderr", "ab") as err:
+        with _private(cwd / "stdout") as out, _private(cwd / "stderr") as err:
             popen = subprocess.Popen(
                 list(argv),
                 cwd=cwd,
@@ -73,6 +82,9 @@ class TaskProcess:
                 stderr=err,
                 start_new_session=True,
                 close_fds=True,
+                user=user.uid if user is not None else None,
+                group=user.gid if user is not None else None,
+                extra_groups=[] if user is not None else None,
             )
         return cls(popen, docker_name)
 

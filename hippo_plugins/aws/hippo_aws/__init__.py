@@ -16,12 +16,13 @@ hippo-aws registers no queue type: it is installed as a dependency of those that
 
 from hippo_aws.client import make_client
 from hippo_aws.errors import code_in, error_code, error_rules, http_status
-from hippo_aws.settings import credential_pair_errors, endpoint_errors, settings_errors
+from hippo_aws.settings import credential_pair_errors, endpoint_errors, endpoints, settings_errors
 
 __all__ = [
     "code_in",
     "credential_pair_errors",
     "endpoint_errors",
+    "endpoints",
     "error_code",
     "error_rules",
     "http_status",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from hippo_core.queuetype import Endpoint
+
 _NEITHER = "set both, or neither to use the standard AWS credential chain"
 
 
@@ -51,3 +53,16 @@ def credential_pair_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:
 def settings_errors(settings: dict[str, Any]) -> list[tuple[str, str]]:
     """Every problem with the AWS settings of a queue: the credential pair, then the endpoint."""
     return credential_pair_errors(settings) + endpoint_errors(settings.get("endpoint_url"))
+
+
+def endpoints(settings: dict[str, Any]) -> list[Endpoint]:
+    """Where an AWS queue type's settings point, for the source policy: its ``endpoint_url``.
+
+    AWS itself (no ``endpoint_url``) is left out: no setting decides which host that is.
+    """
+    endpoint = settings.get("endpoint_url")
+    if endpoint is None or endpoint_errors(endpoint):
+        return []
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return [Endpoint("endpoint_url", host=parts.hostname, port=port)]

@@ -54,7 +54,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from hippo_core.queuetype import ErrorRule, Item, PollResult, QueueType
+from hippo_core.queuetype import Endpoint, ErrorRule, Item, PollResult, QueueType
 
 __all__ = ["RedisQueueType", "processing_list_name"]
 
@@ -104,6 +104,10 @@ class RedisQueueType(QueueType):
         if settings.get("username") and not settings.get("password"):
             return [("$.password", "an ACL username needs its password")]
         return []
+
+    @classmethod
+    def source_endpoints(cls, settings: dict[str, Any]) -> list[Endpoint]:
+        return [Endpoint("host", host=settings["host"], port=settings["port"], database=str(settings["db"]))]
 
     def source_name(self) -> str:
         return f"redis://{self.settings['host']}:{self.settings['port']}/{self.settings['db']}"

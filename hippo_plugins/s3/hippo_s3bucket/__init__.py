@@ -77,7 +77,16 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 
 import hippo_aws
-from hippo_core.queuetype import JSON, ErrorRule, Item, PollResult, QueueType, QueueTypeError, TransientError
+from hippo_core.queuetype import (
+    JSON,
+    Endpoint,
+    ErrorRule,
+    Item,
+    PollResult,
+    QueueType,
+    QueueTypeError,
+    TransientError,
+)
 
 __all__ = ["Position", "S3BucketQueueType", "S3TransientError"]
 
@@ -197,6 +206,10 @@ class S3BucketQueueType(QueueType):
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
         return hippo_aws.settings_errors(settings)
+
+    @classmethod
+    def source_endpoints(cls, settings: dict[str, Any]) -> list[Endpoint]:
+        return hippo_aws.endpoints(settings)
 
     def source_name(self) -> str:
         return f"S3 bucket {self.settings['bucket_name']!r} in {self.settings['awsregion']}"

@@ -11,7 +11,16 @@ from sqlalchemy.engine import URL, RowMapping
 from sqlalchemy.sql import quoted_name
 from sqlalchemy.types import NullType
 
-from hippo_core.queuetype import JSON, ErrorRule, Item, PollResult, QueueType, QueueTypeError, TransientError
+from hippo_core.queuetype import (
+    JSON,
+    Endpoint,
+    ErrorRule,
+    Item,
+    PollResult,
+    QueueType,
+    QueueTypeError,
+    TransientError,
+)
 from hippo_sqlquery import urls
 from hippo_sqlquery.deadlines import READ_MARGIN, statement_deadline
 from hippo_sqlquery.errors import ERROR_RULES, DatabaseUnavailable
@@ -121,6 +130,16 @@ class SqlQueryQueueType(QueueType):
             "query": normalized_query(settings["query"]),
             "filter_field": settings["filter_field"],
         }
+
+    @classmethod
+    def source_endpoints(cls, settings: dict[str, Any]) -> list[Endpoint]:
+        try:
+            host, port, path = urls.endpoint(settings["conn_string"])
+        except ValueError:
+            return []  # validate() refuses it
+        if path is not None:
+            return [Endpoint("conn_string", path=path)]
+        return [Endpoint("conn_string", host=host, port=port)]
 
     def source_name(self) -> str:
         return urls.shown(self.url)

@@ -57,7 +57,15 @@ from typing import Any, ClassVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 import hippo_aws
-from hippo_core.queuetype import ErrorRule, Item, PollResult, QueueType, QueueTypeError, TransientError
+from hippo_core.queuetype import (
+    Endpoint,
+    ErrorRule,
+    Item,
+    PollResult,
+    QueueType,
+    QueueTypeError,
+    TransientError,
+)
 
 __all__ = ["SqsQueueType", "SqsTransientError"]
 
@@ -103,6 +111,10 @@ class SqsQueueType(QueueType):
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
         return hippo_aws.settings_errors(settings)
+
+    @classmethod
+    def source_endpoints(cls, settings: dict[str, Any]) -> list[Endpoint]:
+        return hippo_aws.endpoints(settings)
 
     def source_name(self) -> str:
         return f"SQS queue {self.settings['queuename']!r} in {self.settings['awsregion']}"
