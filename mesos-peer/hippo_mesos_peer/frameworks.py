@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hippo_mesos_peer.clock import Timer
-from hippo_mesos_peer.rules import id_error
 from hippo_mesos_peer.protocol import (
     event_error,
     event_heartbeat,
@@ -26,6 +25,7 @@ from hippo_mesos_peer.protocol import (
     master_info,
     recordio,
 )
+from hippo_mesos_peer.rules import id_error
 
 END = object()  # close the stream the way the master does: final chunk
 ABORT = object()  # break the connection: no final chunk
