@@ -51,6 +51,8 @@ def backend_factory(config: Config) -> Callable[[], Backend]:
 def api_app(config: Config, store: Store, registry: QueueTypeRegistry | None = None) -> falcon.App:
     """The API, with a backend of its own (never started) for validation and logs."""
     backend = backend_class(config.backend).from_config(config)
+    # Finding an attempt's output may need the framework id the leading worker registered as.
+    backend.use_framework_id(store.framework_id)
     return create_app(config, store, registry or QueueTypeRegistry(), backend)
 
 

@@ -91,6 +91,7 @@ class MesosSchedulerDriver:
         self._leader_url: str | None = None
         self._master_index = 0
         self._suppressed_roles: set[str] = set()
+        self._sent_suppressed: frozenset[str] = frozenset()
         self._live = False  # SUBSCRIBED arrived on the current stream
         self._error: str | None = None
         self._subscribed = threading.Event()
@@ -157,6 +158,13 @@ class MesosSchedulerDriver:
     @property
     def subscribed(self) -> bool:
         return self._subscribed.is_set()
+
+    @property
+    def suppressed_roles(self) -> frozenset[str]:
+        """Roles the master holds offers back for, as far as what was sent says: those the
+        live subscription carried in ``suppressed_roles``, then each SUPPRESS and REVIVE since."""
+        with self._lock:
+            return frozenset(self._suppressed_roles)
 
     @property
     def error_message(self) -> str | None:
@@ -333,6 +341,7 @@ class MesosSchedulerDriver:
         with self._lock:
             framework_id = self._framework_id
             suppressed = sorted(self._suppressed_roles)
+            self._sent_suppressed = frozenset(suppressed)
         framework_info = dict(self._framework_info)
         subscribe_call: dict[str, Any] = {"framework_info": framework_info}
         if suppressed:
@@ -410,6 +419,8 @@ class MesosSchedulerDriver:
             self._stream_id = stream.stream_id
             self._leader_url = stream.url
             self._live = True
+            # The master took the subscription with exactly the roles it carried suppressed.
+            self._suppressed_roles = set(self._sent_suppressed)
         self._backoff.reset()
         self._subscribed.set()
         log.info("subscribed to Mesos at %s as framework %s", stream.url, framework_id)
