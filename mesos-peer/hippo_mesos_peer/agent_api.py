@@ -70,6 +70,7 @@ class AgentApiMixin:
         query = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
         with self.lock:
             agent = self.agents[agent_id]
+            self.agent_requests.append((agent.hostname, method, target))
             try:
                 return self._agent_route(agent, method, parts.path, query)
             except CallRejected as rejected:

@@ -213,6 +213,12 @@ class MesosMasterPeer:
             return list(self._master.responses)
 
     @property
+    def agent_requests(self) -> list[tuple[str, str, str]]:
+        """(agent hostname, method, path and query) of every request to an agent's own API."""
+        with self._master.lock:
+            return list(self._master.agent_requests)
+
+    @property
     def sent(self) -> list[tuple[str, dict[str, Any]]]:
         """(framework id, event) of every event written to a subscription stream."""
         with self._master.lock:
@@ -343,6 +349,13 @@ class MesosMasterPeer:
     def heal_agent(self, hostname_or_id: str) -> None:
         with self._master.lock:
             self._master.heal_agent(hostname_or_id)
+
+    def silence_agent(self, hostname_or_id: str) -> None:
+        """The agent's own HTTP API stops answering (connections are refused) while the master
+        still lists it and its tasks go on: a hung agent process, a firewall in between."""
+        with self._master.lock:
+            agent_id = self._master.find_agent(hostname_or_id).agent_id
+        self._stop_agent(agent_id)
 
     def add_agent(self, agent: SimAgent) -> AgentRecord:
         with self._master.lock:

@@ -82,6 +82,7 @@ class MasterState:
         self.refused_launches: list[tuple[str, str, str, str]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.responses: list[tuple[str, int, str]] = []
+        self.agent_requests: list[tuple[str, str, str]] = []
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.notes: list[str] = []
         self.rules: list[tuple[TaskPredicate, Behavior]] = []
