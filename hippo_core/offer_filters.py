@@ -76,8 +76,9 @@ def could_use(
 class FilterWatch:
     """Whether refuse filters Hippo set may be holding offers back, and from which work.
 
-    ``weighed`` names the pending tasks the latest offer round looked at; a pending
-    task outside it, while a filter may last, is new work the filters may hide.
+    ``weighed`` names the tasks the latest offer round looked at and left pending; a
+    pending task outside it (new, a retry, one launched and back), while a filter may
+    last, is work the filters may hide.
     """
 
     def __init__(self) -> None:

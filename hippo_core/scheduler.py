@@ -23,6 +23,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterable
 
 from hippo_core import events, states
 from hippo_core.backend import Backend, BackendError, NotConnected, Offer
@@ -73,13 +74,12 @@ class Scheduler:
             self._decline([o.id for o in offers], 1.0, "reconciling")
             return
         tasks, waiting = self._candidates()
-        with self._lock:
-            self._filters.round_weighed([*(t["mesos_id"] for t in tasks), *waiting])
         by_id = {t["mesos_id"]: t for t in tasks}
         # Tasks held back by their family's max_concurrent could use these offers as soon as a
         # slot frees; constrained ones among them are left out (their placements are not read).
         skipped = [self._pending_task(t) for t, _ in waiting.values() if not t.get("constraints")]
         if not tasks:
+            self._weighed(waiting)
             self._decline_leftovers(offers, plan(offers, [], {}, {}), skipped, {}, "nothing to launch")
             self._note_waiting(waiting)
             self.sync_offers_wanted()
@@ -90,6 +90,7 @@ class Scheduler:
         placed = {f: self._placements(f) if f in constrained else [] for f in families}
         pending = [self._pending_task(t) for t in tasks]
         result = plan(offers, pending, placed, active, self.capacity)
+        self._weighed([*result.waiting, *waiting])
         unplaced = [p for p in pending if p.task_id in result.waiting] + skipped
         offers_by_id = {o.id: o for o in offers}
         left = leftovers(offers, result)
@@ -99,6 +100,12 @@ class Scheduler:
         self._decline_leftovers(offers, result, unplaced, placed, "not needed")
         waiting.update({tid: (by_id[tid], reason) for tid, reason in result.waiting.items()})
         self._note_waiting(waiting)
+
+    def _weighed(self, still_pending: Iterable[str]) -> None:
+        """Tasks this round looked at and left pending: not new work for a REVIVE. (One it
+        launches is new again if it comes back: a retry, a launch never sent.)"""
+        with self._lock:
+            self._filters.round_weighed(still_pending)
 
     @staticmethod
     def _pending_task(task: Task) -> PendingTask:
