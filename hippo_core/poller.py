@@ -13,8 +13,8 @@ One poll of a queue, in order:
    A crash between 3 and 4 re-delivers the items in flight (a re-run), never loses one.
 
 A source that fails is marked on the queue (``last_error``, scrubbed of secrets) and
-backed off exponentially (transient errors from one second, others from the queue's
-frequency), never stops the worker or other queues. Queues are polled on a thread
+backed off exponentially with jitter (transient errors from one second, others from the
+queue's frequency), never stops the worker or other queues. Queues are polled on a thread
 pool, so one slow source delays no other (as long as fewer sources than ``threads``
 are slow at once).
 
@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from hippo_core import events, secrets, states
+from hippo_core.backoff import Backoff
 from hippo_core.documents import queue_schema, task_definition_of
 from hippo_core.errors import StoreUnavailable
 from hippo_core.events import Event
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 900.0
 TRANSIENT_BASE = 1.0
 PERMANENT_BASE = 30.0
+# Share of a backoff taken off at random, so the queues of one failing source spread out.
+BACKOFF_JITTER = 0.2
 
 
 @dataclass
@@ -61,11 +64,6 @@ class Custody:
 
 def batches(items: list[Item], size: int) -> list[list[Item]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def backoff(errors: int, base: float) -> float:
-    """Seconds to wait after the ``errors``-th consecutive failure (1, 2, 4, ... capped)."""
-    return min(MAX_BACKOFF, base * 2 ** max(0, errors - 1))
 
 
 class Poller:
@@ -333,9 +331,8 @@ class Poller:
         # Read afresh: after a failed ack the stored state already holds the new cursor.
         state = self.store.get_queue_states([queue["id"]])[0]
         errors = int(state.get("consecutive_errors") or 0) + 1
-        delay = backoff(
-            errors, TRANSIENT_BASE if transient else max(PERMANENT_BASE, queue["queue"]["frequency_seconds"])
-        )
+        base = TRANSIENT_BASE if transient else max(PERMANENT_BASE, queue["queue"]["frequency_seconds"])
+        delay = Backoff(base, max(base, MAX_BACKOFF), jitter=BACKOFF_JITTER).delay(errors)
         schema = queue_schema(self.registry, queue["queue"]["type"])
         message = secrets.scrub(f"{type(exc).__name__}: {exc}", secrets.secret_values(schema, queue))
         kind = "transient" if transient else "permanent"

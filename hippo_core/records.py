@@ -52,13 +52,9 @@ class Attempt(TypedDict):
     reported_state: NotRequired[str]  # what Mesos said of it after Hippo had ended it
 
 
-class Task(TypedDict):
-    """A task: its definition (``cmd``, ``container``, ...) and where it is."""
+class Definition(TypedDict):
+    """What a task runs (``schemas/definition.json``): a task has one, and a queue gives one to its tasks."""
 
-    id: str  # the family
-    mesos_id: str
-    queue_id: str | None
-    data: str
     cmd: str
     cpus: float
     mem: float
@@ -67,6 +63,15 @@ class Task(TypedDict):
     constraints: list[list[str]]
     task_retries: int
     system_retries: int
+
+
+class Task(Definition):
+    """A task: its definition and where it is."""
+
+    id: str  # the family
+    mesos_id: str
+    queue_id: str | None
+    data: str
     max_concurrent: int
     state: str  # a State
     mesos_state: str
@@ -97,18 +102,10 @@ class QueueBlock(TypedDict):
     frequency_seconds: float
 
 
-class Queue(TypedDict):
+class Queue(Definition):
     """A queue: the definition its tasks run, and the ``queue`` block."""
 
     id: str
-    cmd: str
-    cpus: float
-    mem: float
-    container: dict[str, JSON]
-    env: dict[str, str]
-    constraints: list[list[str]]
-    task_retries: int
-    system_retries: int
     queue: QueueBlock
     created_at: float
     updated_at: float

@@ -1,13 +1,13 @@
 """pytest fixtures for Hippo and its plugins; loaded automatically with ``hippo-core``.
 
 Servers, each started once per session. ``redis-server`` comes with hippo-core; a test
-needing ``moto_server`` or a database server that is missing is skipped with the reason
-(failed instead when ``HIPPO_TEST_REQUIRE_SERVERS=1``):
+needing a database server that is missing is skipped with the reason (failed instead
+when ``HIPPO_TEST_REQUIRE_SERVERS=1``). ``moto_server`` and the other fixtures of AWS
+queue types come with ``hippo-aws`` (:mod:`hippo_aws.testing.pytest_plugin`).
 
 - ``redis_server`` (session): a private ``redis-server`` on a free port.
 - ``redis_url`` (function): its URL, with the database flushed before each test.
 - ``redis_client`` (function): a ``redis.Redis`` on it (``decode_responses=True``).
-- ``moto_server`` (session): a private ``moto_server`` (needs ``moto[server]``).
 - ``postgresql_url``, ``mariadb_url`` (session): SQLAlchemy URLs of throw-away databases
   (:mod:`hippo_core.testing.sql_servers`; needs ``sqlalchemy`` and the drivers).
 
@@ -30,15 +30,14 @@ A queue type on its own:
 - ``hippo_instances`` (function): ``hippo_instances(QueueTypeClass, settings, queue_id=None)``
   builds an instance from settings as given (checked and filled by nothing), closed
   after the test. :mod:`hippo_core.testing.plugin_settings` fills settings first.
-- ``no_ambient_aws_credentials`` (function): boto3's standard credential chain emptied
-  (no variables, no files, no instance metadata) for the test.
+
+The suites of :mod:`hippo_core.testing.suites` are built on these fixtures.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -51,13 +50,11 @@ from hippo_core.queuetype import QueueType
 from hippo_core.redis_server import RedisClient, RedisServer
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
-from hippo_core.testing import aws
-from hippo_core.testing.moto_server import MotoServer
 
 Q = TypeVar("Q", bound=QueueType)
 
 # Before any test imports it: its failing checks then show their values, as in a test module.
-pytest.register_assert_rewrite("hippo_core.testing.plugin_settings")
+pytest.register_assert_rewrite("hippo_core.testing.plugin_settings", "hippo_core.testing.suites")
 
 
 @pytest.fixture(scope="session")
@@ -82,15 +79,6 @@ def redis_client(redis_server: RedisServer, redis_url: str) -> Iterator[RedisCli
         yield client
     finally:
         client.close()
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    server = aws.start_moto_server()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -162,8 +150,3 @@ def hippo_instances() -> Iterator[Callable[..., Any]]:
     yield make
     for instance in built:
         instance.close()
-
-
-@pytest.fixture
-def no_ambient_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    aws.clear_ambient_credentials(monkeypatch, tmp_path)
