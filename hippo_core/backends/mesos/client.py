@@ -302,7 +302,7 @@ class MesosSchedulerDriver:
             try:
                 stream = self._open_stream()
             except MesosCallError as exc:
-                self._fail(f"Mesos refused the subscription: {exc}")
+                self._fail(f"Mesos refused the subscription: {exc}{self._refusal_hint(exc)}")
                 return
             except MesosConnectionError as exc:
                 delay = self._backoff.next()
@@ -319,6 +319,16 @@ class MesosSchedulerDriver:
             delay = self._backoff.next()
             log.warning("lost the Mesos subscription (%s); subscribing again in %.1fs", reason, delay)
             self._stopping.wait(delay)
+
+    def _refusal_hint(self, exc: MesosCallError) -> str:
+        if exc.status != 401:
+            return ""
+        if self._auth is None:
+            return (
+                "; the master requires HTTP authentication: set [mesos] principal and secret "
+                "(HIPPO_MESOS_PRINCIPAL, HIPPO_MESOS_SECRET)"
+            )
+        return "; the master did not accept the principal and secret Hippo sent"
 
     def _open_stream(self) -> EventStream:
         with self._lock:

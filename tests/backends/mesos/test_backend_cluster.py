@@ -63,29 +63,28 @@ def start() -> Iterator[Callable[..., tuple[MesosBackend, Callbacks]]]:
         backend.stop()
 
 
-# (what it proves, principal, secret, subscribed)
+# (what it proves, principal, secret, how the refusal ends, or None when subscribed)
 AUTH = [
-    ("the right credentials", "hippo", "s3cret", True),
-    ("a wrong secret", "hippo", "guess", False),
-    ("a principal alone sends no credentials", "hippo", None, False),
-    ("no credentials at all", None, None, False),
+    ("the right credentials", "hippo", "s3cret", None),
+    ("a wrong secret", "hippo", "guess", "did not accept the principal and secret Hippo sent"),
+    ("a principal alone sends no credentials", "hippo", None, "set [mesos] principal and secret"),
+    ("no credentials at all", None, None, "set [mesos] principal and secret"),
 ]
 
 
-@pytest.mark.parametrize(
-    ("principal", "secret", "subscribed"), [c[1:] for c in AUTH], ids=[c[0] for c in AUTH]
-)
-def test_http_basic_authentication_to_the_master(start, wait_until, principal, secret, subscribed) -> None:
+@pytest.mark.parametrize(("principal", "secret", "hint"), [c[1:] for c in AUTH], ids=[c[0] for c in AUTH])
+def test_http_basic_authentication_to_the_master(start, wait_until, principal, secret, hint) -> None:
     with MesosMasterPeer(agents=[SimAgent("agent1")], credentials={"hippo": "s3cret"}, **FAST) as peer:
         backend, callbacks = start([peer.url], principal=principal, secret=secret)
 
-        if subscribed:
+        if hint is None:
             wait_until(lambda: callbacks.of("registered"), what="registered")
             backend.revive()  # calls carry the credentials too
             assert [status for call, status, _ in peer.responses if call == "REVIVE"] == [202]
         else:
             (message,) = wait_until(lambda: callbacks.of("error"), what="the refusal")
             assert "refused SUBSCRIBE: HTTP 401: 401 Unauthorized." in message
+            assert hint in message
             assert peer.frameworks == {}
 
 
