@@ -72,7 +72,7 @@ class SandboxReader:
         self._timeout = timeout
 
     def size(self, agent_url: str, path: str) -> int:
-        offset, _ = decode_chunk(self._files_read(agent_url, path, -1, None))
+        offset, _ = self._chunk(agent_url, path, -1, None)
         return offset
 
     def read_from(self, agent_url: str, path: str, offset: int, end: int | None = None) -> bytes:
@@ -80,7 +80,7 @@ class SandboxReader:
         data = bytearray()
         while end is None or offset < end:
             length = CHUNK_BYTES if end is None else min(CHUNK_BYTES, end - offset)
-            _, chunk = decode_chunk(self._files_read(agent_url, path, offset, length))
+            _, chunk = self._chunk(agent_url, path, offset, length)
             if not chunk:
                 break  # the end of the file (it may have shrunk meanwhile)
             data += chunk
@@ -101,7 +101,22 @@ class SandboxReader:
                 f"the agent at {agent_url} answered /state with HTTP {response.status_code}: "
                 f"{response.text.strip()[:200] or response.reason}"
             )
-        return dict(response.json())
+        try:
+            return dict(response.json())
+        except (ValueError, TypeError) as exc:
+            raise LogsUnavailable(
+                f"the agent at {agent_url} answered /state with no JSON object: {exc}"
+            ) from exc
+
+    def _chunk(self, agent_url: str, path: str, offset: int, length: int | None) -> tuple[int, bytes]:
+        body = self._files_read(agent_url, path, offset, length)
+        try:
+            return decode_chunk(body)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise LogsUnavailable(
+                f"the agent at {agent_url} answered /files/read for {path} with no files API answer: "
+                f"{body[:200]!r}"
+            ) from exc
 
     def _files_read(self, agent_url: str, path: str, offset: int, length: int | None) -> bytes:
         params: dict[str, Any] = {"path": path, "offset": offset}
