@@ -13,7 +13,7 @@ this by withholding the acknowledgement).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -176,6 +176,15 @@ class Backend(ABC):
     def revive(self) -> None:
         """Send offers again, clearing refuse filters: work has arrived."""
 
+    def offers_suppressed(self) -> bool:
+        """Whether offers are held back now by what this backend last told the cluster.
+
+        Asked right after ``registered``: a resubscription may carry an earlier SUPPRESS
+        into the new subscription (Mesos' ``suppressed_roles``), and then no offer comes
+        until the scheduler revives. Default: offers flow after registration.
+        """
+        return False
+
     def validate(self, definition: Mapping[str, Any]) -> list[FieldError]:
         """What this backend could never run in a task definition (schema-valid, defaults filled).
 
@@ -185,14 +194,34 @@ class Backend(ABC):
         """
         return []
 
+    def use_framework_id(self, lookup: Callable[[], str | None]) -> None:
+        """For a backend built outside a term (the API's): how to learn the framework id the
+        leading worker registered as (``Store.framework_id``), which finding an attempt's
+        output may need. Default: not needed."""
+        return None
+
     def has_logs(self, attempt_id: str, agent_id: str | None) -> bool:
-        """Whether ``read_logs`` may find output of this attempt."""
+        """Whether ``read_logs`` may find output of this attempt (cheap: no remote calls)."""
         return False
 
     def read_logs(self, attempt_id: str, agent_id: str | None, tail: int | None = None) -> AttemptLogs | None:
         """What the attempt wrote (the last ``tail`` bytes of each stream), or ``None`` if this
-        backend has nothing of it. Default: no logs."""
+        backend has nothing of it. Raises :class:`LogsUnavailable` when it knows why output
+        that existed cannot be read (its agent is gone, its sandbox was removed, its agent
+        does not answer). Default: no logs."""
         return None
+
+
+class LogsUnavailable(Exception):
+    """An attempt's output cannot be read, and why, in words for the user.
+
+    ``transient``: it may be readable later (a host that did not answer), as opposed to
+    gone for good (its machine left the cluster, its files were removed).
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class BackendError(Exception):

@@ -61,6 +61,8 @@ def api_app(config: Config, store: Store, registry: QueueTypeRegistry | None = N
     backend = backend_class(config.backend).from_config(config)
     registry = registry or QueueTypeRegistry()
     seal_stored_secrets(config, store, registry)
+    # Finding an attempt's output may need the framework id the leading worker registered as.
+    backend.use_framework_id(store.framework_id)
     return create_app(config, store, registry, backend)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from hippo_core import events
-from hippo_core.backend import Backend, Offer, TaskStatus
+from hippo_core.backend import Backend, BackendError, Offer, TaskStatus
 from hippo_core.config import Config
 from hippo_core.errors import StoreUnavailable
 from hippo_core.events import Event
@@ -93,6 +93,10 @@ class Term:
             return
         try:
             self.scheduler.handle_offers(offers, trusted=self.tracker.trusted())
+        except BackendError as exc:
+            # The cluster refused an answer (a master failing over): it takes the offers back
+            # when it rescinds them, or forgets them with the failover.
+            log.warning("could not answer %d offer(s): %s", len(offers), exc)
         except Exception:
             # Offers not declined stay out of use until the master rescinds them.
             log.exception("could not use %d offer(s); declining them", len(offers))

@@ -10,14 +10,16 @@ family id for the family's newest task). Which attempt:
 ``?tail=BYTES`` returns only the last BYTES of each stream. A stream is cut to its last
 MiB either way; ``truncated`` says so and ``size`` is the whole file's. ``warning`` says
 when the task did not run as asked (e.g. its image was not used). 404 for an attempt
-whose backend has no logs of it (it has not started, or its backend cannot read them).
+whose backend has no logs of it (it has not started, or its backend cannot read them,
+or they are gone: the backend's message says why), 502 when the backend could not
+reach them now (the host that ran it did not answer).
 """
 
 from __future__ import annotations
 
 import falcon
 
-from hippo_core.backend import Backend
+from hippo_core.backend import Backend, LogsUnavailable
 from hippo_core.records import Attempt, Task
 from hippo_core.tasks import TaskService
 
@@ -32,11 +34,17 @@ class LogsResource:
         tail = req.get_param_as_int("tail", min_value=0)
         task = self.tasks.get(task_id)
         attempt = self._attempt(task, task_id, number)
-        logs = (
-            self.backend.read_logs(attempt["mesos_id"], attempt.get("agent_id"), tail=tail)
-            if self.backend is not None
-            else None
-        )
+        try:
+            logs = (
+                self.backend.read_logs(attempt["mesos_id"], attempt.get("agent_id"), tail=tail)
+                if self.backend is not None
+                else None
+            )
+        except LogsUnavailable as exc:
+            gone = f"attempt {attempt['n']} ({attempt['mesos_id']}) of task {task['mesos_id']}: {exc}"
+            if exc.transient:
+                raise falcon.HTTPBadGateway(title="Logs unreachable", description=gone) from exc
+            raise falcon.HTTPNotFound(title="Logs gone", description=gone) from exc
         if logs is None:
             raise falcon.HTTPNotFound(
                 title="No logs",

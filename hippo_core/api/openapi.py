@@ -31,6 +31,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         411: "Chunked body the server cannot bound; send Content-Length",
         413: "Body larger than max_body_bytes",
         415: "Body is not JSON",
+        502: "The host holding the logs did not answer; try again",
         503: "Redis unavailable",
     }
     return {str(c): _json(_ref("Error"), reasons[c]) for c in codes}
@@ -229,7 +230,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
         },
         "/tasks/{task_id}/logs/": {
             "get": {
-                "summary": "stdout and stderr of a task's attempt (tasks run by the local backend)",
+                "summary": "stdout and stderr of a task's attempt, read where it ran",
                 "parameters": [
                     task_id,
                     {
@@ -245,7 +246,10 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                         "description": "Only the last BYTES of each stream",
                     },
                 ],
-                "responses": {"200": _json(_logs_schema(), "The attempt's output"), **_errors(400, 404, 503)},
+                "responses": {
+                    "200": _json(_logs_schema(), "The attempt's output"),
+                    **_errors(400, 404, 502, 503),
+                },
             }
         },
         "/openapi.json": {
