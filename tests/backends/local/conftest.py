@@ -215,4 +215,4 @@ def start_backend(tmp_path: Path, recorder: Recorder) -> Iterator[Callable[..., 
 
     yield start
     for backend in started:
-        backend.stop()
+        backend.shutdown()
