@@ -13,41 +13,10 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from hippo_core.backends.local.attempts import AttemptRecord, AttemptRecords
-from hippo_core.backends.local.backend import LocalBackend
-from tests.backends.local.conftest import WAIT, Recorder
 
 
-@pytest.fixture
-def next_backend(tmp_path):
-    """``next_backend()``: a fresh backend and recorder on the same data directory, shut down after."""
-    started: list[LocalBackend] = []
-
-    def start() -> tuple[LocalBackend, Recorder]:
-        recorder = Recorder()
-        backend = LocalBackend(
-            tmp_path / "data",
-            cpus=2,
-            mem=1000,
-            docker=False,
-            hostname="testhost",
-            offer_interval=0.05,
-            kill_grace_seconds=1.0,
-            retry_seconds=0.05,
-        )
-        recorder.backend = backend
-        backend.start(recorder, "fw-test")
-        started.append(backend)
-        return backend, recorder
-
-    yield start
-    for backend in started:
-        backend.shutdown()
-
-
-def wait_until(what, check, timeout=WAIT):
+def wait_until(what, check, timeout=30.0):
     deadline = time.monotonic() + timeout
     while not (result := check()):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
