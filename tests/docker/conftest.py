@@ -86,6 +86,12 @@ def containers_of(docker_engine: DockerEngine) -> Callable[[Up], list[str]]:
 
 
 @pytest.fixture
+def left_behind(docker_engine: DockerEngine) -> Callable[[Up], None]:
+    """``left_behind(up)``: assert that nothing of that ``hippo up``'s tasks is left (within 30 s)."""
+    return lambda up: assert_nothing_left(docker_engine, up)
+
+
+@pytest.fixture
 def nothing_left(docker_engine: DockerEngine, docker_up: Up) -> Iterator[None]:
     """After the test, once its tasks have ended: nothing of them on the engine or on disk."""
     yield

@@ -1,0 +1,96 @@
+"""Containers outlive a crash of ``hippo up``, end with a clean stop, and none runs twice.
+
+Each task appends a line to a ledger on a volume when it starts, so the lines per
+task count the times it ran, whatever Hippo believes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hippo_core.testing.hippo_up import alive, runner_pids, wait_for
+
+pytestmark = pytest.mark.slow
+
+IMAGE = "busybox:latest"
+
+
+def ledger_task(ident: str, ledger_dir: Path, seconds: float) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "cmd": f'echo "$HIPPO_TASK_FAMILY $HIPPO_ATTEMPT" >> /ledger/runs; sleep {seconds}; echo done',
+        "container": {
+            "docker": {"image": IMAGE, "network": "NONE"},
+            "volumes": [{"containerPath": "/ledger", "hostPath": str(ledger_dir), "mode": "RW"}],
+        },
+    }
+
+
+def runs_per_task(ledger_dir: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    path = ledger_dir / "runs"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        counts[line.split()[0]] = counts.get(line.split()[0], 0) + 1
+    return counts
+
+
+def test_containers_outlive_a_sigkilled_hippo_up_and_none_runs_twice(
+    up_on_engine, containers_of, left_behind, tmp_path
+):
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    # A short lease: the next hippo up leads once the killed one's lease has lapsed.
+    env = {"HIPPO_LEADER_LEASE_SECONDS": "2"}
+    first = up_on_engine(env=env)
+    # One ends while no hippo up runs (collected from the engine), the others run on.
+    tasks = {"short": 1, "long-1": 8, "long-2": 8, "long-3": 8}
+    for ident, seconds in tasks.items():
+        first.post("/tasks/", ledger_task(ident, ledger, seconds))
+    attempts = {ident: first.wait_task(ident, ("RUNNING",))["attempts"][0]["mesos_id"] for ident in tasks}
+    assert sorted(containers_of(first)) == sorted(attempts.values())
+    runners = runner_pids(first.data_dir)
+
+    first.kill_9()
+    assert alive(runners) == runners, "the containers' runners died with hippo up"
+    wait_for("the short task to end unwatched", lambda: len(alive(runners)) == len(tasks) - 1)
+
+    second = up_on_engine(data_dir=first.data_dir, env=env)
+    for ident in tasks:
+        task = second.wait_task(ident, ("FINISHED", "FAILED", "KILLED"))
+        assert task["state"] == "FINISHED", task
+        assert len(task["attempts"]) == 1, task["attempts"]
+        assert second.get(f"/tasks/{ident}/logs/")["stdout"]["text"] == "done\n"
+    assert runs_per_task(ledger) == dict.fromkeys(tasks, 1)
+    assert "3 still running (adopted), 1 ended meanwhile" in second.log()
+    left_behind(second)
+    assert second.ctrl_c() == 0, second.log()
+
+
+def test_a_clean_stop_stops_and_removes_the_containers_and_the_next_start_says_so(
+    up_on_engine, containers_of, left_behind, tmp_path
+):
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    first = up_on_engine()
+    first.post("/tasks/", ledger_task("stopped", ledger, 300))
+    first.wait_task("stopped", ("RUNNING",))
+    assert len(containers_of(first)) == 1
+    assert first.ctrl_c() == 0, first.log()
+    assert runner_pids(first.data_dir) == []
+    left_behind(first)
+
+    second = up_on_engine(data_dir=first.data_dir)
+    task = wait_for(
+        "the second attempt",
+        lambda: task if len((task := second.get("/tasks/stopped/"))["attempts"]) == 2 else None,
+        second,
+    )
+    first_attempt = task["attempts"][0]
+    assert first_attempt["state"] == "TASK_KILLED"
+    assert "killed when Hippo stopped" in first_attempt["message"]
+    assert task["system_retries_used"] == 1
+    assert second.ctrl_c() == 0, second.log()
+    left_behind(second)
