@@ -225,8 +225,20 @@ class DockerEngine:
             self._remove_bridge(self.bridge)
             self.bridge = None
         if self.dir is not None:
+            # dockerd leaves a mount or two (its network namespace) that would keep the files.
+            for mount in sorted(_mounts_under(self.dir), key=len, reverse=True):
+                subprocess.run(["umount", "--lazy", mount], capture_output=True, check=False)
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+
+
+def _mounts_under(directory: Path) -> list[str]:
+    prefix = f"{directory}/"
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    return [fields[1] for line in lines if len(fields := line.split()) > 1 and fields[1].startswith(prefix)]
 
 
 def _static(path: str) -> bool:
