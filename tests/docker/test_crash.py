@@ -6,12 +6,14 @@ task count the times it ran, whatever Hippo believes.
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hippo_core.testing.hippo_up import alive, runner_pids, wait_for
+from hippo_core.testing.hippo_up import alive, left_alive, runner_pids, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -94,3 +96,43 @@ def test_a_clean_stop_stops_and_removes_the_containers_and_the_next_start_says_s
     assert task["system_retries_used"] == 1
     assert second.ctrl_c() == 0, second.log()
     left_behind(second)
+
+
+def test_a_container_whose_runner_died_too_is_attached_to_or_collected_from_the_engine(
+    up_on_engine, docker_engine, left_behind, tmp_path
+):
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    env = {"HIPPO_LEADER_LEASE_SECONDS": "2"}
+    first = up_on_engine(env=env)
+    first.post("/tasks/", ledger_task("attached", ledger, 8))
+    collected_cmd = 'echo "collected 1" >> /ledger/runs; sleep 2; exit 4'
+    first.post("/tasks/", {**ledger_task("collected", ledger, 0), "cmd": collected_cmd})
+    names = {
+        ident: first.wait_task(ident, ("RUNNING",))["attempts"][0]["mesos_id"]
+        for ident in ("attached", "collected")
+    }
+    runners = runner_pids(first.data_dir)
+    first.kill_9()
+    # The runners die too (killed by hand): only the engine knows how the containers fare.
+    for pid in runners:
+        os.kill(pid, signal.SIGKILL)
+    assert left_alive(runners) == []
+
+    def running(ident: str) -> str:
+        return docker_engine.client("inspect", "--format", "{{.State.Status}}", names[ident]).stdout.strip()
+
+    wait_for("the collected container to exit unwatched", lambda: running("collected") == "exited")
+    assert running("attached") == "running"
+
+    second = up_on_engine(data_dir=first.data_dir, env=env)
+    attached = second.wait_task("attached", ("FINISHED", "FAILED", "KILLED"))
+    assert attached["state"] == "FINISHED", attached
+    assert len(attached["attempts"]) == 1
+    assert second.get("/tasks/attached/logs/")["stdout"]["text"].endswith("done\n")
+    collected = second.wait_task("collected", ("FINISHED", "FAILED", "KILLED"))
+    assert (collected["state"], collected["attempts"][0]["message"]) == ("FAILED", "exit code 4")
+    assert len(collected["attempts"]) == 1
+    assert runs_per_task(ledger) == {"attached": 1, "collected": 1}
+    left_behind(second)
+    assert second.ctrl_c() == 0, second.log()

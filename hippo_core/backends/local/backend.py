@@ -333,12 +333,14 @@ class LocalBackend(Backend):
             )
             return "lost"
         sandbox = self.logs.sandbox(task.task_id)
+        # Its runner may have died before removing the env file: the new one removes it.
+        env_file = str(sandbox / docker_cli.ENV_FILE)
         orders = self._orders(
             task.task_id,
             sandbox,
             [],
             dict(os.environ),
-            {"client": client, "name": task.task_id, "create": None, "env_file": None, "adopt": True},
+            {"client": client, "name": task.task_id, "create": None, "env_file": env_file, "adopt": True},
         )
         try:
             runner = RunnerProcess.spawn(orders, self.records.path(task.task_id, "log"), self.python)

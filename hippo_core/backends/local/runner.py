@@ -368,14 +368,19 @@ class Runner:
                 return
             argv = [docker["client"], "start", "--attach", docker["name"]]
         else:
+            self.remove_env_file()
             state = self.container_state()
             if state is None:
                 self.finish("adopt", error=f"container {docker['name']} is gone")
                 return
-            if not state.get("Running"):
+            if state.get("Status") == "created":
+                # Created, never started (its runner died in between): it has not run yet.
+                argv = [docker["client"], "start", "--attach", docker["name"]]
+            elif not state.get("Running"):
                 self.collect(state, None, out, err)
                 return
-            argv = [docker["client"], "attach", "--no-stdin", "--sig-proxy=false", docker["name"]]
+            else:
+                argv = [docker["client"], "attach", "--no-stdin", "--sig-proxy=false", docker["name"]]
         docker["started"] = True
         try:
             code = self.supervise(argv, (out, err), main=True)
