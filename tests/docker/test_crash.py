@@ -20,10 +20,17 @@ pytestmark = pytest.mark.slow
 IMAGE = "busybox:latest"
 
 
-def ledger_task(ident: str, ledger_dir: Path, seconds: float) -> dict[str, Any]:
+def ledger_task(ident: str, ledger_dir: Path, seconds: float | None = None) -> dict[str, Any]:
+    """A task that writes one line to the ledger when it starts, then sleeps ``seconds``, or
+    (``None``) runs until the test creates ``release`` in the ledger directory (60 s at most)."""
+    wait = (
+        f"sleep {seconds}"
+        if seconds is not None
+        else "i=0; while [ ! -e /ledger/release ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done"
+    )
     return {
         "id": ident,
-        "cmd": f'echo "$HIPPO_TASK_FAMILY $HIPPO_ATTEMPT" >> /ledger/runs; sleep {seconds}; echo done',
+        "cmd": f'echo "$HIPPO_TASK_FAMILY $HIPPO_ATTEMPT" >> /ledger/runs; {wait}; echo done',
         "container": {
             "docker": {"image": IMAGE, "network": "NONE"},
             "volumes": [{"containerPath": "/ledger", "hostPath": str(ledger_dir), "mode": "RW"}],
@@ -48,7 +55,7 @@ def test_containers_outlive_a_sigkilled_hippo_up_and_none_runs_twice(
     env = {"HIPPO_LEADER_LEASE_SECONDS": "2"}
     first = up_on_engine(env=env)
     # One ends while no hippo up runs (collected from the engine), the others run on.
-    tasks = {"short": 1, "long-1": 8, "long-2": 8, "long-3": 8}
+    tasks = {"short": 1, "long-1": None, "long-2": None, "long-3": None}
     for ident, seconds in tasks.items():
         first.post("/tasks/", ledger_task(ident, ledger, seconds))
     attempts = {ident: first.wait_task(ident, ("RUNNING",))["attempts"][0]["mesos_id"] for ident in tasks}
@@ -60,13 +67,14 @@ def test_containers_outlive_a_sigkilled_hippo_up_and_none_runs_twice(
     wait_for("the short task to end unwatched", lambda: len(alive(runners)) == len(tasks) - 1)
 
     second = up_on_engine(data_dir=first.data_dir, env=env)
+    wait_for("the adoption", lambda: "3 still running (adopted), 1 ended meanwhile" in second.log(), second)
+    (ledger / "release").touch()
     for ident in tasks:
         task = second.wait_task(ident, ("FINISHED", "FAILED", "KILLED"))
         assert task["state"] == "FINISHED", task
         assert len(task["attempts"]) == 1, task["attempts"]
         assert second.get(f"/tasks/{ident}/logs/")["stdout"]["text"] == "done\n"
     assert runs_per_task(ledger) == dict.fromkeys(tasks, 1)
-    assert "3 still running (adopted), 1 ended meanwhile" in second.log()
     left_behind(second)
     assert second.ctrl_c() == 0, second.log()
 
@@ -77,7 +85,7 @@ def test_a_clean_stop_stops_and_removes_the_containers_and_the_next_start_says_s
     ledger = tmp_path / "ledger"
     ledger.mkdir()
     first = up_on_engine()
-    first.post("/tasks/", ledger_task("stopped", ledger, 300))
+    first.post("/tasks/", ledger_task("stopped", ledger))
     first.wait_task("stopped", ("RUNNING",))
     assert len(containers_of(first)) == 1
     assert first.ctrl_c() == 0, first.log()
@@ -105,7 +113,7 @@ def test_a_container_whose_runner_died_too_is_attached_to_or_collected_from_the_
     ledger.mkdir()
     env = {"HIPPO_LEADER_LEASE_SECONDS": "2"}
     first = up_on_engine(env=env)
-    first.post("/tasks/", ledger_task("attached", ledger, 8))
+    first.post("/tasks/", ledger_task("attached", ledger))
     collected_cmd = 'echo "collected 1" >> /ledger/runs; sleep 2; exit 4'
     first.post("/tasks/", {**ledger_task("collected", ledger, 0), "cmd": collected_cmd})
     names = {
@@ -126,6 +134,8 @@ def test_a_container_whose_runner_died_too_is_attached_to_or_collected_from_the_
     assert running("attached") == "running"
 
     second = up_on_engine(data_dir=first.data_dir, env=env)
+    wait_for("the adoption", lambda: "2 still running (adopted)" in second.log(), second)
+    (ledger / "release").touch()
     attached = second.wait_task("attached", ("FINISHED", "FAILED", "KILLED"))
     assert attached["state"] == "FINISHED", attached
     assert len(attached["attempts"]) == 1
