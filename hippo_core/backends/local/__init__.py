@@ -65,7 +65,10 @@ Terms, stops and crashes:
   others ended (the runner wrote it, or the engine kept the container's state), and
   reports TASK_LOST only for one that really is gone (its runner died without a word,
   or it was accepted but never started), so no task runs twice. Containers carrying
-  this Hippo's instance label that no attempt accounts for are removed.
+  this Hippo's instance label that no attempt accounts for are removed. Should a
+  runner itself die (killed by hand), a container is still attached to (running),
+  started (created, never run) or read and removed (ended) by a new runner; what the
+  container wrote while no runner was attached is not kept.
 """
 
 from hippo_core.backends.local.logs import LogStore

@@ -20,7 +20,11 @@ tasks running and their output flowing, and the next one finds out how they ende
 5. It writes the exit file (atomically: a temporary file renamed) and exits.
 
 Signals: SIGTERM (or SIGINT, SIGHUP) asks the command to stop: SIGTERM to its process
-group, or ``docker kill --signal TERM``; SIGUSR1 kills it: SIGKILL, or ``docker kill``.
+group, or ``docker kill --signal TERM``; a ``docker create`` under way is let finish
+(killing its client may still leave the engine making the container), and the
+container is removed without being started. SIGUSR1 kills it: SIGKILL, or ``docker
+kill``; a ``docker create`` under way is killed too (a container the engine makes
+after all is removed by the next backend's sweep).
 Lines on its standard output tell the backend that started it how far it got:
 ``claimed``, then ``running``.
 
@@ -277,10 +281,12 @@ class Runner:
                 self._signal_group(signal.SIGKILL)
             else:
                 self.stop_asked = True
-                if self.docker is not None and self.docker.get("started"):
-                    self.docker_call("kill", "--signal", "TERM", self.docker["name"])
-                else:
+                if self.docker is None:
                     self._signal_group(signal.SIGTERM)
+                elif self.docker.get("started"):
+                    self.docker_call("kill", "--signal", "TERM", self.docker["name"])
+                # A `docker create` under way is left to finish (a killed client may still
+                # leave the engine making the container); the container is removed after it.
 
     # -- docker -----------------------------------------------------------------------------
 
