@@ -198,15 +198,10 @@ def test_a_port_in_use_stops_hippo_up_with_a_clear_message_and_nothing_left(hipp
 # -- crashes and stalls: no task dies of them, none runs twice ------------------------------
 
 
-def ledger_task(ident: str, ledger: Path, seconds: float | None = None) -> dict[str, Any]:
-    """A task that writes one line to ``ledger`` when it starts, then sleeps ``seconds``, or
-    (``None``) runs until the test creates ``<ledger>.release`` (60 s at most), and says done."""
-    release = f"{ledger}.release"
-    wait = (
-        f"sleep {seconds}"
-        if seconds is not None
-        else f"i=0; while [ ! -e {release} ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done"
-    )
+def ledger_task(ident: str, ledger: Path, until: str = "release") -> dict[str, Any]:
+    """A task that writes one line to ``ledger`` when it starts, runs until the test creates
+    ``<ledger>.<until>`` (60 s at most), and says done."""
+    wait = f"i=0; while [ ! -e {ledger}.{until} ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done"
     return {
         "id": ident,
         "cmd": f'echo "$HIPPO_TASK_FAMILY $HIPPO_ATTEMPT" >> {ledger}; {wait}; echo done',
@@ -214,8 +209,8 @@ def ledger_task(ident: str, ledger: Path, seconds: float | None = None) -> dict[
     }
 
 
-def release(ledger: Path) -> None:
-    Path(f"{ledger}.release").touch()
+def release(ledger: Path, until: str = "release") -> None:
+    Path(f"{ledger}.{until}").touch()
 
 
 def runs_per_task(ledger: Path) -> dict[str, int]:
@@ -232,9 +227,9 @@ def test_tasks_outlive_a_sigkilled_hippo_up_and_none_runs_twice(hippo_up, tmp_pa
     env = {"HIPPO_LEADER_LEASE_SECONDS": "2"}
     first = hippo_up(env=env)
     # One ends while no hippo up runs, the others run on past the restart.
-    tasks = {"short": 1, "long-1": None, "long-2": None, "long-3": None}
-    for ident, seconds in tasks.items():
-        first.post("/tasks/", ledger_task(ident, ledger, seconds))
+    tasks = {"short": "short", "long-1": "release", "long-2": "release", "long-3": "release"}
+    for ident, until in tasks.items():
+        first.post("/tasks/", ledger_task(ident, ledger, until))
     for ident in tasks:
         first.wait_task(ident, ("RUNNING",))
     runners = runner_pids(first.data_dir)
@@ -242,6 +237,7 @@ def test_tasks_outlive_a_sigkilled_hippo_up_and_none_runs_twice(hippo_up, tmp_pa
 
     first.kill_9()
     assert alive(runners) == runners, "the tasks died with hippo up"
+    release(ledger, "short")
     wait_for(
         "the short task to end unwatched",
         lambda: "short" in runs_per_task(ledger) and len(alive(runners)) < 4,

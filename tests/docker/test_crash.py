@@ -20,14 +20,10 @@ pytestmark = pytest.mark.slow
 IMAGE = "busybox:latest"
 
 
-def ledger_task(ident: str, ledger_dir: Path, seconds: float | None = None) -> dict[str, Any]:
-    """A task that writes one line to the ledger when it starts, then sleeps ``seconds``, or
-    (``None``) runs until the test creates ``release`` in the ledger directory (60 s at most)."""
-    wait = (
-        f"sleep {seconds}"
-        if seconds is not None
-        else "i=0; while [ ! -e /ledger/release ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done"
-    )
+def ledger_task(ident: str, ledger_dir: Path, until: str = "release") -> dict[str, Any]:
+    """A task that writes one line to the ledger when it starts, runs until the test creates
+    ``<until>`` in the ledger directory (60 s at most), and says done."""
+    wait = f"i=0; while [ ! -e /ledger/{until} ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done"
     return {
         "id": ident,
         "cmd": f'echo "$HIPPO_TASK_FAMILY $HIPPO_ATTEMPT" >> /ledger/runs; {wait}; echo done',
@@ -55,15 +51,16 @@ def test_containers_outlive_a_sigkilled_hippo_up_and_none_runs_twice(
     env = {"HIPPO_LEADER_LEASE_SECONDS": "2"}
     first = up_on_engine(env=env)
     # One ends while no hippo up runs (collected from the engine), the others run on.
-    tasks = {"short": 1, "long-1": None, "long-2": None, "long-3": None}
-    for ident, seconds in tasks.items():
-        first.post("/tasks/", ledger_task(ident, ledger, seconds))
+    tasks = {"short": "short", "long-1": "release", "long-2": "release", "long-3": "release"}
+    for ident, until in tasks.items():
+        first.post("/tasks/", ledger_task(ident, ledger, until))
     attempts = {ident: first.wait_task(ident, ("RUNNING",))["attempts"][0]["mesos_id"] for ident in tasks}
     assert sorted(containers_of(first)) == sorted(attempts.values())
     runners = runner_pids(first.data_dir)
 
     first.kill_9()
     assert alive(runners) == runners, "the containers' runners died with hippo up"
+    (ledger / "short").touch()
     wait_for("the short task to end unwatched", lambda: len(alive(runners)) == len(tasks) - 1)
 
     second = up_on_engine(data_dir=first.data_dir, env=env)
@@ -114,8 +111,11 @@ def test_a_container_whose_runner_died_too_is_attached_to_or_collected_from_the_
     env = {"HIPPO_LEADER_LEASE_SECONDS": "2"}
     first = up_on_engine(env=env)
     first.post("/tasks/", ledger_task("attached", ledger))
-    collected_cmd = 'echo "collected 1" >> /ledger/runs; sleep 2; exit 4'
-    first.post("/tasks/", {**ledger_task("collected", ledger, 0), "cmd": collected_cmd})
+    collected_cmd = (
+        'echo "collected 1" >> /ledger/runs; '
+        "i=0; while [ ! -e /ledger/collect ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done; exit 4"
+    )
+    first.post("/tasks/", {**ledger_task("collected", ledger), "cmd": collected_cmd})
     names = {
         ident: first.wait_task(ident, ("RUNNING",))["attempts"][0]["mesos_id"]
         for ident in ("attached", "collected")
@@ -126,6 +126,7 @@ def test_a_container_whose_runner_died_too_is_attached_to_or_collected_from_the_
     for pid in runners:
         os.kill(pid, signal.SIGKILL)
     assert left_alive(runners) == []
+    (ledger / "collect").touch()
 
     def running(ident: str) -> str:
         return docker_engine.client("inspect", "--format", "{{.State.Status}}", names[ident]).stdout.strip()
