@@ -19,7 +19,7 @@ import collections
 import logging
 import os
 import shutil
-import signal
+import subprocess
 import sys
 import threading
 import time
@@ -37,8 +37,8 @@ from hippo_core.backend import (
     TaskLaunch,
     TaskStatus,
 )
+from hippo_core.backends.local import adoption, machine
 from hippo_core.backends.local import docker as docker_cli
-from hippo_core.backends.local import machine
 from hippo_core.backends.local.attempts import AttemptRecord, AttemptRecords
 from hippo_core.backends.local.endings import (
     AGENT,
@@ -47,7 +47,6 @@ from hippo_core.backends.local.endings import (
     KILL_SHUTDOWN,
     KILLED_BEFORE_START,
     MASTER,
-    NEVER_STARTED,
     Ending,
     from_runner,
     launch_failed,
@@ -55,7 +54,7 @@ from hippo_core.backends.local.endings import (
 )
 from hippo_core.backends.local.logs import LogStore
 from hippo_core.backends.local.offers import EPSILON, OfferBook
-from hippo_core.backends.local.process import RunnerProcess, group_members, plain_command
+from hippo_core.backends.local.process import RunnerProcess, plain_command, runner_orders
 from hippo_core.backends.local.settings import DEFAULT_MAX_OUTPUT_BYTES, LocalSettings
 from hippo_core.backoff import Backoff
 from hippo_core.config import Config
@@ -295,33 +294,20 @@ class LocalBackend(Backend):
         task.settled.set()
         with self._lock:
             self._tasks[record.task_id] = task
+        found = adoption.assess(record, self.records)
+        if found.kind == adoption.RUNNING:
+            assert found.runner is not None
+            self._watch(
+                task, found.runner, MesosState.TASK_RUNNING if found.started else MesosState.TASK_STARTING
+            )
+            return adoption.RUNNING
+        if found.kind == adoption.REATTACH:
+            return self._reattach(task)
         if record.ending is not None:
             self._finish(task, Ending.from_dict(record.ending))
-            return "ended"
-        exit_file = self.records.read(record.task_id, "exit")
-        pid_file = self.records.read(record.task_id, "pid")
-        if exit_file is None and pid_file is None:
-            if self.records.abandon(record.task_id):
-                self._finish(task, self._ending(task, {"stage": NEVER_STARTED}))
-                return "lost"
-            pid_file = self.records.read(record.task_id, "pid")
-        if exit_file is not None:
-            self._finish(task, self._ending(task, exit_file))
-            return "ended" if exit_file.get("stage") != NEVER_STARTED else "lost"
-        runner = RunnerProcess.adopt(pid_file) if pid_file is not None else None
-        if runner is None:
-            exit_file = self.records.read(record.task_id, "exit")  # it may have just ended
-            if exit_file is not None:
-                self._finish(task, self._ending(task, exit_file))
-                return "ended"
-            if record.docker:
-                return self._reattach(task)
-            self._kill_leftovers(task, pid_file)
-            self._finish(task, self._ending(task, None))
-            return "lost"
-        running = bool(pid_file and pid_file.get("running_at"))
-        self._watch(task, runner, MesosState.TASK_RUNNING if running else MesosState.TASK_STARTING)
-        return "running"
+        else:
+            self._finish(task, self._ending(task, found.exit_file))
+        return found.kind
 
     def _reattach(self, task: _Task) -> str:
         """A container whose runner died: a new runner attaches to it, or collects how it ended."""
@@ -351,24 +337,6 @@ class LocalBackend(Backend):
         if task.kill_requested:
             self._begin_kill(task)
         return "running"
-
-    def _kill_leftovers(self, task: _Task, pid_file: Mapping[str, Any] | None) -> None:
-        """Kill what is left of a plain task whose runner died (it would run unwatched)."""
-        group = (pid_file or {}).get("group")
-        if not isinstance(group, int):
-            return
-        marker = f"HIPPO_TASK_ID={task.task_id}".encode()
-        for pid in group_members(group):
-            try:
-                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if marker in environ:
-                log.warning("killing process %d of task %s, whose runner died", pid, task.task_id)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    continue
 
     def _watch(self, task: _Task, runner: RunnerProcess, state: MesosState) -> None:
         """Track an adopted runner until it exits."""
@@ -607,17 +575,16 @@ class LocalBackend(Backend):
         env: dict[str, str],
         docker: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        return {
-            "cwd": str(sandbox),
-            "stdout": str(sandbox / "stdout"),
-            "stderr": str(sandbox / "stderr"),
-            "pid_file": str(self.records.path(attempt_id, "pid")),
-            "exit_file": str(self.records.path(attempt_id, "exit")),
-            "max_output_bytes": self.max_output_bytes,
-            "argv": argv,
-            "env": env,
-            "docker": docker,
-        }
+        return runner_orders(
+            attempt_id,
+            sandbox,
+            self.records.path(attempt_id, "pid"),
+            self.records.path(attempt_id, "exit"),
+            self.max_output_bytes,
+            argv,
+            env,
+            docker,
+        )
 
     def _runner_ended(self, task: _Task) -> None:
         with self._lock:
@@ -775,21 +742,12 @@ class LocalBackend(Backend):
         """Remove this Hippo's containers that no recorded attempt accounts for."""
         if self.instance is None:
             return
-        try:
-            names = docker_cli.hippo_containers(self.instance, self.docker_client)
-        except (OSError, ValueError) as exc:
-            log.warning("could not list this Hippo's containers: %s", exc)
-            return
         with self._lock:
             ours = {task_id for task_id, task in self._tasks.items() if not task.ended}
-        for name in names:
-            if name in ours:
-                continue
-            log.warning("removing container %s: no attempt of this Hippo accounts for it", name)
-            try:
-                docker_cli.remove_container(name, self.docker_client)
-            except (OSError, ValueError) as exc:
-                log.warning("could not remove container %s: %s", name, exc)
+        try:
+            docker_cli.remove_unaccounted(self.instance, ours, self.docker_client)
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            log.warning("could not list this Hippo's containers: %s", exc)
 
     def _call(self, callback: Any, *args: Any) -> None:
         try:

@@ -249,6 +249,21 @@ def hippo_containers(instance: str, docker: str = "docker", timeout: float = 30.
     return [line for line in result.stdout.decode().splitlines() if line]
 
 
+def remove_unaccounted(instance: str, accounted: set[str], docker: str = "docker") -> list[str]:
+    """Remove this Hippo's containers that no attempt accounts for; their names."""
+    removed = []
+    for name in hippo_containers(instance, docker):
+        if name not in accounted:
+            log.warning("removing container %s: no attempt of this Hippo accounts for it", name)
+            try:
+                remove_container(name, docker)
+            except OSError as exc:
+                log.warning("could not remove container %s: %s", name, exc)
+                continue
+            removed.append(name)
+    return removed
+
+
 def remove_container(name: str, docker: str = "docker", timeout: float = 60.0) -> None:
     """Remove a container, running or not, with its anonymous volumes (``OSError`` if it cannot be)."""
     result = subprocess.run(

@@ -229,3 +229,46 @@ def group_members(group: int) -> list[int]:
             if fields[0] not in ("Z", "X") and int(fields[2]) == group:
                 members.append(int(entry.name))
     return members
+
+
+def kill_leftovers(attempt_id: str, group: int) -> list[int]:
+    """SIGKILL what is left of a plain attempt whose runner died: the processes of its
+    group that carry its ``HIPPO_TASK_ID`` (a recycled group id finds none of them)."""
+    marker = f"HIPPO_TASK_ID={attempt_id}".encode()
+    killed = []
+    for pid in group_members(group):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in environ:
+            log.warning("killing process %d of task %s, whose runner died", pid, attempt_id)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    return killed
+
+
+def runner_orders(
+    attempt_id: str,
+    sandbox: Path,
+    pid_file: Path,
+    exit_file: Path,
+    max_output_bytes: int,
+    argv: list[str],
+    env: Mapping[str, str],
+    docker: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The orders a runner reads (:func:`.runner.orders`) for one attempt."""
+    return {
+        "attempt": attempt_id,
+        "cwd": str(sandbox),
+        "stdout": str(sandbox / "stdout"),
+        "stderr": str(sandbox / "stderr"),
+        "pid_file": str(pid_file),
+        "exit_file": str(exit_file),
+        "max_output_bytes": max_output_bytes,
+        "argv": argv,
+        "env": dict(env),
+        "docker": dict(docker) if docker is not None else None,
+    }

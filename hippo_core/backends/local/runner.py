@@ -362,10 +362,10 @@ class Runner:
             try:
                 code = self.supervise(docker["create"], (Tail(), tail), main=False)
             except (OSError, ValueError, subprocess.SubprocessError) as exc:
-                self.remove_env_file()
                 self.finish("spawn", error=f"could not start {docker['client']}: {exc}")
                 return
             finally:
+                # The container has the variables now (or never will): the disk no longer does.
                 self.remove_env_file()
             self._act_on_signals()
             if code != 0 or self.stop_asked or self.kill_asked:
