@@ -127,10 +127,16 @@ class AttemptLogs:
 class Backend(ABC):
     """Where tasks run. Calls are thread-safe and must not block for long.
 
-    A backend is used for one leadership term: ``start`` once, ``stop`` once; the
-    worker builds a fresh one (``from_config``) for each term. The API builds one too,
-    never started, for what it asks of the backend outside a term: ``validate`` and
-    ``read_logs``.
+    A backend is used for one leadership term: ``start`` once, then ``stop`` or
+    ``shutdown`` once; the worker builds a fresh one (``from_config``) for each term.
+    The API builds one too, never started, for what it asks of the backend outside a
+    term: ``validate`` and ``read_logs``.
+
+    Two endings, because a term ending is not Hippo stopping: ``stop`` ends the term
+    (the lease was lost, Redis stalled) and must leave every task running, for the next
+    term (here or on another worker) reconciles and keeps them; ``shutdown`` is Hippo
+    itself stopping (SIGTERM, Ctrl-C), where a backend whose tasks nothing else would
+    supervise ends them.
     """
 
     name: str = ""
@@ -148,10 +154,20 @@ class Backend(ABC):
 
     @abstractmethod
     def stop(self) -> None:
-        """Disconnect without tearing the framework down; running tasks keep running.
+        """End this term: disconnect without tearing the framework down; tasks keep running.
 
-        A backend whose tasks cannot outlive it (``local``) kills them instead; the next
-        term's reconciliation then reports them TASK_LOST, a system failure.
+        No callback is made once it returns. Updates not yet delivered are not lost: the
+        next term's reconciliation asks for them.
+        """
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Hippo is stopping: ``stop``, and end the tasks nothing but Hippo supervises.
+
+        A cluster keeps its tasks running without a framework connected (Mesos: within
+        the failover timeout), so there this is ``stop``. A backend that is itself the
+        tasks' supervisor (``local``) kills them and remembers why, so that the next
+        start reports them truthfully.
         """
 
     @abstractmethod

@@ -15,10 +15,12 @@ What runs, in one process:
   ``<data_dir>/tasks``) and the queue poller.
 
 ``data_dir`` is ``HIPPO_DATA_DIR`` (default ``~/.hippo``); one ``hippo up`` at a time may
-use it. Ctrl-C or SIGTERM stops the worker, which kills the running tasks (nothing
-is left running), then the API, then the Redis it started, and exits 0. Tasks that
-were killed that way are still active in Redis: the next ``hippo up`` reconciles,
-the backend answers TASK_LOST, and each is retried as a system failure.
+use it. Ctrl-C or SIGTERM stops the worker, which kills the running tasks and removes
+their containers (nothing is left running), then the API, then the Redis it started,
+and exits 0. Tasks killed that way are still active in Redis: the next ``hippo up``
+reconciles, the backend reports each TASK_KILLED "killed when Hippo stopped", and each
+is retried as a system failure. A ``hippo up`` killed with SIGKILL leaves its tasks
+running; the next one adopts them (see :mod:`hippo_core.backends.local`).
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ def banner(config: Config, embedded: bool, token_file: Path | None = None) -> st
             f"  curl -s -X POST {url}/tasks/ {auth} -H 'Content-Type: application/json' -d '{task}'",
             "See it and its output:",
             f"  curl -s {auth} {url}/tasks/hello/ ; curl -s {auth} {url}/tasks/hello/logs/",
-            "Ctrl-C stops Hippo and kills tasks still running; the next `hippo up` retries them.",
+            "Ctrl-C stops Hippo and kills tasks still running; the next `hippo up` runs them again.",
         ]
     )
 

@@ -6,6 +6,12 @@ connection: when the lease is lost the term ends (backend stopped, never torn do
 tasks keep running) and callbacks still arriving from it are ignored. The framework
 id lives in Redis, so the next term (here or on a standby) subscribes as the same
 framework and reconciles before it trusts its books.
+
+A term ending (a lost lease, a Redis stall longer than the lease) is not Hippo
+stopping: the backend is ``stop``-ped and every task keeps running. Only when the
+worker itself stops (``stop()``: SIGTERM, Ctrl-C, a refusal by the cluster) is the
+backend ``shutdown``, which for a backend that supervises its own tasks (``local``)
+ends them.
 """
 
 from __future__ import annotations
@@ -184,7 +190,7 @@ class Worker:
         finally:
             self._stop.set()
             keeper.join()
-            self._step_down()
+            self._step_down(hippo_stopping=True)
             self.lease.release()
             listener.join()
         return 1 if self.fatal else 0
@@ -220,7 +226,8 @@ class Worker:
         for service in self.services:
             service.start(self.lease.token)
 
-    def _step_down(self) -> None:
+    def _step_down(self, hippo_stopping: bool = False) -> None:
+        """End the term: no more polls or launches. Tasks are ended only if Hippo is stopping."""
         term, self.term = self.term, None
         if term is None:
             return
@@ -230,7 +237,10 @@ class Worker:
             except Exception:
                 log.exception("stopping %r failed", service)
         # Stopped first, so updates already on their way are still applied and acknowledged.
-        term.backend.stop()
+        if hippo_stopping:
+            term.backend.shutdown()
+        else:
+            term.backend.stop()
         term.active = False
         events.publish(Event("leader.changed", data={"leading": False, "term": self.lease.token}))
 

@@ -10,6 +10,15 @@ queue types come with ``hippo-aws`` (:mod:`hippo_aws.testing.pytest_plugin`).
 - ``redis_client`` (function): a ``redis.Redis`` on it (``decode_responses=True``).
 - ``postgresql_url``, ``mariadb_url`` (session): SQLAlchemy URLs of throw-away databases
   (:mod:`hippo_core.testing.sql_servers`; needs ``sqlalchemy`` and the drivers).
+- ``docker_engine`` (session): a private ``dockerd`` with a ``busybox:latest`` image made
+  offline (:mod:`hippo_core.testing.docker`; needs root, ``docker.io`` and
+  ``busybox-static``); ``DOCKER_HOST`` of a client that reaches it is ``docker_engine.host``.
+
+``hippo up`` as a user runs it:
+
+- ``hippo_up`` (function): ``hippo_up(data_dir=None, env=None, ...)`` starts ``hippo up``
+  in a session of its own with HOME and data under the test's temporary directory
+  (:mod:`hippo_core.testing.hippo_up`); whatever a test leaves running is stopped after it.
 
 Hippo on the test's Redis, for running a queue type under the Poller:
 
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -50,6 +60,9 @@ from hippo_core.queuetype import QueueType
 from hippo_core.redis_server import RedisClient, RedisServer
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
+from hippo_core.testing.docker import DockerEngine, EngineUnavailable
+from hippo_core.testing.hippo_up import Up, UpStarter
+from hippo_core.testing.skips import server_unavailable
 
 Q = TypeVar("Q", bound=QueueType)
 
@@ -94,6 +107,28 @@ def mariadb_url() -> Iterator[str]:
     from hippo_core.testing import sql_servers
 
     yield from sql_servers.mariadb_database()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerEngine]:
+    engine = DockerEngine()
+    try:
+        engine.start()
+    except EngineUnavailable as exc:
+        server_unavailable(f"no Docker engine for the tests: {exc}")
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture
+def hippo_up(tmp_path: Path) -> Iterator[Callable[..., Up]]:
+    starter = UpStarter(tmp_path)
+    try:
+        yield starter.start
+    finally:
+        starter.stop_all()
 
 
 @pytest.fixture

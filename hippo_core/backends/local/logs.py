@@ -3,12 +3,13 @@
 Layout, one directory per attempt (the attempt's mesos id), like a Mesos sandbox::
 
     <data_dir>/tasks/<attempt mesos id>/
-        stdout     what the task wrote to standard output
+        stdout     what the task wrote to standard output (at most ``[local]
+                   max_output_bytes``, then a line saying the rest was dropped)
         stderr     ... and to standard error
         WARNING    present when the task did not run as asked (no Docker engine:
                    the image was not used); one line saying so
-        docker.env the task's environment for ``docker run --env-file`` (mode 0600),
-                   there only while the task's docker client runs
+        docker.env the task's environment for ``docker create --env-file`` (mode 0600),
+                   there only until the container is created
 
 The directory is also the task's working directory when it runs as a plain process.
 Files are kept until someone removes them.

@@ -157,6 +157,10 @@ class MesosBackend(Backend):
         if driver is not None:
             driver.stop()
 
+    def shutdown(self) -> None:
+        """Mesos supervises the tasks: they run on while no worker is subscribed."""
+        self.stop()
+
     def accept(self, offer_ids: list[str], launches: list[TaskLaunch], refuse_seconds: float) -> None:
         if not launches:
             self.decline(offer_ids, refuse_seconds)
