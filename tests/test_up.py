@@ -7,9 +7,12 @@ stops it the way a person does: Ctrl-C to the whole process group.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +216,21 @@ def ledger_task(ident: str, ledger: Path, until: str = "release") -> dict[str, A
     }
 
 
+@pytest.fixture
+def ledger() -> Iterator[Path]:
+    """Where ledger tasks write: outside the test's root-only directory, since ``hippo up``
+    running as root runs plain tasks as ``[policy] run_as_user`` (nobody)."""
+    directory = Path(tempfile.mkdtemp(prefix="hippo-ledger-"))
+    directory.chmod(0o1777)
+    path = directory / "ledger"
+    path.touch(0o666)
+    path.chmod(0o666)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def release(ledger: Path, until: str = "release") -> None:
     Path(f"{ledger}.{until}").touch()
 
@@ -225,8 +243,7 @@ def runs_per_task(ledger: Path) -> dict[str, int]:
     return counts
 
 
-def test_tasks_outlive_a_sigkilled_hippo_up_and_none_runs_twice(hippo_up, tmp_path):
-    ledger = tmp_path / "ledger"
+def test_tasks_outlive_a_sigkilled_hippo_up_and_none_runs_twice(hippo_up, ledger):
     # A short lease: the next hippo up leads once the killed one's lease has lapsed.
     env = {"HIPPO_LEADER_LEASE_SECONDS": "2"}
     first = hippo_up(env=env)
@@ -260,8 +277,7 @@ def test_tasks_outlive_a_sigkilled_hippo_up_and_none_runs_twice(hippo_up, tmp_pa
     assert runner_pids(first.data_dir) == []
 
 
-def test_a_redis_stall_longer_than_the_lease_kills_nothing(hippo_up, tmp_path):
-    ledger = tmp_path / "ledger"
+def test_a_redis_stall_longer_than_the_lease_kills_nothing(hippo_up, ledger):
     lease = 2.0
     up = hippo_up(env={"HIPPO_LEADER_LEASE_SECONDS": str(lease)})
     tasks = ("stall-1", "stall-2", "stall-3")

@@ -31,9 +31,11 @@ def records(tmp_path: Path) -> AttemptRecords:
 def test_a_term_ending_leaves_tasks_running_and_the_next_backend_reports_their_end(
     make_launch, start_backend, recorder, next_backend, task_pids, tmp_path
 ):
-    runs = tmp_path / "runs"
+    runs, go = tmp_path / "runs", tmp_path / "go"
+    # Runs until the test says go (60 s at most), so a slow machine cannot end it early.
+    wait = f"i=0; while [ ! -e {go} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"
     backend = start_backend()
-    recorder.launch_on_next_offer(make_launch("t.keep", f"echo ran >> {runs}; sleep 2; echo done"))
+    recorder.launch_on_next_offer(make_launch("t.keep", f"echo ran >> {runs}; {wait}; echo done"))
     recorder.wait_for("running", lambda: "TASK_RUNNING" in recorder.states("t.keep"))
     backend.stop()
     assert task_pids("t.keep"), "a term's end killed the task"
@@ -42,6 +44,7 @@ def test_a_term_ending_leaves_tasks_running_and_the_next_backend_reports_their_e
     after.backend.reconcile([("t.keep", "local-testhost")])
     after.wait_for("its state", lambda: after.states("t.keep"))
     assert after.states("t.keep")[0] == "TASK_RUNNING"
+    go.touch()
     end = after.wait_terminal("t.keep")
     assert end.state == "TASK_FINISHED"
     assert runs.read_text() == "ran\n"
