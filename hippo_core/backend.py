@@ -13,7 +13,7 @@ this by withholding the acknowledgement).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -137,6 +137,27 @@ class LogText:
         }
 
 
+def whole_characters(data: bytes) -> int:
+    """How many bytes of ``data`` end on a whole UTF-8 character: a character cut at the end
+    of a read is left for the next one (its other bytes are not in the file yet, or not read)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:
+            continue  # a continuation byte: look further back for its lead
+        if byte < 0x80 or byte >= 0xF8:
+            return len(data)  # ASCII, or a byte no UTF-8 character begins with
+        needed = 2 if byte >= 0xC0 and byte < 0xE0 else 3 if byte < 0xF0 else 4
+        return len(data) if back >= needed else len(data) - back
+    return len(data)
+
+
+def read_text(data: bytes, size: int, offset: int) -> LogText:
+    """A read by offset of a stream of ``size`` bytes: ``data`` read from ``offset``, cut to
+    whole characters (the rest is the next read's)."""
+    data = data[: whole_characters(data)]
+    return LogText(data.decode("utf-8", errors="replace"), size, False, offset, offset + len(data))
+
+
 @dataclass(frozen=True)
 class AttemptLogs:
     """What one attempt wrote: its stdout and stderr, and a warning when it did not run as asked.
@@ -153,10 +174,16 @@ class AttemptLogs:
 class Backend(ABC):
     """Where tasks run. Calls are thread-safe and must not block for long.
 
-    A backend is used for one leadership term: ``start`` once, ``stop`` once; the
-    worker builds a fresh one (``from_config``) for each term. The API builds one too,
-    never started, for what it asks of the backend outside a term: ``validate`` and
-    ``read_logs``.
+    A backend is used for one leadership term: ``start`` once, then ``stop`` or
+    ``shutdown`` once; the worker builds a fresh one (``from_config``) for each term.
+    The API builds one too, never started, for what it asks of the backend outside a
+    term: ``validate`` and ``read_logs``.
+
+    Two endings, because a term ending is not Hippo stopping: ``stop`` ends the term
+    (the lease was lost, Redis stalled) and must leave every task running, for the next
+    term (here or on another worker) reconciles and keeps them; ``shutdown`` is Hippo
+    itself stopping (SIGTERM, Ctrl-C), where a backend whose tasks nothing else would
+    supervise ends them.
     """
 
     name: str = ""
@@ -174,10 +201,20 @@ class Backend(ABC):
 
     @abstractmethod
     def stop(self) -> None:
-        """Disconnect without tearing the framework down; running tasks keep running.
+        """End this term: disconnect without tearing the framework down; tasks keep running.
 
-        A backend whose tasks cannot outlive it (``local``) kills them instead; the next
-        term's reconciliation then reports them TASK_LOST, a system failure.
+        No callback is made once it returns. Updates not yet delivered are not lost: the
+        next term's reconciliation asks for them.
+        """
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Hippo is stopping: ``stop``, and end the tasks nothing but Hippo supervises.
+
+        A cluster keeps its tasks running without a framework connected (Mesos: within
+        the failover timeout), so there this is ``stop``. A backend that is itself the
+        tasks' supervisor (``local``) kills them and remembers why, so that the next
+        start reports them truthfully.
         """
 
     @abstractmethod
@@ -202,6 +239,15 @@ class Backend(ABC):
     def revive(self) -> None:
         """Send offers again, clearing refuse filters: work has arrived."""
 
+    def offers_suppressed(self) -> bool:
+        """Whether offers are held back now by what this backend last told the cluster.
+
+        Asked right after ``registered``: a resubscription may carry an earlier SUPPRESS
+        into the new subscription (Mesos' ``suppressed_roles``), and then no offer comes
+        until the scheduler revives. Default: offers flow after registration.
+        """
+        return False
+
     def validate(self, definition: Mapping[str, Any]) -> list[FieldError]:
         """What this backend could never run in a task definition (schema-valid, defaults filled).
 
@@ -211,8 +257,14 @@ class Backend(ABC):
         """
         return []
 
+    def use_framework_id(self, lookup: Callable[[], str | None]) -> None:
+        """For a backend built outside a term (the API's): how to learn the framework id the
+        leading worker registered as (``Store.framework_id``), which finding an attempt's
+        output may need. Default: not needed."""
+        return None
+
     def has_logs(self, attempt_id: str, agent_id: str | None) -> bool:
-        """Whether ``read_logs`` may find output of this attempt."""
+        """Whether ``read_logs`` may find output of this attempt (cheap: no remote calls)."""
         return False
 
     def read_logs(
@@ -229,9 +281,23 @@ class Backend(ABC):
         stream it names from that byte on, at most ``LOG_CHUNK_BYTES`` of it, ending on a
         whole UTF-8 character (``next_offset`` says where the next read starts), and the
         streams it does not name ``None``. An offset past a stream's end raises
-        ``ValueError`` saying so.
+        ``ValueError`` saying so. Raises :class:`LogsUnavailable` when it knows why output
+        that existed cannot be read (its agent is gone, its sandbox was removed, its agent
+        does not answer).
         """
         return None
+
+
+class LogsUnavailable(Exception):
+    """An attempt's output cannot be read, and why, in words for the user.
+
+    ``transient``: it may be readable later (a host that did not answer), as opposed to
+    gone for good (its machine left the cluster, its files were removed).
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class BackendError(Exception):

@@ -40,17 +40,45 @@ def cmd_api(config: Config, args: argparse.Namespace) -> int:
     import waitress
 
     from hippo_core import compose
+    from hippo_core.api import auth
+    from hippo_core.api.server import networked, waitress_options
 
-    config = config.with_overrides(host=args.host, port=args.port)
-    app = compose.api_app(config, compose.open_store(config))
+    config = config.with_overrides(host=args.host, port=args.port).with_table(
+        "auth", insecure=args.insecure or None
+    )
+    problem = auth.bind_problem(config.section(auth.AuthSettings), config.host)
+    if problem:
+        print(f"hippo api: {problem}", file=sys.stderr)
+        return 2
+    try:
+        app = compose.api_app(config, compose.open_store(config))
+    except ValueError as exc:  # a token too short, a malformed key
+        print(f"hippo api: {exc}", file=sys.stderr)
+        return 2
+    _warn_unsafe(config)
     log.info(
         "Hippo API on http://%s:%d/ (Redis %s)",
         config.host,
         config.port,
         mask_url_password(config.redis_url_or_default),
     )
-    waitress.serve(app, host=config.host, port=config.port, threads=config.api_threads, ident="hippo")
+    waitress.serve(networked(app), **waitress_options(config))
     return 0
+
+
+def _warn_unsafe(config: Config) -> None:
+    """Say at start what this Hippo leaves open: no tokens, no key for secrets."""
+    from hippo_core.api.auth import AuthSettings
+    from hippo_core.crypto import SecretsSettings
+
+    if not config.section(AuthSettings).has_tokens:
+        log.warning(
+            "no tokens (HIPPO_ADMIN_TOKEN, HIPPO_READ_TOKEN): the API answers anyone who can reach "
+            "%s, and only requests addressed to a loopback name",
+            config.host,
+        )
+    if not config.section(SecretsSettings).key:
+        log.warning("no HIPPO_SECRET_KEY: queues' secret settings are stored in Redis in clear")
 
 
 def cmd_worker(config: Config, args: argparse.Namespace) -> int:
@@ -61,9 +89,13 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
     config = config.with_overrides(backend=args.backend).with_table("mesos", master=args.master)
     try:
         worker = compose.worker(config, compose.open_store(config))
-    except UnknownBackend as exc:
+    except (UnknownBackend, ValueError) as exc:
         print(f"hippo worker: {exc}", file=sys.stderr)
         return 2
+    from hippo_core.crypto import SecretsSettings
+
+    if not config.section(SecretsSettings).key:
+        log.warning("no HIPPO_SECRET_KEY: secrets of queues are read as stored, in clear")
     stop_on_signals(worker.stop)
     log.info(
         "Hippo worker (%s backend), Redis %s",
@@ -93,7 +125,11 @@ def cmd_up(config: Config, args: argparse.Namespace) -> int:
     from hippo_core.up import UpError, run_up
 
     try:
-        return run_up(config.with_overrides(host=args.host, port=args.port))
+        return run_up(
+            config.with_overrides(host=args.host, port=args.port).with_table(
+                "auth", insecure=args.insecure or None
+            )
+        )
     except UpError as exc:
         print(f"hippo up: {exc}", file=sys.stderr)
         return 2
@@ -110,6 +146,12 @@ def cmd_config(config: Config, args: argparse.Namespace) -> int:
 def _add_listen_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1, env HIPPO_HOST)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8080, env HIPPO_PORT)")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="listen on a non-loopback address although no token is set ([auth] insecure)",
+    )
 
 
 def _add_log_options(parser: argparse.ArgumentParser) -> None:

@@ -8,32 +8,46 @@ other's construction.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 
 import falcon
 
-from hippo_core import metrics
+from hippo_core import crypto, metrics
 from hippo_core.api import create_app
+from hippo_core.api.auth import AuthSettings
 from hippo_core.backend import Backend
 from hippo_core.backends.loader import backend_class, installed_backends
 from hippo_core.backendstatus import record_backend_status
 from hippo_core.config import Config, load_config
+from hippo_core.crypto import Sealer, SecretsSettings
+from hippo_core.errors import StoreUnavailable
 from hippo_core.journal import EventsSettings
 from hippo_core.logformat import LogSettings
 from hippo_core.metrics import MetricsSettings
+from hippo_core.policy import Policy, PolicySettings
 from hippo_core.poller import Poller
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.settings import Settings
 from hippo_core.store import Store
 from hippo_core.worker import Service, Worker
 
+log = logging.getLogger(__name__)
+
 # Task records a worker keeps of those it last read or wrote (Store.cache_records): its
 # next write of one is a single round trip. About 2 KB each.
 WORKER_RECORD_CACHE = 20_000
 
 # Tables of the config file that belong to the core rather than to a backend.
-CORE_SECTIONS: list[type[Settings]] = [EventsSettings, MetricsSettings, LogSettings]
+CORE_SECTIONS: list[type[Settings]] = [
+    AuthSettings,
+    SecretsSettings,
+    PolicySettings,
+    EventsSettings,
+    MetricsSettings,
+    LogSettings,
+]
 
 
 def known_sections() -> list[type[Settings]]:
@@ -60,16 +74,37 @@ def backend_factory(config: Config) -> Callable[[], Backend]:
 def api_app(config: Config, store: Store, registry: QueueTypeRegistry | None = None) -> falcon.App:
     """The API, with a backend of its own (never started) for validation and logs."""
     backend = backend_class(config.backend).from_config(config)
-    return create_app(config, store, registry or QueueTypeRegistry(), backend)
+    registry = registry or QueueTypeRegistry()
+    seal_stored_secrets(config, store, registry)
+    # Finding an attempt's output may need the framework id the leading worker registered as.
+    backend.use_framework_id(store.framework_id)
+    return create_app(config, store, registry, backend)
+
+
+def seal_stored_secrets(config: Config, store: Store, registry: QueueTypeRegistry) -> None:
+    """Seal the secrets an older Hippo (records of format 2 and before) stored in clear."""
+    try:
+        crypto.seal_stored(store, registry, Sealer.from_config(config))
+    except StoreUnavailable as exc:
+        # Nothing is lost: secrets in clear are still read, and sealed at the next start.
+        log.warning("could not seal stored secrets now (%s); will try at the next start", exc)
 
 
 def worker_services(config: Config, store: Store) -> list[Service]:
     """What runs beside the scheduler while a worker leads: the queue poller."""
-    return [Poller(store, QueueTypeRegistry(), threads=config.poller_threads)]
+    poller = Poller(
+        store,
+        QueueTypeRegistry(),
+        threads=config.poller_threads,
+        sealer=Sealer.configured(config),
+        policy=Policy.from_config(config),
+    )
+    return [poller]
 
 
 def worker(config: Config, store: Store) -> Worker:
     """The worker, its metrics counted and its backend's connection recorded for ``/status/``."""
+    seal_stored_secrets(config, store, QueueTypeRegistry())
     metrics.install(config.section(MetricsSettings))
     record_backend_status(store)
     store.cache_records(WORKER_RECORD_CACHE)

@@ -50,6 +50,12 @@ class Config(Settings):
     host: str = setting("127.0.0.1", "Address the API listens on.")
     port: int = setting(8080, "Port the API listens on.", minimum=0, maximum=65535)
     api_threads: int = setting(8, "waitress worker threads of the API.", minimum=1)
+    api_connection_limit: int = setting(
+        1000, "Connections the API holds open at once; more wait to be accepted.", minimum=1
+    )
+    api_channel_timeout: int = setting(
+        30, "Seconds an idle connection to the API is kept open.", minimum=1, maximum=3600
+    )
     backend: str = setting("mesos", "Where tasks run: `mesos`, `local`, or a `hippo.backends` plugin.")
     refuse_seconds: float = setting(
         5.0, "How long a declined offer's resources are not re-offered.", minimum=0

@@ -14,9 +14,10 @@ from hippo_core import schemas, secrets
 from hippo_core.backend import Backend
 from hippo_core.constraints import constraint_problems
 from hippo_core.errors import FieldError, UnknownQueueType, ValidationFailed
+from hippo_core.policy import Policy
 from hippo_core.records import Document
 from hippo_core.registry import QueueTypeRegistry
-from hippo_core.validation import check, complete, strip_read_only
+from hippo_core.validation import check, complete, oversized, strip_read_only
 
 # The fields of a queue that every task it creates inherits.
 DEFINITION_FIELDS = tuple(schemas.load("definition")["properties"])
@@ -37,10 +38,18 @@ def _require_object(body: Any) -> None:
         raise ValidationFailed([FieldError("$", "the body must be a JSON object")])
 
 
+def _refuse_oversized(schema: Document, body: Document) -> None:
+    """Refuse arrays, maps and strings over the schema's bounds before validating what they hold."""
+    too_big = oversized(schema, body)
+    if too_big:
+        raise ValidationFailed(too_big)
+
+
 def validate_task(body: Any) -> Document:
     """A one-off task body, validated, with defaults filled."""
     _require_object(body)
     schema = schemas.shared("task")
+    _refuse_oversized(schema, body)
     doc = strip_read_only(schema, copy.deepcopy(body))
     errors = check(schema, doc, schemas.validator("task")) + _constraint_errors(doc)
     if errors:
@@ -76,6 +85,7 @@ def validate_queue(body: Any, registry: QueueTypeRegistry) -> Document:
     type_name = block.get("type") if isinstance(block, dict) else None
     type_name = type_name if isinstance(type_name, str) and type_name else None
     schema = queue_schema(registry, type_name)
+    _refuse_oversized(schema, body)
     doc = strip_read_only(schema, copy.deepcopy(body))
     if isinstance(doc.get("queue"), dict) and type_name is not None and type_name not in doc["queue"]:
         # Every setting of some queue types has a default (cron): allow the block to be omitted.
@@ -123,11 +133,26 @@ def settings_path(type_name: str, path: str) -> str:
     return base + path if path[0] in ".[" else f"{base}.{path}"
 
 
-def refuse_unrunnable(backend: Backend | None, definition: Document) -> None:
-    """Raise ValidationFailed listing what ``backend`` could never run in ``definition``."""
+def refuse_unrunnable(backend: Backend | None, definition: Document, policy: Policy | None = None) -> None:
+    """Raise ValidationFailed listing what ``backend`` could never run in ``definition``,
+    and what the ``[policy]`` refuses in it."""
     problems = backend.validate(definition) if backend is not None else []
+    if policy is not None:
+        problems = problems + policy.task_problems(definition)
     if problems:
         raise ValidationFailed(problems)
+
+
+def refuse_forbidden_source(registry: QueueTypeRegistry, document: Document, policy: Policy | None) -> None:
+    """Raise ValidationFailed naming each place the queue's settings point that the policy refuses."""
+    if policy is None:
+        return
+    type_name = document["queue"]["type"]
+    qt = registry.get(type_name)
+    settings = document["queue"][type_name]
+    problems = policy.source_problems(qt.source_endpoints(settings))
+    if problems:
+        raise ValidationFailed([FieldError(settings_path(type_name, name), why) for name, why in problems])
 
 
 def task_definition_of(queue: Mapping[str, Any]) -> Document:

@@ -18,6 +18,7 @@ not happen. This module holds their settings (``[events]``) and how an
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +81,14 @@ def counted_as(event: Event) -> str | None:
 
 
 def encode(event: Event) -> str:
-    """The event as stored in a history or the stream: its one JSON payload."""
-    return orjson.dumps(event.to_json()).decode()
+    """The event as stored in a history or the stream: its one JSON payload (UTF-8 text:
+    a lone surrogate in a message becomes U+FFFD rather than failing the write)."""
+    payload = event.to_json()
+    try:
+        return orjson.dumps(payload).decode()
+    except TypeError:
+        text = json.dumps(payload, ensure_ascii=False, default=str)
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def decode(raw: str | bytes) -> dict[str, Any]:

@@ -13,8 +13,8 @@ One poll of a queue, in order:
    A crash between 3 and 4 re-delivers the items in flight (a re-run), never loses one.
 
 A source that fails is marked on the queue (``last_error``, scrubbed of secrets) and
-backed off exponentially (transient errors from one second, others from the queue's
-frequency), never stops the worker or other queues. Queues are polled on a thread
+backed off exponentially with jitter (transient errors from one second, others from the
+queue's frequency), never stops the worker or other queues. Queues are polled on a thread
 pool, so one slow source delays no other (as long as fewer sources than ``threads``
 are slow at once).
 
@@ -31,12 +31,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from hippo_core import events, secrets, states
+from hippo_core import crypto, events, secrets, states
+from hippo_core.backoff import Backoff
+from hippo_core.crypto import Sealer
 from hippo_core.documents import queue_schema, task_definition_of
 from hippo_core.errors import StoreUnavailable
 from hippo_core.events import Event
 from hippo_core.logformat import log_context
+from hippo_core.policy import Policy
 from hippo_core.queuetype import Item, QueueType
 from hippo_core.records import Queue, QueueState, Task, settings_of
 from hippo_core.registry import QueueTypeRegistry
@@ -48,6 +52,12 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 900.0
 TRANSIENT_BASE = 1.0
 PERMANENT_BASE = 30.0
+# Share of a backoff taken off at random, so the queues of one failing source spread out.
+BACKOFF_JITTER = 0.2
+
+
+class SourceRefused(Exception):
+    """The ``[policy]`` refuses where the queue's settings point (checked before each poll)."""
 
 
 @dataclass
@@ -64,11 +74,6 @@ def batches(items: list[Item], size: int) -> list[list[Item]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def backoff(errors: int, base: float) -> float:
-    """Seconds to wait after the ``errors``-th consecutive failure (1, 2, 4, ... capped)."""
-    return min(MAX_BACKOFF, base * 2 ** max(0, errors - 1))
-
-
 class Poller:
     def __init__(
         self,
@@ -77,9 +82,15 @@ class Poller:
         threads: int = 8,
         tick_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
+        sealer: Sealer | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
+        # Opens the sealed secrets the queue type gets in clear (None: stored in clear).
+        self.sealer = sealer
+        # Checked before each poll, with host names resolved (None: no source policy).
+        self.policy = policy
         self.tick_seconds = tick_seconds
         self.clock = clock
         self._threads = threads
@@ -199,6 +210,8 @@ class Poller:
         now = self.clock()
         try:
             qtype = self.registry.get(block["type"])
+            queue = self._opened(queue)
+            self._refuse_forbidden_source(qtype, settings_of(queue))
             instance = self._instance(queue, qtype)
             settings = settings_of(queue)
             start = qtype.initial_cursor(settings)
@@ -313,6 +326,19 @@ class Poller:
 
     # -- helpers ----------------------------------------------------------------------------
 
+    def _opened(self, queue: Queue) -> Queue:
+        """``queue`` with its secrets in clear, for its queue type (never stored so)."""
+        schema = queue_schema(self.registry, queue["queue"]["type"])
+        opened: Queue = crypto.open_secrets(schema, dict(queue), self.sealer)  # type: ignore[assignment]
+        return opened
+
+    def _refuse_forbidden_source(self, qtype: type[QueueType], settings: dict[str, Any]) -> None:
+        if self.policy is None:
+            return
+        problems = self.policy.source_problems(qtype.source_endpoints(settings), resolve=True)
+        if problems:
+            raise SourceRefused("; ".join(f"{name}: {why}" for name, why in problems))
+
     def _instance(self, queue: Queue, qtype: type[QueueType]) -> QueueType:
         settings = settings_of(queue)
         fingerprint = json.dumps([qtype.name, settings], sort_keys=True)
@@ -347,11 +373,15 @@ class Poller:
         # Read afresh: after a failed ack the stored state already holds the new cursor.
         state = self.store.get_queue_states([queue["id"]])[0]
         errors = int(state.get("consecutive_errors") or 0) + 1
-        delay = backoff(
-            errors, TRANSIENT_BASE if transient else max(PERMANENT_BASE, queue["queue"]["frequency_seconds"])
-        )
+        base = TRANSIENT_BASE if transient else max(PERMANENT_BASE, queue["queue"]["frequency_seconds"])
+        delay = Backoff(base, max(base, MAX_BACKOFF), jitter=BACKOFF_JITTER).delay(errors)
         schema = queue_schema(self.registry, queue["queue"]["type"])
-        message = secrets.scrub(f"{type(exc).__name__}: {exc}", secrets.secret_values(schema, queue))
+        try:
+            # The queue type saw the secrets in clear, and may have quoted them.
+            clear = crypto.open_secrets(schema, dict(queue), self.sealer)
+        except (crypto.SecretKeyMissing, crypto.UnreadableSecret):
+            clear = dict(queue)
+        message = secrets.scrub(f"{type(exc).__name__}: {exc}", secrets.secret_values(schema, clear))
         kind = "transient" if transient else "permanent"
         log.warning(
             "queue %s (%s) %s failed (%s, retry in %.0fs): %s",

@@ -11,10 +11,18 @@ from typing import Any, cast
 
 import orjson
 
-from hippo_core import secrets
+from hippo_core import crypto, secrets
 from hippo_core.backend import Backend
-from hippo_core.documents import queue_schema, refuse_unrunnable, task_definition_of, validate_queue
+from hippo_core.crypto import Sealer
+from hippo_core.documents import (
+    queue_schema,
+    refuse_forbidden_source,
+    refuse_unrunnable,
+    task_definition_of,
+    validate_queue,
+)
 from hippo_core.errors import FieldError, NotFound, ValidationFailed
+from hippo_core.policy import Policy
 from hippo_core.records import Document, Queue
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Page, Store
@@ -28,15 +36,45 @@ COUNT_FIELDS = ("active", "pending")
 
 
 class QueueService:
-    def __init__(self, store: Store, registry: QueueTypeRegistry, backend: Backend | None = None) -> None:
+    """``sealer`` seals secrets before they are stored (:mod:`hippo_core.crypto`; ``None``:
+    stored in clear); ``policy`` refuses what the ``[policy]`` forbids (``None``: nothing)."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: QueueTypeRegistry,
+        backend: Backend | None = None,
+        sealer: Sealer | None = None,
+        policy: Policy | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
         self.backend = backend
-        # Which settings are secret, by queue type: read on every read of a queue.
-        self._masking: dict[str, Document] = {}
+        self.sealer = sealer
+        self.policy = policy
+        # The schema of each queue type, read on every read of a queue (for its secrets).
+        self._schemas: dict[str, Document] = {}
 
     def _schema_for(self, record: Mapping[str, Any]) -> Document:
         return queue_schema(self.registry, record["queue"]["type"])
+
+    def _read_schema(self, type_name: str) -> Document:
+        """``queue_schema`` of a type, made once: only read, never changed."""
+        schema = self._schemas.get(type_name)
+        if schema is None:
+            schema = self._schemas[type_name] = queue_schema(self.registry, type_name)
+        return schema
+
+    def _opened(self, record: Mapping[str, Any]) -> Document:
+        """``record`` with its secrets in clear; those no key here opens become the mask."""
+        schema = self._read_schema(record["queue"]["type"])
+        # A copy (through JSON: records are JSON, and this is much faster than deepcopy).
+        record = orjson.loads(orjson.dumps(record))
+        try:
+            return crypto.open_secrets(schema, dict(record), self.sealer)
+        except (crypto.SecretKeyMissing, crypto.UnreadableSecret) as exc:
+            log.warning("queue %s: %s", record.get("id"), exc)
+            return crypto.without_sealed(schema, dict(record))
 
     def public(
         self,
@@ -45,12 +83,8 @@ class QueueService:
         counts: Mapping[str, int] | None = None,
     ) -> Document:
         """The record as the API shows it: secrets masked, poller state and task counts merged in."""
-        type_name = record["queue"]["type"]
-        schema = self._masking.get(type_name)
-        if schema is None:
-            schema = self._masking[type_name] = self._schema_for(record)
-        # A copy (through JSON: records are JSON, and this is much faster than deepcopy).
-        out = secrets.mask(schema, orjson.loads(orjson.dumps(record)))
+        out = secrets.mask(self._read_schema(record["queue"]["type"]), self._opened(record))
+        type_name = out["queue"]["type"]
         if type_name not in self.registry.names() and type_name in out["queue"]:
             # Its plugin is gone (uninstalled, or failed to load), and with it the knowledge
             # of which settings are secret: show none of them.
@@ -68,9 +102,15 @@ class QueueService:
         state, counts = self.store.get_queue_runtime([record["id"]])[0]
         return self.public(record, state, counts)
 
-    def create(self, body: Any) -> Document:
+    def _checked(self, body: Any) -> Document:
+        """``body`` validated, its definition and source allowed, ready to store (secrets sealed)."""
         document = validate_queue(body, self.registry)
-        refuse_unrunnable(self.backend, task_definition_of(document))
+        refuse_unrunnable(self.backend, task_definition_of(document), self.policy)
+        refuse_forbidden_source(self.registry, document, self.policy)
+        return crypto.seal(self._schema_for(document), document, self.sealer)
+
+    def create(self, body: Any) -> Document:
+        document = self._checked(body)
         now = time.time()
         # Valid by the queue schema: a Queue once it has an id.
         record = cast(Queue, {**document, "id": str(uuid.uuid4()), "created_at": now, "updated_at": now})
@@ -97,9 +137,8 @@ class QueueService:
             body = copy.deepcopy(body)
             block = body.get("queue")
             if isinstance(block, dict) and block.get("type") == current["queue"]["type"]:
-                secrets.keep_masked(self._schema_for(current), body, current)
-        document = validate_queue(body, self.registry)
-        refuse_unrunnable(self.backend, task_definition_of(document))
+                secrets.keep_masked(self._schema_for(current), body, self._opened(current))
+        document = self._checked(body)
 
         def replace(stored: Queue) -> Queue:
             identity = {"id": queue_id, "created_at": stored["created_at"], "updated_at": time.time()}

@@ -14,6 +14,13 @@ Formats:
 1. Before records were versioned (no ``format`` key).
 2. Every attempt carries ``attributes`` (the agent attributes it was placed on; ``{}``
    before launch), so an attempt has one shape.
+3. A queue's secret settings are sealed (``hippo-sealed:v1:...``, :mod:`hippo_core.crypto`)
+   when Hippo has a key. The bump keeps an older Hippo, which would hand the sealed text
+   to its queue type as a password, from reading them. Sealing needs the queue type's
+   schema and the key, which the store knows nothing of: records of formats 1 and 2
+   read with their secrets in clear (the services take a clear secret as it is), and
+   every ``hippo api``, ``worker`` and ``up`` seals what it finds in clear at start
+   (:func:`hippo_core.crypto.seal_stored`), writing them in this format.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Any, NotRequired, TypedDict
 
 from hippo_core.errors import HippoError
 
-FORMAT = 2
+FORMAT = 3
 FORMAT_KEY = "format"
 
 # JSON values as stored (definitions, settings, cursors are free-form JSON).
@@ -52,13 +59,9 @@ class Attempt(TypedDict):
     reported_state: NotRequired[str]  # what Mesos said of it after Hippo had ended it
 
 
-class Task(TypedDict):
-    """A task: its definition (``cmd``, ``container``, ...) and where it is."""
+class Definition(TypedDict):
+    """What a task runs (``schemas/definition.json``): a task has one, and a queue gives one to its tasks."""
 
-    id: str  # the family
-    mesos_id: str
-    queue_id: str | None
-    data: str
     cmd: str
     cpus: float
     mem: float
@@ -67,6 +70,15 @@ class Task(TypedDict):
     constraints: list[list[str]]
     task_retries: int
     system_retries: int
+
+
+class Task(Definition):
+    """A task: its definition and where it is."""
+
+    id: str  # the family
+    mesos_id: str
+    queue_id: str | None
+    data: str
     max_concurrent: int
     state: str  # a State
     mesos_state: str
@@ -97,18 +109,10 @@ class QueueBlock(TypedDict):
     frequency_seconds: float
 
 
-class Queue(TypedDict):
+class Queue(Definition):
     """A queue: the definition its tasks run, and the ``queue`` block."""
 
     id: str
-    cmd: str
-    cpus: float
-    mem: float
-    container: dict[str, JSON]
-    env: dict[str, str]
-    constraints: list[list[str]]
-    task_retries: int
-    system_retries: int
     queue: QueueBlock
     created_at: float
     updated_at: float
@@ -145,10 +149,17 @@ def _attempts_have_attributes(record: dict[str, Any]) -> dict[str, Any]:
 
 # UPGRADES[kind][n] turns a record of format n into format n + 1.
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _unchanged(record: dict[str, Any]) -> dict[str, Any]:
+    return record
+
+
 UPGRADES: dict[str, dict[int, Upgrade]] = {
-    "task": {1: _attempts_have_attributes},
-    "queue": {1: lambda record: record},
-    "queue_state": {1: lambda record: record},
+    "task": {1: _attempts_have_attributes, 2: _unchanged},
+    # 2 -> 3: secrets in clear stay so until sealed at start (see format 3 above).
+    "queue": {1: _unchanged, 2: _unchanged},
+    "queue_state": {1: _unchanged, 2: _unchanged},
 }
 
 

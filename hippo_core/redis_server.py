@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import redis
 
@@ -46,10 +47,14 @@ class RedisServer:
     """A ``redis-server`` child process bound to 127.0.0.1 on a free port.
 
     With ``data_dir`` it keeps an append-only file there, so state survives a
-    restart; without one it uses a throw-away directory and persists nothing.
+    restart; without one it uses a throw-away directory and persists nothing. With
+    ``password`` clients must give it (it is in :attr:`url`); the files it writes are
+    readable by their owner only.
     """
 
-    def __init__(self, data_dir: str | Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: str | Path | None = None, port: int | None = None, password: str | None = None
+    ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="hippo-redis-")
@@ -60,15 +65,20 @@ class RedisServer:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.persistent = True
         self.port = port or free_port()
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
+        # "-": the rest of the configuration comes on stdin, so that the password stays out
+        # of the process list.
         args = [
             find_redis_server(),
+            "-",
             "--bind",
             "127.0.0.1",
             "--port",
@@ -87,10 +97,20 @@ class RedisServer:
         else:
             args += ["--appendonly", "no"]
         # Its own session: a Ctrl-C meant for Hippo must not stop Redis before Hippo's last writes.
+        # umask 077: the append-only file and the log are readable by their owner only.
         self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            umask=0o077,
         )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        assert self.process.stdin is not None
+        with self.process.stdin as config:
+            if self.password:
+                config.write(f"requirepass {self.password}\n".encode())
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:

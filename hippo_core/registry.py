@@ -82,7 +82,16 @@ class QueueTypeRegistry:
     @classmethod
     def of(cls, *types: type[QueueType]) -> QueueTypeRegistry:
         """A registry of the given classes, without entry points (for tests and embedding)."""
-        extensions = [Extension(t.name, None, t, None) for t in types]
+        # An entry point of no distribution: the registry reports none for these types.
+        extensions = [
+            Extension(
+                t.name,
+                importlib.metadata.EntryPoint(t.name, f"{t.__module__}:{t.__qualname__}", NAMESPACE),
+                t,
+                None,
+            )
+            for t in types
+        ]
         return cls(ExtensionManager.make_test_instance(extensions, namespace=NAMESPACE))
 
     def _provider(self, entry_point: Any) -> Provider:
@@ -93,7 +102,7 @@ class QueueTypeRegistry:
             return dist.metadata["Name"], dist.version
         return self._providers.get((entry_point.name, entry_point.value), (None, None))
 
-    def _load_failed(self, manager: ExtensionManager, entry_point: Any, error: Exception) -> None:
+    def _load_failed(self, manager: ExtensionManager, entry_point: Any, error: BaseException) -> None:
         dist, _ = self._provider(entry_point)
         log.warning("queue type %r (%s) failed to load: %s", entry_point.name, dist, error, exc_info=error)
         reason = f"{type(error).__name__}: {error}"

@@ -14,6 +14,8 @@ from typing import Any
 
 MASK = "********"
 SECRET_KEY = "x-hippo-secret"
+# On a secret: the settings beside it that decide what it unlocks (a query, a host, a bucket).
+UNLOCKS_KEY = "x-hippo-unlocks"
 
 # scheme://user:password@host...  (also jdbc:mysql://...); the password may hold ':'.
 _URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.:-]*://[^:/@]*:)(?P<pw>.*)(?P<tail>@[^@]*)$")
@@ -69,34 +71,55 @@ def mask_all(value: Any) -> Any:
 def keep_masked(schema: dict[str, Any], new: Any, old: Any) -> None:
     """Where ``new`` carries a masked secret, put back the stored value from ``old``.
 
-    Only while the secret would go where it went before: a masked URL password comes
-    back only if the rest of the URL is unchanged, and a masked whole secret only if
-    every other (non-secret) setting beside it is unchanged. Otherwise the mask stays,
-    and validation asks for the real secret: whoever can edit a queue must not be able
-    to send its stored password to a host of their choosing.
+    Only while the secret would unlock what it unlocked before: every setting its schema
+    names in ``x-hippo-unlocks`` (the query a database password runs, the host and list
+    a Redis password reaches; undeclared, every non-secret setting beside it) is
+    unchanged, and a masked URL password comes back only with the rest of its URL
+    unchanged too. Otherwise the mask stays, and validation asks for the real secret:
+    whoever can edit a queue must not be able to send its stored password to a host of
+    their choosing, nor make it run a query of their choosing.
     """
     if not isinstance(new, dict) or not isinstance(old, dict):
         return
     props = schema.get("properties", {})
-    # Settings left out of ``new`` will get their defaults, so compare with those.
-    same_place = all(
-        new.get(k, sub.get("default")) == old.get(k)
-        for k, sub in props.items()
-        if isinstance(sub, dict) and not sub.get(SECRET_KEY) and sub.get("type") != "object"
-    )
+
+    def unchanged(names: list[str]) -> bool:
+        # Settings left out of ``new`` will get their defaults, so compare with those.
+        return all(
+            new.get(k, props.get(k, {}).get("default")) == old.get(k)
+            for k in names
+            if isinstance(props.get(k), dict)
+        )
+
     for key, sub in props.items():
         if key not in new or not isinstance(sub, dict):
             continue
         kind = sub.get(SECRET_KEY)
         value, previous = new[key], old.get(key)
         if kind and isinstance(value, str) and isinstance(previous, str):
+            same_place = unchanged(unlocked_by(props, key))
             if kind == "url-password":
-                if url_password(previous) is not None and mask_url_password(previous) == value:
+                if url_password(previous) is not None and mask_url_password(previous) == value and same_place:
                     new[key] = previous
             elif value == MASK and same_place:
                 new[key] = previous
         elif isinstance(value, dict):
             keep_masked(sub, value, previous)
+
+
+def unlocked_by(props: dict[str, Any], key: str) -> list[str]:
+    """The settings beside secret ``key`` that decide what it unlocks (``x-hippo-unlocks``).
+
+    Undeclared: every other setting beside it that is not itself a secret or a block.
+    """
+    declared = props[key].get(UNLOCKS_KEY)
+    if isinstance(declared, list):
+        return [name for name in declared if isinstance(name, str)]
+    return [
+        k
+        for k, sub in props.items()
+        if k != key and isinstance(sub, dict) and not sub.get(SECRET_KEY) and sub.get("type") != "object"
+    ]
 
 
 def masked_paths(schema: dict[str, Any], doc: Any, path: str = "$") -> list[str]:

@@ -175,6 +175,12 @@ def _retry_or_fail(task: Task, fault: str, now: float) -> tuple[Task, bool]:
     else:
         task["state"] = State.FAILED
         return task, False
+    _new_attempt(task, now)
+    return task, True
+
+
+def _new_attempt(task: Task, now: float) -> None:
+    """Start the task's next attempt: PENDING again, waiting for resources."""
     n = len(task["attempts"]) + 1
     task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
     task.update(
@@ -186,7 +192,6 @@ def _retry_or_fail(task: Task, fault: str, now: float) -> tuple[Task, bool]:
             "pending_reason": None,
         }
     )
-    return task, True
 
 
 def _note(attempt: Attempt, status: TaskStatus) -> None:
@@ -433,17 +438,11 @@ def rerun(task: Task, now: float | None = None) -> Outcome:
     if task["state"] not in TERMINAL_STATES:
         return Outcome(None, refused=f"task is {task['state']}; only ended tasks can be re-run")
     _touch(task, now)
-    n = len(task["attempts"]) + 1
-    task["attempts"].append(_attempt(n, new_mesos_id(task["id"]), now))
+    _new_attempt(task, now)
     task.update(
         {
-            "state": State.PENDING,
-            "mesos_state": WAITING_ON_OFFERS,
-            "mesos_agent": None,
-            "hostname": None,
             "reason": None,
             "message": None,
-            "pending_reason": None,
             "kill_requested": False,
             "task_retries_used": 0,
             "system_retries_used": 0,

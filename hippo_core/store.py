@@ -79,14 +79,29 @@ def _dumps(record: Any) -> str:
 
 def _load(kind: str, raw: str) -> Any:
     """A stored record in the current format (upgraded if an older Hippo wrote it)."""
-    return records.upgrade(kind, orjson.loads(raw))
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # Not strict UTF-8 (a lone surrogate written by something else): the lenient parser.
+        value = json.loads(raw)
+    return records.upgrade(kind, value)
+
+
+def _json_text(value: Any) -> str:
+    """JSON of ``value`` that is UTF-8 text: a lone surrogate becomes U+FFFD."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError: a surrogate, or an integer beyond 64 bits
+        text = json.dumps(value, ensure_ascii=False)
+        # Through UTF-16, which can carry a lone surrogate and then replaces it.
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _public_json(kind: str, raw: str) -> str:
     """A stored record as JSON in the current format without ``format``, parsed only if older."""
     if raw.startswith(_CURRENT):
         return "{" + raw[len(_CURRENT) :]
-    return orjson.dumps(_load(kind, raw)).decode()
+    return _json_text(_load(kind, raw))
 
 
 # Runs a list of commands only if KEYS[1] still holds ARGV[1]: an optimistic write in one trip.

@@ -26,19 +26,21 @@ from hippo_core import states
 from hippo_core.backend import Backend
 from hippo_core.documents import refuse_unrunnable, validate_task
 from hippo_core.errors import Conflict, NotFound
+from hippo_core.policy import Policy
 from hippo_core.records import Task
 from hippo_core.store import Page, Store
 from hippo_core.taskstate import ACTIVE_STATES, State
 
 
 class TaskService:
-    def __init__(self, store: Store, backend: Backend | None = None) -> None:
+    def __init__(self, store: Store, backend: Backend | None = None, policy: Policy | None = None) -> None:
         self.store = store
         self.backend = backend
+        self.policy = policy
 
     def create(self, body: Any) -> Task:
         definition = validate_task(body)
-        refuse_unrunnable(self.backend, definition)
+        refuse_unrunnable(self.backend, definition, self.policy)
         family = definition.pop("id", None) or str(uuid.uuid4())
         data = definition.pop("data", "")
         task = states.new_task(definition, family=family, queue_id=None, data=data)

@@ -13,9 +13,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from hippo_core.echo import clip, quoting_briefly, short_repr
 from hippo_core.errors import FieldError, ValidationFailed
 
 SECRET_KEY = "x-hippo-secret"
+# Unknown fields that get a "did you mean" hint; the rest only their name.
+HINTED = 20
 
 
 def strip_read_only(schema: dict[str, Any], doc: Any) -> Any:
@@ -68,10 +71,11 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
         known = [k for k, v in schema.get("properties", {}).items() if not v.get("readOnly")]
         extras = [k for k in error.instance if k not in known]
         out = []
-        for name in extras:
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        for n, name in enumerate(extras):
+            # Hints for as many as an answer lists: a flood of unknown names costs no more.
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if n < HINTED else []
             hint = f"; did you mean {close[0]!r}?" if close else f"; known fields: {', '.join(known)}"
-            out.append(FieldError(f"{path}.{name}", f"unknown field{hint}"))
+            out.append(FieldError(f"{path}.{clip(name, 60)}", f"unknown field{hint}"))
         return out
     if error.validator == "not" and isinstance(error.validator_value, dict):
         message = error.validator_value.get("x-hippo-message")
@@ -80,11 +84,51 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
     if error.validator == "pattern" and error.validator_value == "^[^\\u0000]*$":
         return [FieldError(path, "must not contain a NUL character")]
     if error.validator == "propertyNames":
-        return [FieldError(path, f"invalid name {error.instance!r}: {error.message}")]
+        return [FieldError(path, f"invalid name {short_repr(error.instance)}: {clip(error.message, 400)}")]
     if isinstance(error.schema, dict) and error.schema.get(SECRET_KEY):
         # The default message quotes the value, which must never be echoed for a secret.
         return [FieldError(path, f"invalid value (fails {error.validator} {error.validator_value!r})")]
-    return [FieldError(path, error.message)]
+    return [FieldError(path, quoting_briefly(error.message, error.instance))]
+
+
+def oversized(schema: dict[str, Any], doc: Any, path: str = "$") -> list[FieldError]:
+    """Arrays, objects and strings of ``doc`` larger than ``schema`` allows (``maxItems``,
+    ``maxProperties``, ``maxLength``), found without validating what they hold.
+
+    Checked first, so that a body of 150,000 constraints costs one ``len``, not 150,000
+    validations and as many errors. Follows the schema, so it recurses no deeper than it.
+    """
+    if isinstance(doc, str):
+        limit = schema.get("maxLength")
+        if isinstance(limit, int) and len(doc) > limit:
+            return [FieldError(path, f"is {len(doc)} characters long; at most {limit} are allowed")]
+        return []
+    if isinstance(doc, list):
+        # A tuple (prefixItems) is short whatever it holds; its own checks word its errors better.
+        limit = None if "prefixItems" in schema else schema.get("maxItems")
+        if isinstance(limit, int) and len(doc) > limit:
+            return [FieldError(path, f"has {len(doc)} items; at most {limit} are allowed")]
+        items = schema.get("items")
+        prefix = schema.get("prefixItems") or []
+        found = []
+        for n, item in enumerate(doc):
+            sub = prefix[n] if n < len(prefix) else items
+            if isinstance(sub, dict):
+                found.extend(oversized(sub, item, f"{path}[{n}]"))
+        return found
+    if isinstance(doc, dict):
+        limit = schema.get("maxProperties")
+        if isinstance(limit, int) and len(doc) > limit:
+            return [FieldError(path, f"has {len(doc)} entries; at most {limit} are allowed")]
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        found = []
+        for key, value in doc.items():
+            sub = props.get(key, extra)
+            if isinstance(sub, dict) and isinstance(key, str):
+                found.extend(oversized(sub, value, f"{path}.{clip(key, 60)}"))
+        return found
+    return []
 
 
 def check(schema: dict[str, Any], doc: Any, validator: Any = None) -> list[FieldError]:
@@ -103,6 +147,9 @@ def validate(schema: dict[str, Any], doc: Any) -> dict[str, Any]:
     """``doc`` without read-only fields, validated, with defaults filled; or ValidationFailed."""
     if not isinstance(doc, dict):
         raise ValidationFailed([FieldError("$", "the body must be a JSON object")])
+    too_big = oversized(schema, doc)
+    if too_big:
+        raise ValidationFailed(too_big)
     clean = strip_read_only(schema, copy.deepcopy(doc))
     errors = check(schema, clean)
     if errors:

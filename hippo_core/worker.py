@@ -6,6 +6,12 @@ connection: when the lease is lost the term ends (backend stopped, never torn do
 tasks keep running) and callbacks still arriving from it are ignored. The framework
 id lives in Redis, so the next term (here or on a standby) subscribes as the same
 framework and reconciles before it trusts its books.
+
+A term ending (a lost lease, a Redis stall longer than the lease) is not Hippo
+stopping: the backend is ``stop``-ped and every task keeps running. Only when the
+worker itself stops (``stop()``: SIGTERM, Ctrl-C, a refusal by the cluster) is the
+backend ``shutdown``, which for a backend that supervises its own tasks (``local``)
+ends them.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 from hippo_core import events
-from hippo_core.backend import Backend, Offer, TaskStatus
+from hippo_core.backend import Backend, BackendError, Offer, TaskStatus
 from hippo_core.config import Config
 from hippo_core.errors import StoreUnavailable
 from hippo_core.events import Event
 from hippo_core.leader import Lease
+from hippo_core.policy import Policy
 from hippo_core.scheduler import Scheduler
 from hippo_core.store import Store
 from hippo_core.tracker import Tracker
@@ -57,7 +64,9 @@ class Term:
         self.on_error = on_error
         self.leading = leading
         self.active = True
-        self.scheduler = Scheduler(store, backend, refuse_seconds=config.refuse_seconds)
+        self.scheduler = Scheduler(
+            store, backend, refuse_seconds=config.refuse_seconds, policy=Policy.from_config(config)
+        )
         self.tracker = Tracker(store, backend, unreachable_timeout=config.unreachable_timeout)
         self._unsaved_framework_id: str | None = None
 
@@ -90,6 +99,10 @@ class Term:
             return
         try:
             self.scheduler.handle_offers(offers, trusted=self.tracker.trusted())
+        except BackendError as exc:
+            # The cluster refused an answer (a master failing over): it takes the offers back
+            # when it rescinds them, or forgets them with the failover.
+            log.warning("could not answer %d offer(s): %s", len(offers), exc)
         except Exception:
             # Offers not declined stay out of use until the master rescinds them.
             log.exception("could not use %d offer(s); declining them", len(offers))
@@ -177,7 +190,7 @@ class Worker:
         finally:
             self._stop.set()
             keeper.join()
-            self._step_down()
+            self._step_down(hippo_stopping=True)
             self.lease.release()
             listener.join()
         return 1 if self.fatal else 0
@@ -213,7 +226,8 @@ class Worker:
         for service in self.services:
             service.start(self.lease.token)
 
-    def _step_down(self) -> None:
+    def _step_down(self, hippo_stopping: bool = False) -> None:
+        """End the term: no more polls or launches. Tasks are ended only if Hippo is stopping."""
         term, self.term = self.term, None
         if term is None:
             return
@@ -223,7 +237,10 @@ class Worker:
             except Exception:
                 log.exception("stopping %r failed", service)
         # Stopped first, so updates already on their way are still applied and acknowledged.
-        term.backend.stop()
+        if hippo_stopping:
+            term.backend.shutdown()
+        else:
+            term.backend.stop()
         term.active = False
         events.publish(Event("leader.changed", data={"leading": False, "term": self.lease.token}))
 

@@ -68,6 +68,25 @@ def client(app: falcon.App) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(app)
 
 
+# Tokens of the apps that have some (tests/api/test_auth.py); none appears in any log.
+ADMIN_TOKEN = "admin-token-3c9e81f0d2b7a645"
+READ_TOKEN = "read-token-8a4f2c6e1b9d0735"
+
+
+@pytest.fixture
+def token_app(config: Config, store: Store, registry: QueueTypeRegistry) -> falcon.App:
+    """The API with an admin token and a read token configured."""
+    return create_app(
+        config.with_table("auth", admin_tokens=(ADMIN_TOKEN,), read_tokens=(READ_TOKEN,)), store, registry
+    )
+
+
+@pytest.fixture
+def admin_client(token_app: falcon.App) -> falcon.testing.TestClient:
+    """A client of ``token_app`` that sends the admin token with every request."""
+    return falcon.testing.TestClient(token_app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+
 @pytest.fixture
 def secrets_sent() -> tuple[str, str]:
     """The secret values that ``queue_body`` carries: the token and the URL's password."""

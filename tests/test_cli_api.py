@@ -142,8 +142,11 @@ def test_chunked_bodies_are_held_to_the_limit(api, error_of, size, status) -> No
     resp = requests.post(
         f"{api.url}/tasks/", data=_chunks(size), timeout=30, headers={"Content-Type": "application/json"}
     )
-    if status == 413:
+    if status == 413 and size <= BODY_LIMIT + 1024:
         assert str(BODY_LIMIT) in error_of(resp, 413)["description"]
+    elif status == 413:
+        # Far over the limit, waitress itself refuses the body as it arrives.
+        assert resp.status_code == 413
     else:
         assert resp.status_code == status, resp.text
         assert requests.get(f"{api.url}/tasks/{resp.json()['mesos_id']}/", timeout=10).status_code == 200

@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 import pytest
 
 from hippo_core.launch import task_environment
-from hippo_core.poller import Poller
+from hippo_core.poller import BACKOFF_JITTER, Poller
 from hippo_core.queues import QueueService
-from hippo_core.queuetype import Item, PollResult, QueueTypeError
+from hippo_core.queuetype import ErrorRule, Item, PollResult, QueueTypeError
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.testing.memory_queue import MemoryQueueType
 from hippo_core.testing.polling import data_of, finish, poll_now, state_of, stored_queue, tasks_of
@@ -49,7 +49,7 @@ class Script:
 class ScriptedQueueType(MemoryQueueType):
     name: ClassVar[str] = "scripted"
     label: ClassVar[str] = "Memory list with scripted faults (tests only)"
-    transient_errors: ClassVar[tuple[type[BaseException], ...]] = (ConnectionError,)
+    error_rules: ClassVar[tuple[ErrorRule, ...]] = (ErrorRule(ConnectionError, transient=True, message=None),)
     scripts: ClassVar[dict[str, Script]] = {}
     built: ClassVar[list[ScriptedQueueType]] = []
 
@@ -453,10 +453,11 @@ def test_a_failing_source_is_marked_and_backed_off(
         state = state_of(store, queue_id)
         assert state["consecutive_errors"] == n
         assert state["last_error_tstamp"] == clock.now
-        assert state["next_run_tstamp"] == clock.now + wait
-        clock.advance(wait - 0.5)
+        waited = state["next_run_tstamp"] - clock.now
+        assert wait * (1 - BACKOFF_JITTER) <= waited <= wait, "doubling, with jitter taken off"
+        clock.advance(waited - 0.01)
         assert due_ids(poller) == [], "due before its backoff ran out"
-        clock.advance(0.5)
+        clock.advance(0.01)
 
     error = state_of(store, queue_id)["last_error"]
     assert error.startswith("poll failed: ")
@@ -503,7 +504,7 @@ def test_a_queue_of_an_uninstalled_type_is_marked_not_raised(store, hippo_queuet
 
     state = state_of(store, queue_id)
     assert "scripted" in state["last_error"] and "UnknownQueueType" in state["last_error"]
-    assert state["next_run_tstamp"] == clock.now + 60
+    assert 60 * (1 - BACKOFF_JITTER) <= state["next_run_tstamp"] - clock.now <= 60
 
 
 def test_a_failed_ack_keeps_the_tasks_and_marks_the_queue(poller, store, create, clock, secrets_sent):
@@ -519,7 +520,7 @@ def test_a_failed_ack_keeps_the_tasks_and_marks_the_queue(poller, store, create,
     assert state["cursor"] == 2  # custody was taken before the ack
     assert state["last_error"].startswith("ack failed: ConnectionError")
     assert all(secret not in state["last_error"] for secret in secrets_sent)
-    assert state["next_run_tstamp"] == clock.now + 1
+    assert 1 - BACKOFF_JITTER <= state["next_run_tstamp"] - clock.now <= 1
     assert script.acked == []
 
     clock.advance(1)

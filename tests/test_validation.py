@@ -166,7 +166,8 @@ def test_secrets_are_scrubbed_from_every_message(settings: dict[str, Any]) -> No
     assert "$.queue.chatty" in text
     assert "key-0a1b2c3d" not in text
     assert "pw-9z8y7x" not in text
-    assert "********" in text
+    # Either the message quotes no value at all (a size bound), or the secrets in it are masked.
+    assert "********" in text or "at most 2 are allowed" in text
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,9 @@ from typing import Any
 
 import falcon
 
-from hippo_core.api import errors
-from hippo_core.api.body import BodyLimit, response_handler
+from hippo_core.api import errors, untrusted
+from hippo_core.api.auth import AuthSettings, Guard
+from hippo_core.api.body import BodyLimit
 from hippo_core.api.events import EventStreamResource, TaskEventsResource
 from hippo_core.api.health import HealthResource, ReadyResource
 from hippo_core.api.logs import LogsResource
@@ -19,8 +20,10 @@ from hippo_core.api.status import StatusResource
 from hippo_core.api.tasks import TaskResource, TasksResource
 from hippo_core.backend import Backend
 from hippo_core.config import Config
+from hippo_core.crypto import Sealer
 from hippo_core.journal import EventsSettings
 from hippo_core.metrics import Metrics, MetricsSettings, install
+from hippo_core.policy import Policy
 from hippo_core.queues import QueueService
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.status import StatusService
@@ -39,20 +42,28 @@ def create_app(
 
     ``backend`` (built, never started: :func:`hippo_core.compose.api_app`) checks task
     definitions for what it could not run and reads task logs; without one, nothing
-    backend-specific is checked and no task has logs. ``metrics``: the process's
-    (:func:`hippo_core.metrics.install`) unless given.
+    backend-specific is checked and no task has logs. Who may call it: ``[auth]``
+    (:mod:`hippo_core.api.auth`); without tokens, anyone on this machine. ``metrics``:
+    the process's (:func:`hippo_core.metrics.install`) unless given.
     """
     metrics = metrics or install(config.section(MetricsSettings))
+    guard = Guard(config.section(AuthSettings))
     # Timing first, so that it sees every request, those refused by the others too.
-    middleware: list[Any] = [RequestMetrics(metrics), LogContext(), BodyLimit(config.max_body_bytes)]
+    middleware: list[Any] = [
+        RequestMetrics(metrics),
+        guard,
+        LogContext(),
+        BodyLimit(config.max_body_bytes),
+    ]
     app = falcon.App(middleware=middleware)
-    app.resp_options.media_handlers[falcon.MEDIA_JSON] = response_handler()
     # /queues and /queues/ are the same route.
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
+    untrusted.install(app)
 
-    queues = QueueService(store, registry, backend)
-    tasks = TaskService(store, backend)
+    policy = Policy.from_config(config)
+    queues = QueueService(store, registry, backend, sealer=Sealer.configured(config), policy=policy)
+    tasks = TaskService(store, backend, policy=policy)
     app.add_route("/queues", QueuesResource(queues))
     queue = QueueResource(queues)
     app.add_route("/queues/{queue_id:uuid}", queue)

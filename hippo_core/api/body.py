@@ -6,7 +6,8 @@ that take a body) checks the content type, reads at most the limit, also from a
 chunked body without ``Content-Length``, and parses it into ``req.context.body``
 (``None`` when there was none). Being a hook, it runs only when the method is allowed,
 so a wrong method gets its 405 whatever the body. Wrong content type: 415; too large:
-413; not JSON: 400.
+413; not JSON: 400; nested too deeply or holding text that is not Unicode: 400
+(:mod:`hippo_core.api.untrusted`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import json
 from typing import Any
 
 import falcon
-import falcon.media
-import orjson
+
+from hippo_core.api import untrusted
+from hippo_core.api.errors import InvalidBody
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 
@@ -99,19 +101,10 @@ def json_body(req: falcon.Request, resp: falcon.Response, resource: Any, params:
         raise falcon.HTTPBadRequest(
             title="Malformed JSON", description="The body nests too deeply to be parsed."
         ) from exc
-
-
-def dumps(value: Any) -> bytes:
-    """JSON of a response: orjson, and the standard library for what orjson refuses
-    (integers beyond 64 bits, which a queue's cursor may hold)."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:  # orjson.JSONEncodeError
-        return json.dumps(value, ensure_ascii=False).encode()
-
-
-def response_handler() -> falcon.media.JSONHandler:
-    return falcon.media.JSONHandler(dumps=dumps, loads=orjson.loads)
+    problems = untrusted.check_body(req.context.body)
+    if problems:
+        req.context.body = None
+        raise InvalidBody(problems)
 
 
 def require_body(req: falcon.Request) -> Any:

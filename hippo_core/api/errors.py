@@ -11,22 +11,25 @@ from typing import Any
 
 import falcon
 
-from hippo_core.errors import Conflict, NotFound, StoreUnavailable, ValidationFailed
+from hippo_core.api import untrusted
+from hippo_core.errors import Conflict, FieldError, NotFound, StoreUnavailable, ValidationFailed
 from hippo_core.records import NewerFormat
 
 log = logging.getLogger(__name__)
 
 
 class InvalidBody(falcon.HTTPBadRequest):
-    """A 400 that lists every problem with its JSONPath."""
+    """A 400 that lists the problems with their JSONPaths (the first 20, values clipped)."""
 
-    def __init__(self, errors: list[dict[str, str]], title: str = "Invalid request body") -> None:
+    def __init__(self, errors: list[FieldError], title: str = "Invalid request body") -> None:
         count = len(errors)
+        shown, more = untrusted.listed(errors)
+        found = f"{count} problem{'s' if count != 1 else ''} found; fix every listed field"
         super().__init__(
             title=title,
-            description=f"{count} problem{'s' if count != 1 else ''} found; fix every listed field.",
+            description=f"{found} (and {more} more, not listed)." if more else f"{found}.",
         )
-        self.errors = errors
+        self.errors = shown
 
 
 def serialize_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError) -> None:
@@ -43,23 +46,28 @@ def serialize_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTP
 
 def _default_description(req: falcon.Request, exc: falcon.HTTPError) -> str | None:
     if exc.status_code == 404:
-        return f"There is nothing at {req.path}; GET /openapi.json lists every route."
+        return f"There is nothing at {untrusted.clip(req.path)}; GET /openapi.json lists every route."
     if exc.status_code == 405:
         allowed = dict(exc.headers or {}).get("Allow", "")
-        return f"{req.method} is not allowed on {req.path}; allowed: {allowed}."
+        return f"{req.method} is not allowed on {untrusted.clip(req.path)}; allowed: {allowed}."
     return None
 
 
 def _validation_failed(
     req: falcon.Request, resp: falcon.Response, exc: ValidationFailed, params: Any
 ) -> None:
-    # Messages never quote a secret (see hippo_core.documents), so they are safe to log.
-    log.info("%s %s rejected: %s", req.method, req.path, exc)
-    raise InvalidBody([{"path": e.path, "message": e.message} for e in exc.errors])
+    # Messages never quote a secret (see hippo_core.documents), so they are safe to log;
+    # only as many as the answer lists, clipped, so a hostile body makes no huge log line.
+    shown, more = untrusted.listed(exc.errors)
+    summary = "; ".join(f"{e['path']}: {e['message']}" for e in shown) + (
+        f"; and {more} more" if more else ""
+    )
+    log.info("%s %s rejected: %s", req.method, untrusted.clip(req.path), summary)
+    raise InvalidBody(exc.errors)
 
 
 def _not_found(req: falcon.Request, resp: falcon.Response, exc: NotFound, params: Any) -> None:
-    raise falcon.HTTPNotFound(title=f"Unknown {exc.kind}", description=str(exc))
+    raise falcon.HTTPNotFound(title=f"Unknown {exc.kind}", description=untrusted.clip(str(exc), 400))
 
 
 def _conflict(req: falcon.Request, resp: falcon.Response, exc: Conflict, params: Any) -> None:

@@ -10,7 +10,9 @@ family id for the family's newest task). Which attempt:
 ``?tail=BYTES`` returns only the last BYTES of each stream. A stream is cut to its last
 MiB either way; ``truncated`` says so and ``size`` is the whole file's. ``warning`` says
 when the task did not run as asked (e.g. its image was not used). 404 for an attempt
-whose backend has no logs of it (it has not started, or its backend cannot read them).
+whose backend has no logs of it (it has not started, or its backend cannot read them,
+or they are gone: the backend's message says why), 502 when the backend could not
+reach them now (the host that ran it did not answer).
 
 Following output: each stream says where its text begins (``offset``) and where to go on
 (``next_offset``). ``?stream=stdout&offset=N`` returns that stream only, from byte N on
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import falcon
 
-from hippo_core.backend import STREAMS, Backend
+from hippo_core.backend import STREAMS, Backend, LogsUnavailable
 from hippo_core.records import Attempt, Task
 from hippo_core.tasks import TaskService
 
@@ -47,6 +49,11 @@ class LogsResource:
                 if self.backend is not None
                 else None
             )
+        except LogsUnavailable as exc:
+            gone = f"attempt {attempt['n']} ({attempt['mesos_id']}) of task {task['mesos_id']}: {exc}"
+            if exc.transient:
+                raise falcon.HTTPBadGateway(title="Logs unreachable", description=gone) from exc
+            raise falcon.HTTPNotFound(title="Logs gone", description=gone) from exc
         except ValueError as exc:
             raise falcon.HTTPInvalidParam(str(exc), "offset") from exc
         if logs is None:

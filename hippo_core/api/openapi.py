@@ -8,6 +8,8 @@ import falcon
 
 import hippo_core
 from hippo_core import schemas
+from hippo_core.api import auth
+from hippo_core.api.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.taskstate import State
 
@@ -29,6 +31,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         411: "Chunked body the server cannot bound; send Content-Length",
         413: "Body larger than max_body_bytes",
         415: "Body is not JSON",
+        502: "The host holding the logs did not answer; try again",
         503: "Redis unavailable",
     }
     return {str(c): _json(_ref("Error"), reasons[c]) for c in codes}
@@ -51,11 +54,15 @@ def _listing(item: str) -> dict[str, Any]:
 
 
 PAGING = [
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {
+        "name": "offset",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+    },
     {
         "name": "limit",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
     },
 ]
 
@@ -220,7 +227,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                     task_id,
                     {"name": "force", "in": "query", "schema": {"type": "boolean", "default": False}},
                 ],
-                "responses": {"204": {"description": "Deleted"}, **_errors(404, 409, 503)},
+                "responses": {"204": {"description": "Deleted"}, **_errors(400, 404, 409, 503)},
             },
         },
         "/tasks/{task_id}/kill/": {"get": kill, "post": kill},
@@ -236,7 +243,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
         },
         "/tasks/{task_id}/logs/": {
             "get": {
-                "summary": "stdout and stderr of a task's attempt (tasks run by the local backend)",
+                "summary": "stdout and stderr of a task's attempt, read where it ran",
                 "parameters": [
                     task_id,
                     {
@@ -265,7 +272,10 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                         "description": "Bytes of the stream already read (needs stream)",
                     },
                 ],
-                "responses": {"200": _json(_logs_schema(), "The attempt's output"), **_errors(400, 404, 503)},
+                "responses": {
+                    "200": _json(_logs_schema(), "The attempt's output"),
+                    **_errors(400, 404, 502, 503),
+                },
             }
         },
         "/tasks/{task_id}/events/": {
@@ -364,17 +374,19 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
             }
         },
     }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Hippo",
-            "version": hippo_core.__version__,
-            "description": "Eat work items off queues and run each as a Docker task on Apache Mesos. "
-            "Every route answers with or without its trailing slash.",
-        },
-        "paths": paths,
-        "components": {"schemas": components},
-    }
+    return auth.document(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Hippo",
+                "version": hippo_core.__version__,
+                "description": "Eat work items off queues and run each as a Docker task on Apache Mesos. "
+                "Every route answers with or without its trailing slash.",
+            },
+            "paths": paths,
+            "components": {"schemas": components},
+        }
+    )
 
 
 class OpenAPIResource:

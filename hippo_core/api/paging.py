@@ -10,10 +10,12 @@ from hippo_core.store import Page
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# Far past any listing Redis can hold, and far from where offset + limit overflows Redis' integers.
+MAX_OFFSET = 1_000_000_000
 
 
 def page_params(req: falcon.Request) -> tuple[int, int]:
-    offset = req.get_param_as_int("offset", min_value=0, default=0)
+    offset = req.get_param_as_int("offset", min_value=0, max_value=MAX_OFFSET, default=0)
     limit = req.get_param_as_int("limit", min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
     return offset, limit
 

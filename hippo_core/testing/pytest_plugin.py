@@ -1,15 +1,24 @@
 """pytest fixtures for Hippo and its plugins; loaded automatically with ``hippo-core``.
 
 Servers, each started once per session. ``redis-server`` comes with hippo-core; a test
-needing ``moto_server`` or a database server that is missing is skipped with the reason
-(failed instead when ``HIPPO_TEST_REQUIRE_SERVERS=1``):
+needing a database server that is missing is skipped with the reason (failed instead
+when ``HIPPO_TEST_REQUIRE_SERVERS=1``). ``moto_server`` and the other fixtures of AWS
+queue types come with ``hippo-aws`` (:mod:`hippo_aws.testing.pytest_plugin`).
 
 - ``redis_server`` (session): a private ``redis-server`` on a free port.
 - ``redis_url`` (function): its URL, with the database flushed before each test.
 - ``redis_client`` (function): a ``redis.Redis`` on it (``decode_responses=True``).
-- ``moto_server`` (session): a private ``moto_server`` (needs ``moto[server]``).
 - ``postgresql_url``, ``mariadb_url`` (session): SQLAlchemy URLs of throw-away databases
   (:mod:`hippo_core.testing.sql_servers`; needs ``sqlalchemy`` and the drivers).
+- ``docker_engine`` (session): a private ``dockerd`` with a ``busybox:latest`` image made
+  offline (:mod:`hippo_core.testing.docker`; needs root, ``docker.io`` and
+  ``busybox-static``); ``DOCKER_HOST`` of a client that reaches it is ``docker_engine.host``.
+
+``hippo up`` as a user runs it:
+
+- ``hippo_up`` (function): ``hippo_up(data_dir=None, env=None, ...)`` starts ``hippo up``
+  in a session of its own with HOME and data under the test's temporary directory
+  (:mod:`hippo_core.testing.hippo_up`); whatever a test leaves running is stopped after it.
 
 Hippo on the test's Redis, for running a queue type under the Poller:
 
@@ -30,8 +39,8 @@ A queue type on its own:
 - ``hippo_instances`` (function): ``hippo_instances(QueueTypeClass, settings, queue_id=None)``
   builds an instance from settings as given (checked and filled by nothing), closed
   after the test. :mod:`hippo_core.testing.plugin_settings` fills settings first.
-- ``no_ambient_aws_credentials`` (function): boto3's standard credential chain emptied
-  (no variables, no files, no instance metadata) for the test.
+
+The suites of :mod:`hippo_core.testing.suites` are built on these fixtures.
 """
 
 from __future__ import annotations
@@ -51,13 +60,14 @@ from hippo_core.queuetype import QueueType
 from hippo_core.redis_server import RedisClient, RedisServer
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.store import Store
-from hippo_core.testing import aws
-from hippo_core.testing.moto_server import MotoServer
+from hippo_core.testing.docker import DockerEngine, EngineUnavailable
+from hippo_core.testing.hippo_up import Up, UpStarter
+from hippo_core.testing.skips import server_unavailable
 
 Q = TypeVar("Q", bound=QueueType)
 
 # Before any test imports it: its failing checks then show their values, as in a test module.
-pytest.register_assert_rewrite("hippo_core.testing.plugin_settings")
+pytest.register_assert_rewrite("hippo_core.testing.plugin_settings", "hippo_core.testing.suites")
 
 
 @pytest.fixture(scope="session")
@@ -85,15 +95,6 @@ def redis_client(redis_server: RedisServer, redis_url: str) -> Iterator[RedisCli
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    server = aws.start_moto_server()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
 def postgresql_url() -> Iterator[str]:
     # Imported here: sqlalchemy is a dependency of the SQL plugin's tests, not of hippo-core.
     from hippo_core.testing import sql_servers
@@ -106,6 +107,28 @@ def mariadb_url() -> Iterator[str]:
     from hippo_core.testing import sql_servers
 
     yield from sql_servers.mariadb_database()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerEngine]:
+    engine = DockerEngine()
+    try:
+        engine.start()
+    except EngineUnavailable as exc:
+        server_unavailable(f"no Docker engine for the tests: {exc}")
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture
+def hippo_up(tmp_path: Path) -> Iterator[Callable[..., Up]]:
+    starter = UpStarter(tmp_path)
+    try:
+        yield starter.start
+    finally:
+        starter.stop_all()
 
 
 @pytest.fixture
@@ -162,8 +185,3 @@ def hippo_instances() -> Iterator[Callable[..., Any]]:
     yield make
     for instance in built:
         instance.close()
-
-
-@pytest.fixture
-def no_ambient_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    aws.clear_ambient_credentials(monkeypatch, tmp_path)

@@ -10,6 +10,10 @@ reconciliation and in the peer's books.
 Rules pick the behaviour: the first rule whose predicate accepts the
 ``TaskInfo`` (a dict in the JSON shape the framework sent) wins, else the
 peer's default behaviour.
+
+Output: once running, a task writes ``stdout`` and ``stderr`` into its sandbox
+(served by its agent's files API); by default one line each naming the task,
+``stdout of <task id>`` and ``stderr of <task id>``.
 """
 
 from __future__ import annotations
@@ -20,12 +24,20 @@ from typing import Any
 
 from hippo_mesos_peer.protocol import MASTER_REASONS, TASK_STATES, TERMINAL_STATES
 
+Output = str | bytes | None
+
+
+def default_output(stream: str, task_id: str) -> str:
+    return f"{stream} of {task_id}\n"
+
 
 @dataclass(frozen=True)
 class Finish:
     """Runs ``after`` seconds, then ``TASK_FINISHED`` (exit status 0)."""
 
     after: float = 0.0
+    stdout: Output = None
+    stderr: Output = None
 
 
 @dataclass(frozen=True)
@@ -34,11 +46,16 @@ class Fail:
 
     after: float = 0.0
     message: str | None = None
+    stdout: Output = None
+    stderr: Output = None
 
 
 @dataclass(frozen=True)
 class Hang:
     """Runs until killed (or its agent goes away)."""
+
+    stdout: Output = None
+    stderr: Output = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,8 @@ class Lose:
     state: str | None = None
     reason: str | None = None
     message: str | None = None
+    stdout: Output = None
+    stderr: Output = None
 
     def __post_init__(self) -> None:
         if self.state is not None and self.state not in TERMINAL_STATES:

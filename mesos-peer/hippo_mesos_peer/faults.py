@@ -186,12 +186,17 @@ class FaultsMixin:
             task.kill_requested = False
 
     def become_leader(self, agent_reregister_delay: float = 0.0) -> None:
+        """Elected: the registry is read for ``recovery_seconds`` (scheduler calls get 503
+        meanwhile), then agents reregister after ``agent_reregister_delay``."""
         self.leading = True
         self.leader_url = None
         self.master_id = str(uuid.uuid4())
+        self.recovered_at = time.monotonic() + self.recovery_seconds
         for agent in self.agents.values():
             if agent.status == RECOVERING:
-                self.clock.call_later(agent_reregister_delay, self._recovered_agent_back, agent)
+                self.clock.call_later(
+                    self.recovery_seconds + agent_reregister_delay, self._recovered_agent_back, agent
+                )
 
     def _recovered_agent_back(self, agent: AgentRecord) -> None:
         if self.leading and agent.status == RECOVERING:

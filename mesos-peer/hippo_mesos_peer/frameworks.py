@@ -25,6 +25,7 @@ from hippo_mesos_peer.protocol import (
     master_info,
     recordio,
 )
+from hippo_mesos_peer.rules import id_error
 
 END = object()  # close the stream the way the master does: final chunk
 ABORT = object()  # break the connection: no final chunk
@@ -130,21 +131,6 @@ def _role_error(role: str) -> str | None:
     return None
 
 
-def id_error(value: str) -> str | None:
-    """``common::validation::validateID``."""
-    if not value:
-        return "ID must not be empty"
-    if len(value) > 255:
-        return "ID must not be greater than 255 characters"
-    if value in (".", ".."):
-        return "'.' and '..' are disallowed"
-    if "/" in value:
-        return "'/' is disallowed"
-    if any(ch.isspace() or not ch.isprintable() for ch in value):
-        return "Whitespace or control characters are disallowed"
-    return None
-
-
 def framework_info_error(info: dict[str, Any], suppressed: list[str]) -> str | None:
     """``validateFramework`` + ``createAllocatorFrameworkOptions`` for one FrameworkInfo."""
     caps = {c.get("type") for c in info.get("capabilities", [])}
@@ -173,9 +159,9 @@ def framework_info_error(info: dict[str, Any], suppressed: list[str]) -> str | N
     timeout = info.get("failover_timeout", 0.0)
     if not math.isfinite(timeout) or abs(timeout) * 1e9 >= 2**63:
         return f"The framework failover_timeout ({timeout}) is invalid"
-    outside = sorted(set(suppressed) - valid_roles)
-    if outside:
-        return f"Suppressed roles {{ {', '.join(outside)} }} are not contained in the set of roles"
+    for role in suppressed:
+        if role not in valid_roles:
+            return f"Suppressed role '{role}' is not contained in the list of roles"
     return None
 
 
@@ -189,6 +175,8 @@ class FrameworksMixin:
         suppressed = list(subscribe.get("suppressed_roles", []))
         framework_id = info.get("id", {}).get("value", "")
         error = framework_info_error(info, suppressed)
+        if error is None and info["user"] == "root" and not self.root_submissions:
+            error = "User 'root' is not allowed to run frameworks without --root_submissions set"
         if error is None and framework_id in self.removed_frameworks:
             error = "Framework has been removed"
         if error is None and framework_id:

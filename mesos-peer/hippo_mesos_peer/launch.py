@@ -7,12 +7,18 @@ Follows ``Master::accept``/``_accept`` and ``validation.cpp``:
   task to launch gets ``TASK_DROPPED`` (partition-aware) or ``TASK_LOST``
   with ``REASON_INVALID_OFFERS``, and the valid offers among them are released
   without a filter;
+- a LAUNCH whose tasks carry an invalid resource (``rules.launch_resources_refusal``)
+  fails as a whole: every one of its tasks gets ``TASK_ERROR`` /
+  ``REASON_TASK_INVALID`` with the raw resource message;
 - otherwise each task is validated on its own, in order, against what is left
-  of the offers: a bad task gets ``TASK_ERROR`` with ``REASON_TASK_INVALID``
-  (duplicate id, wrong agent, no or invalid resources, more resources than
-  left, neither or both of command and executor, bad container) and the others
-  launch;
+  of the offers, by the master's checks in the master's order (:mod:`.rules`,
+  plus a duplicate or unreachable task id, the wrong agent and more resources
+  than are left): a bad task gets ``TASK_ERROR`` with ``REASON_TASK_INVALID``
+  and the others launch;
 - what no task used is declined with the call's filter.
+
+What the Docker executor refuses (relative volume pairs, ...) is launched and
+fails on the agent (see :mod:`.tasks`).
 """
 
 from __future__ import annotations
@@ -22,8 +28,14 @@ from typing import Any
 from hippo_mesos_peer.allocation import refuse_seconds
 from hippo_mesos_peer.behaviors import Behavior
 from hippo_mesos_peer.cluster import REGISTERED, AgentRecord
-from hippo_mesos_peer.frameworks import SimFramework, id_error
-from hippo_mesos_peer.resources import Resources, foreign_to, validate_json
+from hippo_mesos_peer.frameworks import SimFramework
+from hippo_mesos_peer.resources import Resources, foreign_to
+from hippo_mesos_peer.rules import (
+    executor_refusal,
+    launch_resources_refusal,
+    task_id_refusal,
+    task_refusal,
+)
 from hippo_mesos_peer.tasks import SimTask, labels_of
 
 
@@ -35,17 +47,6 @@ def _launch_tasks(operation: dict[str, Any]) -> list[dict[str, Any]]:
         tasks = group.get("task_group", {}).get("tasks", []) if isinstance(group, dict) else []
         return [t for t in tasks if isinstance(t, dict) and "task_id" in t]
     return []
-
-
-def _container_error(task: dict[str, Any]) -> str | None:
-    container = task.get("container")
-    if container is None:
-        return None
-    if container["type"] == "DOCKER" and "docker" not in container:
-        return (
-            "Task's `ContainerInfo` is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo"
-        )
-    return None
 
 
 class LaunchMixin:
@@ -134,6 +135,11 @@ class LaunchMixin:
         if kind != "LAUNCH":
             self.notes.append(f"ACCEPT operation {kind} dropped: only LAUNCH is simulated")
             return remaining
+        refusal = launch_resources_refusal(_launch_tasks(operation))
+        if refusal is not None:
+            for task in _launch_tasks(operation):
+                self._task_refused(framework, task, "TASK_ERROR", "REASON_TASK_INVALID", refusal.message)
+            return remaining
         for task in _launch_tasks(operation):
             if "id" in operation:
                 problem = "The `id` field cannot be set on LAUNCH operations"
@@ -162,10 +168,10 @@ class LaunchMixin:
         role: str,
         available: Resources,
     ) -> str | None:
+        refusal = task_id_refusal(task)
+        if refusal is not None:
+            return refusal.message
         task_id = task["task_id"]["value"]
-        problem = id_error(task_id)
-        if problem:
-            return f"Task ID '{task_id}' is invalid: {problem}"
         known = self.tasks.get((framework.framework_id, task_id))
         if known is not None and known.in_master:
             if known.unreachable:
@@ -175,23 +181,12 @@ class LaunchMixin:
         agent_id = task["agent_id"]["value"]
         if agent_id != agent.agent_id:
             return f"Task uses invalid agent {agent_id} while agent {agent.agent_id} is expected"
-        items = list(task.get("resources", []))
-        if not items:
-            return "Task uses no resources"
-        problem = validate_json(items)
-        if problem:
-            return f"Task uses invalid resources: {problem}"
-        if ("executor" in task) == ("command" in task):
-            return "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
-        problem = _container_error(task)
-        if problem:
-            return problem
-        executor_items = task.get("executor", {}).get("resources", [])
-        problem = validate_json(executor_items)
-        if problem:
-            return f"Task and its executor use invalid resources: {problem}"
+        refusal = task_refusal(task) or executor_refusal(task)
+        if refusal is not None:
+            return refusal.message
         needed = self._task_resources(task)
-        if foreign_to(items + executor_items, role) or not available.contains(needed):
+        items = task.get("resources", []) + task.get("executor", {}).get("resources", [])
+        if foreign_to(items, role) or not available.contains(needed):
             return (
                 f"Total resources {needed} required by task and its executor"
                 f" is more than available {available}"

@@ -4,52 +4,59 @@ Checks run in the order the real endpoint runs them, so each mistake gets the
 status a real master gives:
 
 1. unknown path: 404;
-2. not the leader: 307 with ``Location: //leader:port/api/v1/scheduler``
+2. credentials configured and the request's missing or wrong: 401 with
+   ``WWW-Authenticate: Basic realm="mesos-master-scheduler"`` (before anything
+   else, so a standby answers 401 too);
+3. not the leader: 307 with ``Location: //leader:port/api/v1/scheduler``
    (scheme-relative, as Mesos writes it), or 503 when no leader is known;
-3. not POST: 405;
-4. no ``Content-Type``: 400; other than ``application/json``: 415;
-5. body not JSON, or not a ``Call``: 400; ``Call`` invalid: 400;
-6. SUBSCRIBE whose ``Accept`` excludes JSON: 406; SUBSCRIBE carrying a
+4. elected but still reading the registry: 503 "Master has not finished recovery";
+5. not POST: 405;
+6. no ``Content-Type``: 400; other than ``application/json``: 415;
+7. body not JSON, or not a ``Call``: 400; ``Call`` invalid: 400;
+8. SUBSCRIBE whose ``Accept`` excludes JSON: 406; SUBSCRIBE carrying a
    ``Mesos-Stream-Id``: 400; else 200 and the event stream;
-7. other calls: unknown framework 400 ("Framework cannot be found"),
-   known but not subscribed 403, no or another ``Mesos-Stream-Id`` 400;
-   else 202 (200 for UPDATE_FRAMEWORK, 501 for UNKNOWN).
+9. other calls: unknown framework 400 ("Framework cannot be found"), an
+   authenticated principal other than the framework's 400, known but not
+   subscribed 403, no or another ``Mesos-Stream-Id`` 400; else 202 (200 for
+   UPDATE_FRAMEWORK, 501 for UNKNOWN).
+
+``GET /slaves`` (or ``/master/slaves``, ``?slave_id=`` to pick one) lists the
+registered agents with their ``pid`` (``slave(1)@ip:port``: where their HTTP API
+answers) and the ones a failover left recovered but not reregistered yet; a
+standby redirects it to the leader, as for scheduler calls.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from hippo_mesos_peer.agent_api import AgentApiMixin
 from hippo_mesos_peer.allocation import AllocationMixin
-from hippo_mesos_peer.calls import CallRejected, load_json, to_call, validate_call
+from hippo_mesos_peer.calls import CallRejected, load_json, principal_mismatch, to_call, validate_call
+from hippo_mesos_peer.cluster import RECOVERING, REGISTERED
 from hippo_mesos_peer.faults import FaultsMixin
 from hippo_mesos_peer.frameworks import (
-    EventStream,
     FrameworksMixin,
     SimFramework,
     framework_info_error,
 )
 from hippo_mesos_peer.launch import LaunchMixin
 from hippo_mesos_peer.protocol import SCHEDULER_PATHS
+from hippo_mesos_peer.replies import JSON, PROTOBUF, Reply
 from hippo_mesos_peer.state import MasterState
 from hippo_mesos_peer.tasks import TasksMixin
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
-PROTOBUF = "application/x-protobuf"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    stream: EventStream | None = None
+SLAVES_PATHS = frozenset({"/slaves", "/master/slaves"})
+SCHEDULER_REALM = "mesos-master-scheduler"
 
 
 def _accepted_media(header: str | None) -> set[str]:
@@ -77,37 +84,72 @@ def _accepts(header: str | None, media_type: str) -> bool:
     return bool({media_type, media_type.split("/")[0] + "/*", "*/*"} & allowed)
 
 
-class Master(FaultsMixin, TasksMixin, LaunchMixin, AllocationMixin, FrameworksMixin, MasterState):
+class Master(
+    AgentApiMixin, FaultsMixin, TasksMixin, LaunchMixin, AllocationMixin, FrameworksMixin, MasterState
+):
     def start_allocation(self) -> None:
         self._allocation_tick()
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer one HTTP request; ``target`` is the request's path and query."""
+        parts = urlsplit(target)
         with self.lock:
-            call_type = "-"
-            try:
-                reply = self._handle(method, path, headers, body)
-                call_type = reply.headers.pop("X-Call-Type", "-")
-            except CallRejected as rejected:
-                call_type = rejected.headers.pop("X-Call-Type", "-")
-                headers_out = {"Content-Type": "text/plain; charset=utf-8", **rejected.headers}
-                reply = Reply(rejected.status, headers_out, rejected.message.encode("utf-8"))
-            except Exception as exc:
-                # A bug in the peer: answer 500 and make the test that waits or stops fail.
-                log.exception("Mesos test peer failed handling %s %s", method, path)
-                self._internal_error(exc)
-                body = f"Mesos test peer internal error: {exc!r}".encode()
-                reply = Reply(500, {"Content-Type": "text/plain; charset=utf-8"}, body)
-            self.responses.append((call_type, reply.status, reply.body.decode("utf-8", "replace")))
-            return reply
+            if parts.path in SLAVES_PATHS:
+                return self._answer(lambda: self._slaves(method, parts.path, parts.query), record=False)
+            return self._answer(lambda: self._scheduler(method, parts.path, headers, body), record=True)
 
-    def _handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    def _answer(self, handler: Callable[[], Reply], *, record: bool) -> Reply:
+        call_type = "-"
+        try:
+            reply = handler()
+            call_type = reply.headers.pop("X-Call-Type", "-")
+        except CallRejected as rejected:
+            call_type = rejected.headers.pop("X-Call-Type", "-")
+            headers_out = {"Content-Type": "text/plain; charset=utf-8", **rejected.headers}
+            reply = Reply(rejected.status, headers_out, rejected.message.encode("utf-8"))
+        except Exception as exc:
+            # A bug in the peer: answer 500 and make the test that waits or stops fail.
+            log.exception("Mesos test peer failed handling a request")
+            self._internal_error(exc)
+            body = f"Mesos test peer internal error: {exc!r}".encode()
+            reply = Reply(500, {"Content-Type": "text/plain; charset=utf-8"}, body)
+        if record:
+            self.responses.append((call_type, reply.status, reply.body.decode("utf-8", "replace")))
+        return reply
+
+    def _not_leading(self, path: str) -> CallRejected:
+        if self.leader_url is None:
+            return CallRejected(503, "No leader elected")
+        leader = urlsplit(self.leader_url)
+        return CallRejected(307, "", {"Location": f"//{leader.netloc}{path}"})
+
+    def _authenticate(self, headers: Mapping[str, str]) -> str | None:
+        """The principal of the request's basic credentials; 401 unless they are known."""
+        if not self.credentials:
+            return None
+        refused = CallRejected(
+            401, "401 Unauthorized.", {"WWW-Authenticate": f'Basic realm="{SCHEDULER_REALM}"'}
+        )
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme != "Basic" or not token or " " in token:
+            raise refused
+        try:
+            decoded = base64.b64decode(token, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError) as exc:
+            raise refused from exc
+        principal, *rest = decoded.split(":")
+        if len(rest) != 1 or self.credentials.get(principal) != rest[0]:
+            raise refused
+        return principal
+
+    def _scheduler(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         if path not in SCHEDULER_PATHS:
             raise CallRejected(404, "")
+        principal = self._authenticate(headers)
         if not self.leading:
-            if self.leader_url is None:
-                raise CallRejected(503, "No leader elected")
-            leader = urlsplit(self.leader_url)
-            raise CallRejected(307, "", {"Location": f"//{leader.netloc}{path}"})
+            raise self._not_leading(path)
+        if time.monotonic() < self.recovered_at:
+            raise CallRejected(503, "Master has not finished recovery")
         if method != "POST":
             message = f"Expecting one of {{ 'POST' }}, but received '{method}'"
             raise CallRejected(405, message, {"Allow": "POST"})
@@ -118,22 +160,38 @@ class Master(FaultsMixin, TasksMixin, LaunchMixin, AllocationMixin, FrameworksMi
             raise CallRejected(415, "The Mesos test peer speaks JSON only: send application/json")
         if content_type != JSON:
             raise CallRejected(415, f"Expecting 'Content-Type' of {JSON} or {PROTOBUF}")
-        raw, call = self._parse(body)
+        raw, call = self._parse(body, principal)
         call_type = self._call_type(raw)
         try:
-            reply = self._dispatch(call, headers)
+            reply = self._dispatch(call, headers, principal)
         except CallRejected as rejected:
             rejected.headers["X-Call-Type"] = call_type
             raise
         reply.headers["X-Call-Type"] = call_type
         return reply
 
-    def _parse(self, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _slaves(self, method: str, path: str, query: str) -> Reply:
+        """``GET /slaves``: no recovery gate and no authentication (``--authenticate_http_readonly``
+        is not simulated)."""
+        if not self.leading:
+            raise self._not_leading(path + (f"?{query}" if query else ""))
+        if method not in ("GET", "HEAD"):
+            message = f"Expecting one of {{ 'GET' }}, but received '{method}'"
+            raise CallRejected(405, message, {"Allow": "GET"})
+        wanted = parse_qs(query).get("slave_id")
+        chosen = [a for a in self.agents.values() if wanted is None or a.agent_id in wanted]
+        listing = {
+            "slaves": [a.slave_json() for a in chosen if a.status == REGISTERED],
+            "recovered_slaves": [a.agent_info_json() for a in chosen if a.status == RECOVERING],
+        }
+        return Reply(200, {"Content-Type": JSON}, json.dumps(listing).encode("utf-8"))
+
+    def _parse(self, body: bytes, principal: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         raw = load_json(body)
         if isinstance(raw, dict):
             self.calls.append((self._call_type(raw), raw))
         call = to_call(raw)
-        validate_call(call)
+        validate_call(call, principal)
         return raw, call
 
     @staticmethod
@@ -141,7 +199,7 @@ class Master(FaultsMixin, TasksMixin, LaunchMixin, AllocationMixin, FrameworksMi
         call_type = raw.get("type")
         return call_type if isinstance(call_type, str) else "UNKNOWN"
 
-    def _dispatch(self, call: dict[str, Any], headers: Mapping[str, str]) -> Reply:
+    def _dispatch(self, call: dict[str, Any], headers: Mapping[str, str], principal: str | None) -> Reply:
         call_type = call["type"]
         if call_type in ("SUBSCRIBE", "RECONCILE_OPERATIONS") and not _accepts(headers.get("Accept"), JSON):
             if _accepts(headers.get("Accept"), PROTOBUF):
@@ -156,6 +214,9 @@ class Master(FaultsMixin, TasksMixin, LaunchMixin, AllocationMixin, FrameworksMi
         framework = self.frameworks.get(framework_id)
         if framework is None:
             raise CallRejected(400, "Framework cannot be found")
+        declared = framework.info.get("principal", "")
+        if principal is not None and principal != declared:
+            raise CallRejected(400, principal_mismatch(principal, declared))
         if not framework.connected:
             raise CallRejected(403, "Framework is not subscribed")
         stream_id = headers.get("Mesos-Stream-Id")

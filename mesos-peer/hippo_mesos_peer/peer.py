@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -13,6 +13,8 @@ from hippo_mesos_peer.cluster import AgentRecord, OfferRecord, SimAgent
 from hippo_mesos_peer.frameworks import SimFramework
 from hippo_mesos_peer.master import Master
 from hippo_mesos_peer.protocol import is_terminal
+from hippo_mesos_peer.replies import Reply
+from hippo_mesos_peer.sandbox import Sandbox
 from hippo_mesos_peer.server import HttpFrontend
 from hippo_mesos_peer.tasks import SimTask
 
@@ -43,6 +45,9 @@ class MesosMasterPeer:
         launch_delay: float = 0.0,
         kill_delay: float = 0.0,
         record_events: bool = True,
+        credentials: Mapping[str, str] | None = None,
+        root_submissions: bool = True,
+        recovery_seconds: float = 0.1,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -58,23 +63,47 @@ class MesosMasterPeer:
             launch_delay=launch_delay,
             kill_delay=kill_delay,
             record_events=record_events,
+            credentials=credentials,
+            root_submissions=root_submissions,
+            recovery_seconds=recovery_seconds,
         )
         self._host = host
         self._port = port
         self._frontend: HttpFrontend | None = None
+        self._agent_frontends: dict[str, HttpFrontend] = {}
 
     # -- life --------------------------------------------------------------------------
 
     def start(self) -> MesosMasterPeer:
         if self._frontend is not None:
             raise RuntimeError("the Mesos test peer is already started")
-        self._frontend = HttpFrontend(self._master, self._host, self._port)
-        with self._master.lock:
-            self._master.host, self._master.port = self._frontend.host, self._frontend.port
-            self._master.clock.start()
-            self._master.start_allocation()
+        master = self._master
+        self._frontend = HttpFrontend(master.handle, self._host, self._port, master.stream_closed, "master")
+        with master.lock:
+            master.host, master.port = self._frontend.host, self._frontend.port
+            for agent in master.agents.values():
+                self._serve_agent(agent)
+            master.clock.start()
+            master.start_allocation()
         self._frontend.start()
         return self
+
+    def _serve_agent(self, agent: AgentRecord) -> None:
+        """Start the agent's own HTTP API (files, state) on a port of its own."""
+        master = self._master
+
+        def handle(method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+            return master.handle_agent(agent.agent_id, method, target, headers, body)
+
+        frontend = HttpFrontend(handle, self._host, 0, name=f"agent-{agent.hostname}")
+        agent.ip, agent.port = frontend.host, frontend.port
+        self._agent_frontends[agent.agent_id] = frontend
+        frontend.start()
+
+    def _stop_agent(self, agent_id: str) -> None:
+        frontend = self._agent_frontends.pop(agent_id, None)
+        if frontend is not None:
+            frontend.stop()
 
     def stop(self) -> None:
         """Stop serving; raises :class:`PeerError` if the peer failed internally meanwhile."""
@@ -85,6 +114,8 @@ class MesosMasterPeer:
                 if framework.stream is not None:
                     framework.stream.close(abrupt=True)
         self._frontend.stop()
+        for agent_id in list(self._agent_frontends):
+            self._stop_agent(agent_id)
         self._master.clock.stop()
         self._frontend = None
         self.raise_internal_errors()
@@ -113,6 +144,12 @@ class MesosMasterPeer:
     @property
     def master_id(self) -> str:
         return self._master.master_id
+
+    @property
+    def recovered(self) -> bool:
+        """Leading and done reading the registry (scheduler calls get no more 503)."""
+        with self._master.lock:
+            return self._master.leading and time.monotonic() >= self._master.recovered_at
 
     # -- scripting ---------------------------------------------------------------------
 
@@ -176,6 +213,12 @@ class MesosMasterPeer:
             return list(self._master.responses)
 
     @property
+    def agent_requests(self) -> list[tuple[str, str, str]]:
+        """(agent hostname, method, path and query) of every request to an agent's own API."""
+        with self._master.lock:
+            return list(self._master.agent_requests)
+
+    @property
     def sent(self) -> list[tuple[str, dict[str, Any]]]:
         """(framework id, event) of every event written to a subscription stream."""
         with self._master.lock:
@@ -224,6 +267,39 @@ class MesosMasterPeer:
         with self._master.lock:
             return dict(self._master.offers)
 
+    def agent_url(self, hostname_or_id: str) -> str:
+        """``http://ip:port`` of the agent's own HTTP API (``/files/read``, ``/state``)."""
+        with self._master.lock:
+            agent = self._master.find_agent(hostname_or_id)
+            return f"http://{agent.ip}:{agent.port}"
+
+    def output(self, task_id: str, stream: str = "stdout") -> bytes:
+        """What the latest launch of ``task_id`` has written to ``stream`` so far."""
+        sandbox = self._sandbox(task_id)
+        with self._master.lock:
+            return bytes(sandbox.files[stream])
+
+    def write_output(self, task_id: str, stream: str, data: str | bytes) -> None:
+        """Append to the sandbox file ``stream`` (stdout, stderr) of the latest launch of ``task_id``."""
+        sandbox = self._sandbox(task_id)
+        with self._master.lock:
+            sandbox.write(stream, data)
+
+    def garbage_collect(self, task_id: str) -> None:
+        """The agent garbage-collects the sandbox of the latest launch of ``task_id``: the
+        files API answers 404 for it from now on."""
+        sandbox = self._sandbox(task_id)
+        with self._master.lock:
+            self._master.agents[sandbox.agent_id].sandboxes.detach(sandbox)
+
+    def _sandbox(self, task_id: str) -> Sandbox:
+        task = self.tasks.get(task_id)
+        if task is None or task.sandbox is None:
+            raise KeyError(
+                f"task {task_id!r} has no sandbox (never launched, or not delivered to its agent yet)"
+            )
+        return task.sandbox
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Poll ``predicate`` (run under the peer's lock: read the books, do not call the peer
         over HTTP in it) until it is true; TimeoutError after ``timeout`` seconds."""
@@ -260,8 +336,11 @@ class MesosMasterPeer:
             self._master.drop_subscriptions()
 
     def remove_agent(self, hostname_or_id: str) -> None:
+        """As ``MARK_AGENT_GONE``: the agent is shut down, its HTTP API with it."""
         with self._master.lock:
+            agent_id = self._master.find_agent(hostname_or_id).agent_id
             self._master.remove_agent(hostname_or_id)
+        self._stop_agent(agent_id)
 
     def partition_agent(self, hostname_or_id: str) -> None:
         with self._master.lock:
@@ -271,12 +350,23 @@ class MesosMasterPeer:
         with self._master.lock:
             self._master.heal_agent(hostname_or_id)
 
+    def silence_agent(self, hostname_or_id: str) -> None:
+        """The agent's own HTTP API stops answering (connections are refused) while the master
+        still lists it and its tasks go on: a hung agent process, a firewall in between."""
+        with self._master.lock:
+            agent_id = self._master.find_agent(hostname_or_id).agent_id
+        self._stop_agent(agent_id)
+
     def add_agent(self, agent: SimAgent) -> AgentRecord:
         with self._master.lock:
-            return self._master.add_agent(agent)
+            record = self._master.add_agent(agent)
+            if self._frontend is not None:
+                self._serve_agent(record)
+            return record
 
     def restart(self, agent_reregister_delay: float = 0.0) -> None:
-        """Master failover: connections drop, state held in memory is lost, agents reregister."""
+        """Master failover: connections drop, state held in memory is lost; the new leader
+        answers scheduler calls 503 for ``recovery_seconds``, then agents reregister."""
         with self._master.lock:
             self._master.restart(agent_reregister_delay)
 

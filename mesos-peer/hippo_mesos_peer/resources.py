@@ -8,15 +8,16 @@ exist in the peer's cluster.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from hippo_mesos_peer.rules import fixed_point
 
 Range = tuple[int, int]
 
 
 def _milli(value: float) -> int:
-    return round(value * 1000)
+    return fixed_point(value)
 
 
 def _merge(ranges: list[Range]) -> tuple[Range, ...]:
@@ -66,7 +67,7 @@ class Resources:
 
     @classmethod
     def from_json(cls, items: list[dict[str, Any]]) -> Resources:
-        """From ``Resource`` messages that passed :func:`validate_json`."""
+        """From ``Resource`` messages that passed ``rules.resources_error``."""
         total = cls()
         for item in items:
             name = item["name"]
@@ -152,32 +153,6 @@ class Resources:
         parts += [f"{n}:[{','.join(f'{b}-{e}' for b, e in self.ranges[n])}]" for n in sorted(self.ranges)]
         parts += [f"{n}:{{{','.join(sorted(self.sets[n]))}}}" for n in sorted(self.sets)]
         return "; ".join(parts) if parts else "{}"
-
-
-def validate_json(items: list[dict[str, Any]]) -> str | None:
-    """What ``Resources::validate`` would object to, or None."""
-    for item in items:
-        name, kind = item["name"], item["type"]
-        if not name:
-            return "Empty resource name"
-        if kind == "SCALAR":
-            if "scalar" not in item or "ranges" in item or "set" in item:
-                return f"Invalid scalar resource '{name}': expecting only 'scalar' to be set"
-            value = item["scalar"]["value"]
-            if not math.isfinite(value) or value < 0:
-                return f"Invalid scalar resource '{name}': value {value} is not a finite non-negative number"
-        elif kind == "RANGES":
-            if "ranges" not in item or "scalar" in item or "set" in item:
-                return f"Invalid ranges resource '{name}': expecting only 'ranges' to be set"
-            for span in item["ranges"].get("range", []):
-                if span["begin"] > span["end"]:
-                    return f"Invalid ranges resource '{name}': begin > end in {span}"
-        elif kind == "SET":
-            if "set" not in item or "scalar" in item or "ranges" in item:
-                return f"Invalid set resource '{name}': expecting only 'set' to be set"
-        else:
-            return f"Unsupported resource type {kind} for resource '{name}'"
-    return None
 
 
 def foreign_to(items: list[dict[str, Any]], role: str) -> bool:

@@ -48,6 +48,10 @@ ENUMS: dict[str, frozenset[str]] = {
     "DockerNetwork": frozenset({"HOST", "BRIDGE", "NONE", "USER"}),
     "VolumeMode": frozenset({"RW", "RO"}),
     "VariableType": frozenset({"UNKNOWN", "VALUE", "SECRET"}),
+    "SecretType": frozenset({"UNKNOWN", "REFERENCE", "VALUE"}),
+    "VolumeSourceType": frozenset(
+        {"UNKNOWN", "DOCKER_VOLUME", "HOST_PATH", "SANDBOX_PATH", "SECRET", "CSI_VOLUME"}
+    ),
 }
 
 _ID = {"value": ("string", REQ)}
@@ -80,7 +84,6 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
     "ExecutorID": _ID,
     "Subscribe": {
         "framework_info": ("FrameworkInfo", REQ),
-        "force": ("bool", OPT),
         "suppressed_roles": ("string", REP),
         "offer_constraints": (ANY, OPT),
     },
@@ -137,11 +140,11 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "container": ("ContainerInfo", OPT),
         "health_check": (ANY, OPT),
         "check": (ANY, OPT),
-        "kill_policy": (ANY, OPT),
+        "kill_policy": ("KillPolicy", OPT),
         "data": ("bytes", OPT),
         "labels": ("Labels", OPT),
         "discovery": (ANY, OPT),
-        "max_completion_time": (ANY, OPT),
+        "max_completion_time": ("DurationInfo", OPT),
         "limits": (ANY, OPT),
     },
     "ExecutorInfo": {
@@ -166,8 +169,15 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "name": ("string", REQ),
         "value": ("string", OPT),
         "type": ("enum:VariableType", OPT),
-        "secret": (ANY, OPT),
+        "secret": ("Secret", OPT),
     },
+    "Secret": {
+        "type": ("enum:SecretType", OPT),
+        "reference": ("SecretReference", OPT),
+        "value": ("SecretValue", OPT),
+    },
+    "SecretReference": {"name": ("string", REQ), "key": ("string", OPT)},
+    "SecretValue": {"data": ("bytes", REQ)},
     "URI": {
         "value": ("string", REQ),
         "executable": ("bool", OPT),
@@ -181,7 +191,7 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "hostname": ("string", OPT),
         "docker": ("DockerInfo", OPT),
         "mesos": (ANY, OPT),
-        "network_infos": (ANY, REP),
+        "network_infos": ("NetworkInfo", REP),
         "linux_info": (ANY, OPT),
         "rlimit_info": (ANY, OPT),
         "tty_info": (ANY, OPT),
@@ -206,8 +216,25 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "container_path": ("string", REQ),
         "host_path": ("string", OPT),
         "image": (ANY, OPT),
-        "source": (ANY, OPT),
+        "source": ("VolumeSource", OPT),
     },
+    "VolumeSource": {
+        "type": ("enum:VolumeSourceType", OPT),
+        "docker_volume": (ANY, OPT),
+        "host_path": (ANY, OPT),
+        "sandbox_path": (ANY, OPT),
+        "secret": (ANY, OPT),
+        "csi_volume": (ANY, OPT),
+    },
+    "NetworkInfo": {
+        "name": ("string", OPT),
+        "ip_addresses": (ANY, REP),
+        "groups": ("string", REP),
+        "labels": (ANY, OPT),
+        "port_mappings": (ANY, REP),
+    },
+    "KillPolicy": {"grace_period": ("DurationInfo", OPT)},
+    "DurationInfo": {"nanoseconds": ("int64", REQ)},
     "Labels": {"labels": ("Label", REP)},
     "Label": {"key": ("string", REQ), "value": ("string", OPT)},
     "Resource": {
@@ -233,7 +260,7 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
     "Kill": {
         "task_id": ("TaskID", REQ),
         "agent_id": ("AgentID", OPT),
-        "kill_policy": (ANY, OPT),
+        "kill_policy": ("KillPolicy", OPT),
     },
     "Shutdown": {"executor_id": ("ExecutorID", REQ), "agent_id": ("AgentID", REQ)},
     "Acknowledge": {

@@ -1,5 +1,9 @@
 """The HTTP side: one thread per connection, SUBSCRIBE answered with a chunked RecordIO stream.
 
+The same server serves the master (scheduler API, ``/slaves``) and, one server
+each, the simulated agents (files API, ``/state``): it hands every request to a
+``handle(method, target, headers, body) -> Reply`` function.
+
 Each RecordIO record goes out as one HTTP chunk. A stream the master closes
 ends with the final zero-length chunk; a stream it drops (a fault, a master
 failover) has its socket shut down with no final chunk, as when a master dies.
@@ -13,12 +17,15 @@ import logging
 import select
 import socket
 import threading
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 from hippo_mesos_peer.frameworks import ABORT, END, EventStream
-from hippo_mesos_peer.master import Master, Reply
+from hippo_mesos_peer.replies import Reply
+
+Handle = Callable[[str, str, Mapping[str, str], bytes], Reply]
+StreamClosed = Callable[[EventStream], None]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        reply = self.server.master.handle(self.command, urlsplit(self.path).path, self.headers, body)
+        reply = self.server.handle(self.command, self.path, self.headers, body)
         if reply.stream is None:
             self._send_plain(reply)
         else:
@@ -98,7 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
             # The scheduler went away mid-write: exactly what the master must notice.
             log.debug("subscription stream %s broke: %s", stream.stream_id, exc)
         finally:
-            self.server.master.stream_closed(stream)
+            if self.server.stream_closed is not None:
+                self.server.stream_closed(stream)
 
     def _pump(self, stream: EventStream) -> None:
         while True:
@@ -133,8 +141,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], master: Master):
-        self.master = master
+    def __init__(self, address: tuple[str, int], handle: Handle, stream_closed: StreamClosed | None):
+        self.handle = handle
+        self.stream_closed = stream_closed
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -161,14 +170,21 @@ class _Server(ThreadingHTTPServer):
 
 
 class HttpFrontend:
-    """Serves ``master`` on ``host:port`` (a free port when 0) from a background thread."""
+    """Serves ``handle`` on ``host:port`` (a free port when 0) from a background thread."""
 
-    def __init__(self, master: Master, host: str, port: int):
-        self._server = _Server((host, port), master)
+    def __init__(
+        self,
+        handle: Handle,
+        host: str,
+        port: int,
+        stream_closed: StreamClosed | None = None,
+        name: str = "http",
+    ):
+        self._server = _Server((host, port), handle, stream_closed)
         self.host, self.port = self._server.server_address[:2]
         # A short poll interval keeps stop() quick; the loop itself costs next to nothing.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="mesos-peer-http", daemon=True
+            target=self._server.serve_forever, args=(0.02,), name=f"mesos-peer-{name}", daemon=True
         )
 
     def start(self) -> None:

@@ -6,6 +6,7 @@ import itertools
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from hippo_mesos_peer.behaviors import Behavior, Finish, TaskPredicate, check_behavior
@@ -32,6 +33,9 @@ class MasterState:
         launch_delay: float = 0.0,
         kill_delay: float = 0.0,
         record_events: bool = True,
+        credentials: Mapping[str, str] | None = None,
+        root_submissions: bool = True,
+        recovery_seconds: float = 0.1,
     ):
         for name, value in (
             ("heartbeat_interval", heartbeat_interval),
@@ -54,6 +58,14 @@ class MasterState:
         self.launch_delay = launch_delay
         self.kill_delay = kill_delay
         self.record_events = record_events
+        # principal -> secret: with any, every scheduler call needs HTTP basic authentication.
+        self.credentials = dict(credentials or {})
+        self.root_submissions = root_submissions
+        if recovery_seconds < 0:
+            raise ValueError(f"recovery_seconds must not be negative, got {recovery_seconds}")
+        self.recovery_seconds = recovery_seconds
+        # A newly elected master answers 503 until it has read its registry (monotonic time).
+        self.recovered_at = 0.0
         self.host = "127.0.0.1"
         self.port = 0
         self.master_id = str(uuid.uuid4())
@@ -70,6 +82,7 @@ class MasterState:
         self.refused_launches: list[tuple[str, str, str, str]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.responses: list[tuple[str, int, str]] = []
+        self.agent_requests: list[tuple[str, str, str]] = []
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.notes: list[str] = []
         self.rules: list[tuple[TaskPredicate, Behavior]] = []

@@ -26,6 +26,7 @@ from hippo_mesos_peer.behaviors import (
     Finish,
     Hang,
     Lose,
+    default_output,
     lose_source,
     lose_state,
 )
@@ -38,6 +39,8 @@ from hippo_mesos_peer.protocol import (
     task_status,
 )
 from hippo_mesos_peer.resources import Resources
+from hippo_mesos_peer.rules import docker_refusal
+from hippo_mesos_peer.sandbox import STREAMS, Sandbox
 
 
 @dataclass
@@ -81,6 +84,8 @@ class SimTask:
     retry_interval: float = 0.0
     retry_timer: Timer | None = field(default=None, repr=False)
     life_timer: Timer | None = field(default=None, repr=False)
+    # Where its executor runs on the agent (made when the agent gets the task).
+    sandbox: Sandbox | None = field(default=None, repr=False)
 
     def record(self, state: str) -> None:
         if self.state != state or not self.history:
@@ -106,6 +111,9 @@ class TasksMixin:
     def _task_delivered(self, task: SimTask) -> None:
         if not self._agent_alive(task):
             return
+        agent = self.agents[task.agent_id]
+        # A command task's executor has the task's id (Slave::getExecutorInfo).
+        task.sandbox = agent.sandboxes.create(task.framework_id, task.task_id)
         behavior = task.behavior
         if isinstance(behavior, Error):
             state = behavior.state_for(self._partition_aware(task))
@@ -113,6 +121,12 @@ class TasksMixin:
             self._agent_update(task, state, "SOURCE_AGENT", behavior.reason, message)
             return
         self._agent_update(task, "TASK_STARTING", "SOURCE_EXECUTOR")
+        refusal = docker_refusal(task.task_info)
+        if refusal is not None:
+            # The Docker executor could not build its `docker run`: it says so and fails the task.
+            task.sandbox.write("stderr", refusal.message + "\n")
+            self._agent_update(task, "TASK_FAILED", "SOURCE_EXECUTOR", None, refusal.message)
+            return
         task.life_timer = self.clock.call_later(self.launch_delay, self._task_running, task)
 
     def _task_running(self, task: SimTask) -> None:
@@ -120,6 +134,12 @@ class TasksMixin:
             return
         self._agent_update(task, "TASK_RUNNING", "SOURCE_EXECUTOR")
         behavior = task.behavior
+        if task.sandbox is not None:
+            for stream in STREAMS:
+                written = getattr(behavior, stream, None)
+                task.sandbox.write(
+                    stream, default_output(stream, task.task_id) if written is None else written
+                )
         if isinstance(behavior, Finish):
             end = ("TASK_FINISHED", "SOURCE_EXECUTOR", None, "Command exited with status 0")
         elif isinstance(behavior, Fail):

@@ -134,6 +134,7 @@ def test_master_failover_forgets_frameworks_but_tasks_survive(peer: MesosMasterP
 
     peer.restart()
     probe.wait_ended()
+    peer.wait_for(lambda: peer.recovered)
     before = probe.call({"type": "REVIVE"}, headers={"Mesos-Stream-Id": old_stream})
     probe.subscribe(resubscribe=True)
     probe.reconcile([("t1", running["agent_id"]["value"])])
@@ -151,6 +152,7 @@ def test_after_master_failover_a_reregistering_agent_has_no_answers_yet(peer: Me
         probe.subscribe()
         running = _running(probe, "t1")
         peer.restart(agent_reregister_delay=0.4)
+        peer.wait_for(lambda: peer.recovered)
         before = probe.call({"type": "REVIVE"})
         probe.subscribe(resubscribe=True)
         probe.reconcile([("t1", running["agent_id"]["value"])])

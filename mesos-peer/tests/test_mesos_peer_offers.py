@@ -209,11 +209,6 @@ INVALID_TASKS = [
     ("a task for another agent", lambda t: t.update(agent_id={"value": "elsewhere"}), "invalid agent"),
     ("a task without resources", lambda t: t.update(resources=[]), "Task uses no resources"),
     ("neither command nor executor", _without_command, "at least one (but not both)"),
-    (
-        "negative resources",
-        lambda t: t["resources"][0]["scalar"].update(value=-1.0),
-        "Task uses invalid resources",
-    ),
     ("a reserved resource", _reserved, "is more than available"),
 ]
 

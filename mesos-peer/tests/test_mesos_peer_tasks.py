@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -82,7 +84,7 @@ def test_unacknowledged_update_is_resent_with_its_uuid(peer: MesosMasterPeer, pr
 def test_ack_with_a_stale_uuid_changes_nothing(peer: MesosMasterPeer, probe: SchedulerProbe):
     _launch(probe, "t1")
     starting = probe.next_update("t1")
-    stale = {**starting, "uuid": "AAAAAAAAAAAAAAAAAAAAAA=="}
+    stale = {**starting, "uuid": base64.b64encode(uuid.uuid4().bytes).decode()}
 
     response = probe.acknowledge(stale)
 
@@ -91,14 +93,37 @@ def test_ack_with_a_stale_uuid_changes_nothing(peer: MesosMasterPeer, probe: Sch
     assert any("unexpected uuid" in note for note in peer.notes)
 
 
-def test_ack_whose_uuid_is_not_16_bytes_is_rejected(probe: SchedulerProbe):
+# (what it proves, the uuid sent, status, text of the answer): as UUID::fromBytes and stout's base64.
+ACK_UUIDS = [
+    ("a random (version 4) UUID", base64.b64encode(uuid.uuid4().bytes).decode(), 202, ""),
+    ("a time-based (version 1) UUID", base64.b64encode(uuid.uuid1().bytes).decode(), 202, ""),
+    ("base64 without its padding", base64.b64encode(uuid.uuid4().bytes).decode().rstrip("="), 202, ""),
+    ("fewer than 16 bytes", "c2hvcnQ=", 400, "Failed to validate scheduler::Call: Not a valid UUID"),
+    ("16 bytes of no known version", "AAAAAAAAAAAAAAAAAAAAAA==", 400, "Not a valid UUID"),
+    ("32 hex digits decode to 24 bytes, not 16", uuid.uuid4().hex, 400, "Not a valid UUID"),
+    (
+        "the canonical text form is not base64",
+        str(uuid.uuid4()),
+        400,
+        "Failed to convert JSON into Call protobuf: Failed to base64 decode bytes field 'uuid': "
+        "Invalid character '-'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sent", "status", "text"), [c[1:] for c in ACK_UUIDS], ids=[c[0] for c in ACK_UUIDS]
+)
+def test_acknowledge_uuid_is_checked_as_the_master_does(
+    peer: MesosMasterPeer, probe: SchedulerProbe, sent: str, status: int, text: str
+):
     _launch(probe, "t1")
     starting = probe.next_update("t1")
 
-    response = probe.acknowledge({**starting, "uuid": "c2hvcnQ="})
+    response = probe.acknowledge({**starting, "uuid": sent})
 
-    assert response.status_code == 400
-    assert "Not a valid UUID" in response.text
+    assert response.status_code == status, response.text
+    assert text in response.text
 
 
 def _reconciliation(event: dict) -> bool:

@@ -90,7 +90,9 @@ def test_bad_paging_is_400(client, error_of, params) -> None:
     "path", [f"/queues/{uuid.uuid4()}", "/queues/not-a-uuid", f"/queues/{uuid.uuid4()}/toggle"]
 )
 def test_unknown_queue_is_404(client, error_of, path) -> None:
-    error_of(client.simulate_get(path), 404)
+    # GET toggle changes state: without a bearer token it is refused before the queue is looked up.
+    method = "POST" if path.endswith("/toggle") else "GET"
+    error_of(client.simulate_request(method, path), 404)
 
 
 @SLASHES
@@ -142,7 +144,9 @@ def test_invalid_update_leaves_the_queue_as_it_was(client, queue_body, error_of,
 
 @SLASHES
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_toggle_both_ways(client, queue_body, redis_client, method, slash) -> None:
+def test_toggle_both_ways(request, queue_body, redis_client, method, slash) -> None:
+    # The seed's GET toggle changes state, so it takes a bearer token.
+    client = request.getfixturevalue("admin_client" if method == "GET" else "client")
     record = _create(client, queue_body())
     path = f"/queues/{record['id']}/toggle{slash}"
     off = client.simulate_request(method, path)
@@ -160,7 +164,7 @@ def test_a_queue_can_be_created_disabled(client, queue_body) -> None:
     body["queue"]["status"] = "DISABLED"
     record = _create(client, body)
     assert record["queue"]["status"] == "DISABLED"
-    toggled = client.simulate_get(f"/queues/{record['id']}/toggle/").json
+    toggled = client.simulate_post(f"/queues/{record['id']}/toggle/").json
     assert toggled["queue"]["status"] == "ENABLED"
 
 
@@ -263,7 +267,7 @@ def test_secrets_are_masked_in_every_answer(client, queue_body, secrets_sent, re
         client.simulate_get(f"/queues/{qid}/"),
         client.simulate_get("/queues/"),
         client.simulate_put(f"/queues/{qid}/", json=record),
-        client.simulate_get(f"/queues/{qid}/toggle/"),
+        client.simulate_post(f"/queues/{qid}/toggle/"),
     ]
     for resp in answers:
         assert resp.status_code in (200, 201), resp.text
@@ -281,7 +285,7 @@ def test_secrets_stay_hidden_when_the_queue_type_is_gone(client, queue_body, sto
     for resp in (
         without_plugin.simulate_get(f"/queues/{record['id']}/"),
         without_plugin.simulate_get("/queues/"),
-        without_plugin.simulate_get(f"/queues/{record['id']}/toggle/"),
+        without_plugin.simulate_post(f"/queues/{record['id']}/toggle/"),
     ):
         assert resp.status_code == 200, resp.text
         _assert_no_secret(resp.text, secrets_sent)
@@ -364,7 +368,7 @@ def test_secrets_never_reach_the_log(client, queue_body, secrets_sent, caplog) -
     caplog.set_level(logging.DEBUG)
     record = _create(client, queue_body())
     client.simulate_put(f"/queues/{record['id']}/", json=record)
-    client.simulate_get(f"/queues/{record['id']}/toggle/")
+    client.simulate_post(f"/queues/{record['id']}/toggle/")
     client.simulate_get("/queues/")
     client.simulate_delete(f"/queues/{record['id']}/")
     assert caplog.records, "queue changes are logged"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from hippo_core.ports import free_port
 
 WAIT = 60.0
+# Every Hippo these tests start takes this admin token (hippo up insists on one).
+TOKEN = "observe-tests-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.headers.update(AUTH)
+    return session
 
 
 @dataclass
@@ -26,17 +35,18 @@ class Process:
     process: subprocess.Popen[bytes]
     url: str
     log_path: Path
+    http: requests.Session = field(default_factory=_session)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def get(self, path: str, **params: Any) -> Any:
-        resp = requests.get(f"{self.url}{path}", params=params, timeout=10)
+        resp = self.http.get(f"{self.url}{path}", params=params, timeout=10)
         assert resp.status_code == 200, f"GET {path}: {resp.status_code} {resp.text}"
         return resp.json()
 
     def post(self, path: str, body: dict[str, Any], status: int = 201) -> Any:
-        resp = requests.post(f"{self.url}{path}", json=body, timeout=10)
+        resp = self.http.post(f"{self.url}{path}", json=body, timeout=10)
         assert resp.status_code == status, f"POST {path}: {resp.status_code} {resp.text}"
         return resp.json()
 
@@ -60,7 +70,7 @@ class Process:
 
     def metrics(self, path: str = "/metrics") -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Every sample of ``/metrics``, parsed by prometheus-client's own parser."""
-        resp = requests.get(f"{self.url}{path}", timeout=10)
+        resp = self.http.get(f"{self.url}{path}", timeout=10)
         assert resp.status_code == 200, resp.text
         assert resp.headers["content-type"].startswith("text/plain")
         return {
@@ -106,7 +116,9 @@ class Starter:
         port = port or free_port()
         home = self.tmp / "home"
         child_env = {k: v for k, v in os.environ.items() if not k.startswith(("HIPPO_", "PROMETHEUS_"))}
-        child_env.update(HOME=str(home), HIPPO_DATA_DIR=str(home / ".hippo"), PYTHONUNBUFFERED="1")
+        child_env.update(
+            HOME=str(home), HIPPO_DATA_DIR=str(home / ".hippo"), PYTHONUNBUFFERED="1", HIPPO_ADMIN_TOKEN=TOKEN
+        )
         child_env.update(env or {})
         log_path = self.tmp / f"{command[0]}-{port}.log"
         argv = [sys.executable, "-m", "hippo_core.cli", *command]

@@ -7,7 +7,6 @@ import json
 
 import jsonschema
 import pytest
-import requests
 
 from hippo_core import schemas, states
 from hippo_core.backend import TaskStatus
@@ -45,7 +44,7 @@ def test_a_failing_task_tells_its_whole_story(hippo_up: Process) -> None:
     assert items[-1]["mesos_state"] == "TASK_FAILED" and items[-1]["agent"]
     # Any id of the task addresses it, as on every task route.
     assert hippo_up.get(f"/tasks/{second}/events/") == body
-    assert requests.get(f"{hippo_up.url}/tasks/nobody/events/", timeout=10).status_code == 404
+    assert hippo_up.http.get(f"{hippo_up.url}/tasks/nobody/events/", timeout=10).status_code == 404
 
 
 def _status(task: dict, state: str, **fields: str) -> TaskStatus:

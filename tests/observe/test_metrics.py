@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import requests
 
 from .conftest import Process, Starter, one_off, sample
 
@@ -16,7 +15,7 @@ def test_hippo_up_serves_the_api_and_worker_metrics_on_its_one_port(hippo_up: Pr
     task = hippo_up.post("/tasks/", one_off("echo counted", id="counted"))
     hippo_up.wait_task("counted", ("FINISHED",))
     hippo_up.get(f"/tasks/{task['mesos_id']}/")
-    requests.get(f"{hippo_up.url}/tasks/no-such-task/", timeout=10)
+    hippo_up.http.get(f"{hippo_up.url}/tasks/no-such-task/", timeout=10)
 
     m = hippo_up.metrics()
     # Read from Redis when scraped: one one-off task, finished.
@@ -88,7 +87,7 @@ def test_polls_are_timed_counted_and_their_lag_shown(hippo_up: Process, redis_se
     )
 
     # A failing source is counted as a poll error.
-    requests.delete(f"{hippo_up.url}/queues/{queue['id']}/", timeout=10)
+    hippo_up.http.delete(f"{hippo_up.url}/queues/{queue['id']}/", timeout=10)
     broken = hippo_up.post(
         "/queues/",
         {
@@ -104,7 +103,7 @@ def test_polls_are_timed_counted_and_their_lag_shown(hippo_up: Process, redis_se
         "a poll error",
         lambda: sample(hippo_up.metrics(), "hippo_poll_errors_total", queue_type="redis") >= 1,
     )
-    requests.delete(f"{hippo_up.url}/queues/{broken['id']}/", timeout=10)
+    hippo_up.http.delete(f"{hippo_up.url}/queues/{broken['id']}/", timeout=10)
 
 
 def test_hippo_worker_serves_its_metrics_on_metrics_port(hippo: Starter, redis_url: str) -> None:
@@ -129,9 +128,9 @@ def test_several_api_processes_report_their_sum(hippo: Starter, redis_url: str, 
     first = hippo.start(["api", "--port", "{port}"], env=env)
     second = hippo.start(["api", "--port", "{port}"], env=env)
     for _ in range(3):
-        requests.get(f"{first.url}/tasks/", timeout=10)
+        first.http.get(f"{first.url}/tasks/", timeout=10)
     for _ in range(4):
-        requests.get(f"{second.url}/tasks/", timeout=10)
+        second.http.get(f"{second.url}/tasks/", timeout=10)
 
     for api in (first, second):
         m = api.metrics()

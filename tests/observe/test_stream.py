@@ -10,11 +10,10 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
-import requests
 
 from hippo_core import schemas
 
-from .conftest import Process, Starter, one_off
+from .conftest import AUTH, Process, Starter, one_off
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +27,7 @@ class EventSource:
     def __init__(self, url: str, path: str = "/events/", last_event_id: str | None = None) -> None:
         parts = urlsplit(url)
         self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-        headers = {"Accept": "text/event-stream"}
+        headers = {"Accept": "text/event-stream", **AUTH}
         if last_event_id is not None:
             headers["Last-Event-ID"] = last_event_id
         self.conn.request("GET", path, headers=headers)
@@ -103,7 +102,7 @@ def test_changes_arrive_as_they_happen_with_heartbeats_between(api: Process) -> 
         assert stream.next() == {"comment": "heartbeat"}
 
         api.post("/tasks/", one_off("sleep 60", id="watched"))
-        requests.post(f"{api.url}/tasks/watched/kill/", timeout=10)
+        api.http.post(f"{api.url}/tasks/watched/kill/", timeout=10)
         created, kill, killed = stream.events(3)
     for message in (created, kill, killed):
         EVENT.validate(message["data"])
@@ -160,13 +159,13 @@ def test_filters_by_family_queue_and_state(api: Process) -> None:
     ):
         for name in ("theirs", "mine"):
             api.post("/tasks/", one_off("true", id=name))
-        requests.post(f"{api.url}/queues/{qid}/toggle/", timeout=10)
+        api.http.post(f"{api.url}/queues/{qid}/toggle/", timeout=10)
         assert [m["data"]["family"] for m in family.events(1)] == ["mine"]
         assert [m["data"]["kind"] for m in by_queue.events(1)] == ["queue.enabled"]
 
     with EventSource(api.url, "/events/?state=killed") as killed:
         api.post("/tasks/", one_off("true", id="victim"))
-        requests.post(f"{api.url}/tasks/victim/kill/", timeout=10)
+        api.http.post(f"{api.url}/tasks/victim/kill/", timeout=10)
         messages = killed.events(2)
     # A task event carries the task's state after the change: the kill request came with it.
     assert [(m["data"]["kind"], m["data"]["family"]) for m in messages] == [
@@ -183,7 +182,7 @@ def test_filters_by_family_queue_and_state(api: Process) -> None:
     ],
 )
 def test_bad_requests(api: Process, path: str, headers: dict[str, str]) -> None:
-    resp = requests.get(f"{api.url}{path}", headers=headers, timeout=10)
+    resp = api.http.get(f"{api.url}{path}", headers=headers, timeout=10)
     assert resp.status_code == 400
     assert resp.json()["status"] == 400
 
@@ -193,7 +192,7 @@ def test_streams_are_limited_and_a_closed_one_frees_its_place(hippo: Starter, re
     first, second = EventSource(api.url), EventSource(api.url)
     try:
         assert first.next() == second.next() == {"retry": "3000"}
-        refused = requests.get(f"{api.url}/events/", timeout=10)
+        refused = api.http.get(f"{api.url}/events/", timeout=10)
         assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
         assert "max_streams" in refused.json()["description"]
     finally:
@@ -201,7 +200,7 @@ def test_streams_are_limited_and_a_closed_one_frees_its_place(hippo: Starter, re
 
     # The server notices at the next heartbeat at the latest.
     def accepted() -> bool:
-        with requests.get(f"{api.url}/events/", stream=True, timeout=10) as resp:
+        with api.http.get(f"{api.url}/events/", stream=True, timeout=10) as resp:
             return resp.status_code == 200
 
     api.wait("a place for a new stream", accepted, timeout=10)

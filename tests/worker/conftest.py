@@ -11,7 +11,7 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from hippo_core.api import create_app
+from hippo_core import compose
 from hippo_core.backends.mesos.backend import MesosBackend
 from hippo_core.config import Config, load_config
 from hippo_core.registry import QueueTypeRegistry
@@ -50,7 +50,8 @@ class RunningWorker:
 
 @dataclass
 class Hippo:
-    """The API, a store and workers on one Redis, against ``peer``."""
+    """The API (as ``hippo api`` builds it: the Mesos backend validates and reads logs), a store
+    and workers on one Redis, against ``peer``."""
 
     peer: MesosMasterPeer
     store: Store
@@ -75,6 +76,9 @@ class Hippo:
         result = self.api.simulate_post("/tasks/", json=body)
         assert result.status_code == 201, result.json
         return result.json
+
+    def logs(self, ident: str, **params: Any) -> falcon.testing.Result:
+        return self.api.simulate_get(f"/tasks/{ident}/logs/", params=params)
 
     def task(self, ident: str) -> dict[str, Any]:
         result = self.api.simulate_get(f"/tasks/{ident}/")
@@ -122,8 +126,8 @@ def peer(request: pytest.FixtureRequest) -> Iterator[MesosMasterPeer]:
 @pytest.fixture
 def hippo(peer: MesosMasterPeer, redis_url: str) -> Iterator[Hippo]:
     store = Store.from_url(redis_url)
-    config = worker_config(redis_url)
-    api = falcon.testing.TestClient(create_app(config, store, QueueTypeRegistry.of()))
+    config = worker_config(redis_url).with_table("mesos", master=peer.url)
+    api = falcon.testing.TestClient(compose.api_app(config, store, QueueTypeRegistry.of()))
     h = Hippo(peer, store, config, api)
     try:
         yield h

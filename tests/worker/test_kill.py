@@ -37,7 +37,7 @@ def test_kill_active_task_ends_killed_and_is_never_retried(hippo, how_to_get_the
         hippo.peer.partition_agent(task["hostname"])
     hippo.wait_state(posted["mesos_id"], hippo_state)
 
-    answer = hippo.api.simulate_get(f"/tasks/{posted['id']}/kill/")
+    answer = hippo.api.simulate_post(f"/tasks/{posted['id']}/kill/")
     assert answer.status_code == 200
     assert answer.json["state"] == "KILLING"
     if how_to_get_there == "partition":

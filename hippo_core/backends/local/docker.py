@@ -1,9 +1,16 @@
-"""Running a task with ``docker run``: is an engine there, and the command line for a task.
+"""Running a task in Docker: is an engine there, the ``docker create`` for a task, Hippo's containers.
 
-The argument list mirrors what Mesos' Docker containerizer would do with the task's
-Marathon-style ``container``:
+A task's container is created, then started and attached to by its runner
+(:mod:`.runner`), never with ``--rm``: its exit status must outlive a crash of
+Hippo, which removes the container (with its anonymous volumes) once it has read it.
+The ``docker create`` argument list mirrors what Mesos' Docker containerizer would do
+with the task's Marathon-style ``container``:
 
-- ``--name <attempt id>``, ``--rm``, a ``--label`` per Hippo label;
+- ``--name <attempt id>``, a ``--label`` per Hippo label, plus ``hippo.attempt`` (the
+  attempt) and ``hippo.instance`` (this Hippo: two Hippos on one engine never touch
+  each other's containers);
+- ``--log-driver none``: the runner copies the output to the attempt's files (capped),
+  so the engine keeps no second, unbounded copy (a ``log-driver`` parameter overrides it);
 - ``--cpus`` and ``--memory <mem>m`` from the task's resources;
 - ``--env-file <attempt directory>/docker.env`` with the task's environment (see
   below);
@@ -21,9 +28,9 @@ Marathon-style ``container``:
 The ``docker`` client runs with Hippo's own environment only: the task's variables
 are for the container, and a task's ``PATH``, ``DOCKER_HOST`` or ``DOCKER_CONFIG``
 must not decide which ``docker`` runs or which engine it talks to. The variables go
-in the env file, one ``NAME=value`` a line, written with mode 0600 and removed when
-the client ends: values stay out of the process list and out of the client's
-environment.
+in the env file, one ``NAME=value`` a line, written with mode 0600 and removed as soon
+as the container is created: values stay out of the process list and out of the
+client's environment.
 
 A variable the file cannot carry exactly is passed as ``-e NAME`` instead, its value
 in the client's environment: one whose value has a line break (``\\n`` or ``\\r``),
@@ -35,6 +42,11 @@ proxy and TLS certificate variables, the Go runtime's (:data:`CLIENT_NAMES`), or
 name starting with ``DOCKER_``, ``NOTARY_``, ``LD_``, ``SSH_``, ``XDG_`` or
 ``OTEL_``. What no environment can carry is refused too: a name that is empty or
 holds ``=`` or a NUL, a value holding a NUL.
+
+Parameters that would take the container out of Hippo's hands are refused when the
+task is posted (:func:`parameter_errors`): ``name``, ``rm``, ``detach``, ``attach``,
+``interactive``, ``tty``, ``entrypoint``, ``restart``, ``cidfile`` and labels named
+``hippo.*``.
 """
 
 from __future__ import annotations
@@ -103,9 +115,32 @@ def engine_answers(docker: str = "docker", timeout: float = 10.0) -> bool:
     return True
 
 
+LABEL_ATTEMPT = "hippo.attempt"
+LABEL_INSTANCE = "hippo.instance"
+# `docker run` options a task may not set: Hippo names, attaches, removes and labels
+# the container itself, and runs the command through /bin/sh.
+MANAGED_OPTIONS = frozenset(
+    {
+        "name",
+        "rm",
+        "detach",
+        "d",
+        "attach",
+        "a",
+        "interactive",
+        "i",
+        "tty",
+        "t",
+        "entrypoint",
+        "restart",
+        "cidfile",
+    }
+)
+
+
 @dataclass(frozen=True)
-class DockerRun:
-    """The ``docker run`` argv for a task, its env file, and the variables the file cannot carry.
+class DockerCreate:
+    """The ``docker create`` argv for a task, its env file, and the variables the file cannot carry.
 
     ``env_file`` is ``None`` when no variable goes in a file (``env_file_text`` is then
     empty); ``client_vars`` are the ones passed as ``-e NAME``, their values in the
@@ -113,6 +148,7 @@ class DockerRun:
     """
 
     argv: list[str]
+    name: str
     env_file: Path | None = None
     env_file_text: str = ""
     client_vars: dict[str, str] = field(default_factory=dict)
@@ -128,7 +164,7 @@ class DockerRun:
             fh.write(self.env_file_text)
 
     def remove_env_file(self) -> None:
-        """Remove the env file once docker has read it (``OSError`` if it cannot be)."""
+        """Remove the env file (``OSError`` if it cannot be)."""
         if self.env_file is not None:
             self.env_file.unlink(missing_ok=True)
 
@@ -137,8 +173,10 @@ class DockerRun:
         return {**own, **self.client_vars}
 
 
-def docker_run(launch: TaskLaunch, env_file: str | os.PathLike[str], docker: str = "docker") -> DockerRun:
-    """The ``docker run`` for ``launch``, its environment going in ``env_file`` (not yet written).
+def docker_create(
+    launch: TaskLaunch, env_file: str | os.PathLike[str], instance: str, docker: str = "docker"
+) -> DockerCreate:
+    """The ``docker create`` for ``launch``, its environment going in ``env_file`` (not yet written).
 
     Raises ``ValueError`` for a container docker cannot run or a variable that cannot be
     passed (see the module docstring).
@@ -149,10 +187,11 @@ def docker_run(launch: TaskLaunch, env_file: str | os.PathLike[str], docker: str
     if not image:
         raise ValueError(f"task {launch.task_id} has no container.docker.image to run")
     in_file, in_client = _split_env(launch.task_id, launch.env)
-    argv = [docker, "run", "--rm", "--name", launch.task_id]
-    for key, value in sorted(launch.labels.items()):
+    argv = [docker, "create", "--name", launch.task_id]
+    labels = {**launch.labels, LABEL_ATTEMPT: launch.task_id, LABEL_INSTANCE: instance}
+    for key, value in sorted(labels.items()):
         argv += ["--label", f"{key}={value}"]
-    argv += ["--cpus", f"{launch.cpus:g}", "--memory", f"{launch.mem:g}m"]
+    argv += ["--log-driver", "none", "--cpus", f"{launch.cpus:g}", "--memory", f"{launch.mem:g}m"]
     path = Path(env_file) if in_file else None
     if path is not None:
         argv += ["--env-file", str(path)]
@@ -173,7 +212,70 @@ def docker_run(launch: TaskLaunch, env_file: str | os.PathLike[str], docker: str
         argv.append(f"--{key}={value}" if value else f"--{key}")
     argv += ["--entrypoint", "/bin/sh", image, "-c", launch.cmd]
     text = "".join(f"{name}={in_file[name]}\n" for name in sorted(in_file))
-    return DockerRun(argv, path, text, in_client)
+    return DockerCreate(argv, launch.task_id, path, text, in_client)
+
+
+def parameter_errors(parameters: list[Mapping[str, Any]]) -> list[tuple[int, str]]:
+    """``(index, why)`` for each parameter that would take the container out of Hippo's hands."""
+    problems = []
+    for index, parameter in enumerate(parameters):
+        key = str(parameter.get("key", "")).lstrip("-")
+        value = str(parameter.get("value", ""))
+        if key in MANAGED_OPTIONS:
+            problems.append(
+                (
+                    index,
+                    f"--{key} is set by Hippo, which names, starts, attaches to and removes the container",
+                )
+            )
+        elif key in ("label", "l") and value.startswith("hippo."):
+            problems.append((index, "labels named hippo.* are Hippo's own"))
+    return problems
+
+
+def hippo_containers(instance: str, docker: str = "docker", timeout: float = 30.0) -> list[str]:
+    """Names of every container (running or not) this Hippo instance created on the engine."""
+    result = subprocess.run(
+        [docker, "ps", "--all", "--filter", f"label={LABEL_INSTANCE}={instance}", "--format", "{{.Names}}"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise OSError(
+            result.stderr.decode(errors="replace").strip() or f"docker ps exited {result.returncode}"
+        )
+    return [line for line in result.stdout.decode().splitlines() if line]
+
+
+def remove_unaccounted(instance: str, accounted: set[str], docker: str = "docker") -> list[str]:
+    """Remove this Hippo's containers that no attempt accounts for; their names."""
+    removed = []
+    for name in hippo_containers(instance, docker):
+        if name not in accounted:
+            log.warning("removing container %s: no attempt of this Hippo accounts for it", name)
+            try:
+                remove_container(name, docker)
+            except OSError as exc:
+                log.warning("could not remove container %s: %s", name, exc)
+                continue
+            removed.append(name)
+    return removed
+
+
+def remove_container(name: str, docker: str = "docker", timeout: float = 60.0) -> None:
+    """Remove a container, running or not, with its anonymous volumes (``OSError`` if it cannot be)."""
+    result = subprocess.run(
+        [docker, "rm", "--force", "--volumes", name],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    error = result.stderr.decode(errors="replace").strip()
+    if result.returncode != 0 and "No such container" not in error:
+        raise OSError(error or f"docker rm exited {result.returncode}")
 
 
 def _split_env(task_id: str, env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -3,12 +3,13 @@
 Layout, one directory per attempt (the attempt's mesos id), like a Mesos sandbox::
 
     <data_dir>/tasks/<attempt mesos id>/
-        stdout     what the task wrote to standard output
+        stdout     what the task wrote to standard output (at most ``[local]
+                   max_output_bytes``, then a line saying the rest was dropped)
         stderr     ... and to standard error
         WARNING    present when the task did not run as asked (no Docker engine:
                    the image was not used); one line saying so
-        docker.env the task's environment for ``docker run --env-file`` (mode 0600),
-                   there only while the task's docker client runs
+        docker.env the task's environment for ``docker create --env-file`` (mode 0600),
+                   there only until the container is created
 
 The directory is also the task's working directory when it runs as a plain process.
 Files are kept until someone removes them.
@@ -21,7 +22,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from hippo_core.backend import LOG_CHUNK_BYTES, STREAMS, AttemptLogs, LogText
+from hippo_core.backend import LOG_CHUNK_BYTES, STREAMS, AttemptLogs, LogText, read_text
 
 WARNING_FILE = "WARNING"
 # What one read of a stream's end returns at most; more is cut from the front (the end matters).
@@ -45,7 +46,8 @@ class LogStore:
     def create(self, attempt_id: str) -> Path:
         """The attempt's directory, made if needed (``OSError`` if it cannot be)."""
         path = self.sandbox(attempt_id)
-        path.mkdir(parents=True, exist_ok=True)
+        # Only Hippo (and the task's user, see [policy] run_as_user) may read a task's files.
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
 
     def write_warning(self, attempt_id: str, text: str) -> None:
@@ -110,19 +112,4 @@ def _read_from(path: Path, stream: str, start: int) -> LogText:
         size, data = 0, b""
         if start > 0:
             raise ValueError(f"offset {start} is past the end of {stream} (0 bytes)") from None
-    data = data[: whole_characters(data)]
-    return LogText(data.decode("utf-8", errors="replace"), size, False, start, start + len(data))
-
-
-def whole_characters(data: bytes) -> int:
-    """How many bytes of ``data`` end on a whole UTF-8 character: a character cut at the end
-    of a read is left for the next one (its other bytes are not in the file yet, or not read)."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte & 0xC0 == 0x80:
-            continue  # a continuation byte: look further back for its lead
-        if byte < 0x80 or byte >= 0xF8:
-            return len(data)  # ASCII, or a byte no UTF-8 character begins with
-        needed = 2 if byte >= 0xC0 and byte < 0xE0 else 3 if byte < 0xF0 else 4
-        return len(data) if back >= needed else len(data) - back
-    return len(data)
+    return read_text(data, size, start)

@@ -7,6 +7,8 @@ from typing import ClassVar
 
 from hippo_core.settings import Settings, setting
 
+DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class LocalSettings(Settings):
@@ -17,4 +19,10 @@ class LocalSettings(Settings):
     )
     mem: float | None = setting(
         None, "Memory in MB the local backend offers (default: this machine's).", minimum=0
+    )
+    max_output_bytes: int = setting(
+        DEFAULT_MAX_OUTPUT_BYTES,
+        "Bytes kept of each output stream (stdout, stderr) of an attempt; the rest is dropped, "
+        "with a line saying so.",
+        minimum=1024,
     )

@@ -5,8 +5,9 @@ Settings (constructor arguments):
 - ``masters``: the masters' HTTP addresses, ``host:5050`` or ``http(s)://host:5050``,
   as a list or one comma-separated string; any of them may be a standby, Hippo
   follows the redirect to the leader and tries the next one when one is down.
-- ``framework_name`` (``"hippo"``), ``user`` (``"root"``, the Unix user tasks run as),
-  ``role`` (``"*"``): how the framework appears to Mesos.
+- ``framework_name`` (``"hippo"``), ``user`` (the Unix user tasks run as; by default
+  the user Hippo runs as, since masters started with ``--root_submissions=false``
+  refuse root), ``role`` (``"*"``): how the framework appears to Mesos.
 - ``failover_timeout`` (604800 s = one week): how long Mesos keeps the framework's
   tasks running while no scheduler is subscribed.
 - ``principal`` / ``secret``: credentials for masters that require framework
@@ -19,25 +20,37 @@ The framework subscribes with the MULTI_ROLE, PARTITION_AWARE and TASK_KILLING_S
 capabilities and checkpointing on, so tasks survive agent restarts, partitioned tasks
 are reported as TASK_UNREACHABLE rather than killed, and a kill in progress shows as
 TASK_KILLING.
+
+Outside a term (the API's backend, never started) it validates definitions against
+what Mesos would refuse (:mod:`.rules`) and reads attempts' stdout and stderr from
+their agents' sandboxes (:mod:`.logs`), learning the framework id from Redis through
+``use_framework_id``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import requests
+
 from hippo_core.backend import (
+    AttemptLogs,
     Backend,
     BackendError,
     NotConnected,
     SchedulerCallbacks,
     TaskLaunch,
 )
+from hippo_core.backends.mesos import rules
+from hippo_core.backends.mesos.agents import AgentDirectory
 from hippo_core.backends.mesos.client import MesosSchedulerDriver, Scheduler
 from hippo_core.backends.mesos.errors import MesosError, NotSubscribedError
-from hippo_core.backends.mesos.settings import MesosSettings
+from hippo_core.backends.mesos.logs import MesosLogs
+from hippo_core.backends.mesos.sandbox import SandboxReader
+from hippo_core.backends.mesos.settings import MesosSettings, running_user
 from hippo_core.backends.mesos.taskinfo import (
     TaskInfoError,
     offer_from_json,
@@ -45,6 +58,7 @@ from hippo_core.backends.mesos.taskinfo import (
     task_info,
 )
 from hippo_core.config import Config
+from hippo_core.errors import FieldError
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +76,7 @@ class MesosBackend(Backend):
         masters: Sequence[str] | str,
         *,
         framework_name: str = "hippo",
-        user: str = "root",
+        user: str | None = None,
         role: str = "*",
         failover_timeout: float = 604800.0,
         principal: str | None = None,
@@ -77,7 +91,7 @@ class MesosBackend(Backend):
         self.masters = list(masters)
         self.role = role
         self.framework_info: dict[str, Any] = {
-            "user": user,
+            "user": user or running_user(),
             "name": framework_name,
             "roles": [role],
             "failover_timeout": float(failover_timeout),
@@ -94,6 +108,9 @@ class MesosBackend(Backend):
         self._driver_options = driver_options
         self._driver: MesosSchedulerDriver | None = None
         self._lock = threading.Lock()
+        self._framework_id_lookup: Callable[[], str | None] | None = None
+        self._sessions = threading.local()
+        self._logs: MesosLogs | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> MesosBackend:
@@ -140,6 +157,10 @@ class MesosBackend(Backend):
         if driver is not None:
             driver.stop()
 
+    def shutdown(self) -> None:
+        """Mesos supervises the tasks: they run on while no worker is subscribed."""
+        self.stop()
+
     def accept(self, offer_ids: list[str], launches: list[TaskLaunch], refuse_seconds: float) -> None:
         if not launches:
             self.decline(offer_ids, refuse_seconds)
@@ -166,6 +187,60 @@ class MesosBackend(Backend):
 
     def revive(self) -> None:
         self._with_driver(lambda d: d.revive([self.role]))
+
+    def offers_suppressed(self) -> bool:
+        driver = self._driver
+        return driver is not None and self.role in driver.suppressed_roles
+
+    # -- what the API asks outside a term ---------------------------------------------------
+
+    def validate(self, definition: Mapping[str, Any]) -> list[FieldError]:
+        """What a Mesos master or agent would refuse (:mod:`hippo_core.backends.mesos.rules`)."""
+        return rules.field_errors(definition)
+
+    def use_framework_id(self, lookup: Callable[[], str | None]) -> None:
+        self._framework_id_lookup = lookup
+
+    def has_logs(self, attempt_id: str, agent_id: str | None) -> bool:
+        # Launched on an agent: its sandbox may hold output. Whether it still does is only
+        # known by asking the agent, which read_logs does.
+        return agent_id is not None
+
+    def read_logs(
+        self,
+        attempt_id: str,
+        agent_id: str | None,
+        tail: int | None = None,
+        offset: Mapping[str, int] | None = None,
+    ) -> AttemptLogs | None:
+        return self._log_reader().read(attempt_id, agent_id, tail, offset)
+
+    def _log_reader(self) -> MesosLogs:
+        with self._lock:
+            if self._logs is None:
+                auth = (
+                    requests.auth.HTTPBasicAuth(self._principal, self._secret)
+                    if self._principal and self._secret
+                    else None
+                )
+                self._logs = MesosLogs(
+                    AgentDirectory(self.masters, self._session, auth),
+                    SandboxReader(self._session, auth),
+                    self._current_framework_id,
+                )
+            return self._logs
+
+    def _current_framework_id(self) -> str | None:
+        if self._framework_id_lookup is not None:
+            return self._framework_id_lookup()
+        return self.framework_id
+
+    def _session(self) -> requests.Session:
+        # requests does not promise a Session is thread-safe, and the API reads logs on many threads.
+        session: requests.Session | None = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        return session
 
     def _with_driver(self, call: Callable[[MesosSchedulerDriver], T]) -> T:
         driver = self._driver

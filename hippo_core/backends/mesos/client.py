@@ -91,6 +91,7 @@ class MesosSchedulerDriver:
         self._leader_url: str | None = None
         self._master_index = 0
         self._suppressed_roles: set[str] = set()
+        self._sent_suppressed: frozenset[str] = frozenset()
         self._live = False  # SUBSCRIBED arrived on the current stream
         self._error: str | None = None
         self._subscribed = threading.Event()
@@ -159,6 +160,13 @@ class MesosSchedulerDriver:
     @property
     def subscribed(self) -> bool:
         return self._subscribed.is_set()
+
+    @property
+    def suppressed_roles(self) -> frozenset[str]:
+        """Roles the master holds offers back for, as far as what was sent says: those the
+        live subscription carried in ``suppressed_roles``, then each SUPPRESS and REVIVE since."""
+        with self._lock:
+            return frozenset(self._suppressed_roles)
 
     @property
     def error_message(self) -> str | None:
@@ -283,7 +291,7 @@ class MesosSchedulerDriver:
             try:
                 stream = self._open_stream()
             except MesosCallError as exc:
-                self._fail(f"Mesos refused the subscription: {exc}")
+                self._fail(f"Mesos refused the subscription: {exc}{self._refusal_hint(exc)}")
                 return
             except MesosConnectionError as exc:
                 delay = self._backoff.next()
@@ -300,6 +308,16 @@ class MesosSchedulerDriver:
             delay = self._backoff.next()
             log.warning("lost the Mesos subscription (%s); subscribing again in %.1fs", reason, delay)
             self._stopping.wait(delay)
+
+    def _refusal_hint(self, exc: MesosCallError) -> str:
+        if exc.status != 401:
+            return ""
+        if self._auth is None:
+            return (
+                "; the master requires HTTP authentication: set [mesos] principal and secret "
+                "(HIPPO_MESOS_PRINCIPAL, HIPPO_MESOS_SECRET)"
+            )
+        return "; the master did not accept the principal and secret Hippo sent"
 
     def _open_stream(self) -> EventStream:
         with self._lock:
@@ -322,6 +340,7 @@ class MesosSchedulerDriver:
         with self._lock:
             framework_id = self._framework_id
             suppressed = sorted(self._suppressed_roles)
+            self._sent_suppressed = frozenset(suppressed)
         framework_info = dict(self._framework_info)
         subscribe_call: dict[str, Any] = {"framework_info": framework_info}
         if suppressed:
@@ -399,6 +418,8 @@ class MesosSchedulerDriver:
             self._stream_id = stream.stream_id
             self._leader_url = stream.url
             self._live = True
+            # The master took the subscription with exactly the roles it carried suppressed.
+            self._suppressed_roles = set(self._sent_suppressed)
         self._backoff.reset()
         self._subscribed.set()
         log.info("subscribed to Mesos at %s as framework %s", stream.url, framework_id)

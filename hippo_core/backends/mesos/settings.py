@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import pwd
 from dataclasses import dataclass
 from typing import ClassVar
 
 from hippo_core.settings import Settings, setting
+
+
+def running_user() -> str:
+    """The name of the user Hippo runs as (what Marathon defaults ``--mesos_user`` to as well).
+
+    A uid without a passwd entry (some containers) falls back to ``$USER``/``$LOGNAME``,
+    then to the uid itself, which an agent switching users will refuse: set ``[mesos] user``.
+    """
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return str(os.geteuid())
 
 
 @dataclass(frozen=True)
@@ -17,7 +35,11 @@ class MesosSettings(Settings):
         "Mesos master URL(s), comma-separated; tried in turn, redirects to the leader followed.",
     )
     framework_name: str = setting("hippo", "Framework name.")
-    user: str = setting("root", "User tasks run as on the agents.")
+    user: str = setting(
+        running_user(),
+        "Unix user the tasks run as on the agents (default: the user Hippo runs as). A master "
+        "started with --root_submissions=false refuses a framework whose user is root.",
+    )
     role: str = setting("*", "Role whose resources Hippo is offered.")
     principal: str | None = setting(None, "Principal for HTTP basic authentication to the master.")
     secret: str | None = setting(None, "Secret for HTTP basic authentication to the master.", secret=True)

@@ -1,66 +1,54 @@
-"""Hippo queue type ``cron``: one work item per cron time.
+"""Cron queue type (`cron`): one work item per cron time.
 
-An item is a moment the cron expression names; the task sees it in ``HIPPO_DATA``
-as ISO 8601 with the offset of the queue's time zone, e.g.
-``2024-05-01T09:00:00+02:00``.
+An item is a moment the cron expression names; the task sees it in `HIPPO_DATA` as ISO
+8601 with the offset of the queue's time zone, e.g. `2024-05-01T09:00:00+02:00`.
 
-Settings (the ``cron`` block of a queue):
+## Cursor and custody
 
-==========  =============  ===========================================================
-setting     default        meaning
-==========  =============  ===========================================================
-cronstring  ``* * * * *``  cron expression read by croniter: ``minute hour
-                           day-of-month month day-of-week``, an optional 6th field of
-                           seconds and 7th of years, ``@hourly``/``@daily``/...; an
-                           ``H`` field is hashed on the queue id, so queues sharing an
-                           expression spread out. Refused when malformed or when it
-                           never matches a date (``0 0 30 2 *``).
-maxbacklog  ``1``          1-10000: after the worker was down, only the newest this
-                           many missed cron times run; older ones are skipped.
-timezone    ``UTC``        IANA zone the expression is read in (``Europe/Berlin``);
-                           daylight-saving changes follow croniter's rules.
-==========  =============  ===========================================================
+The cursor is the ISO 8601 cron time of the last item handed out. A poll takes the cron
+times after the cursor up to and including now, keeps the newest `maxbacklog` of them,
+and hands out the oldest `limit` of those; the cursor moves to the last one handed out.
+When nothing is due the cursor stays where it is.
 
-Cursor: the ISO 8601 cron time of the last item handed out. A poll takes the cron
-times after the cursor up to and including now, keeps the newest ``maxbacklog`` of
-them, and hands out the oldest ``limit`` of those; the cursor moves to the last one
-handed out. When nothing is due the cursor stays where it is.
+A new queue starts from now, never from the past: its cursor starts as `null`, and the
+first poll hands out nothing and sets the cursor to the poll's own time, so the first
+item is the first cron time after that poll.
 
-A new queue starts from now, never from the past: its cursor starts as ``null``,
-and the first poll hands out nothing and sets the cursor to the poll's own time, so
-the first item is the first cron time after that poll.
+What resets the cursor: nothing in the settings (`source_identity` is `None`). The
+cursor is an instant with its offset, which means the same under any `cronstring`,
+`timezone` or `maxbacklog`: after a change, the new expression's times after the last
+item handed out fall due (missed ones still obey `maxbacklog`), so nothing runs twice
+and a schedule change does not start over.
 
-What resets the cursor: nothing in the settings (``source_identity`` is ``None``). The
-cursor is an instant with its offset, which means the same under any ``cronstring``,
-``timezone`` or ``maxbacklog``: after a change, the new expression's times after the
-last item handed out fall due (missed ones still obey ``maxbacklog``), so nothing runs
-twice and a schedule change does not start over.
+Items are never deleted anywhere, so `ack` has nothing to do: custody is the cursor,
+which Hippo stores together with the tasks.
 
-Items are never deleted anywhere, so ``ack`` has nothing to do: custody is the
-cursor, which Hippo stores together with the tasks. No error of this type is
-transient; a cursor that is not an ISO 8601 time raises ``QueueTypeError``.
+For tests and tools, the clock is the instance attribute `now`, a callable returning an
+aware `datetime` (default: the system clock in UTC).
 
-For tests and tools, the clock is the instance attribute ``now``, a callable
-returning an aware ``datetime`` (default: the system clock in UTC).
+## Errors
 
-Creating such a queue::
+No error of this type is transient; a cursor that is not an ISO 8601 time raises
+`QueueTypeError`.
 
-    curl -X POST http://localhost:8080/queues/ -H 'Content-Type: application/json' -d '{
-      "cmd": "nightly-report --at \\"$HIPPO_DATA\\"",
-      "container": {"docker": {"image": "example/reports:2"}},
-      "queue": {"type": "cron", "name": "nightly report",
-                "cron": {"cronstring": "30 2 * * *", "timezone": "Europe/Berlin",
-                         "maxbacklog": 3}}
-    }'
+## Example
+
+```sh
+curl -X POST http://localhost:8080/queues/ -H 'Content-Type: application/json' -d '{
+  "cmd": "nightly-report --at \\"$HIPPO_DATA\\"",
+  "container": {"docker": {"image": "example/reports:2"}},
+  "queue": {"type": "cron", "name": "nightly report",
+            "cron": {"cronstring": "30 2 * * *", "timezone": "Europe/Berlin",
+                     "maxbacklog": 3}}
+}'
+```
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, CroniterError, croniter
@@ -71,10 +59,6 @@ __all__ = ["CronQueueType"]
 
 # Any date well inside croniter's range will do to ask "does this ever match?".
 _PROBE_START = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _load_schema() -> dict[str, Any]:
-    return json.loads(resources.files(__name__).joinpath("schema.json").read_text("utf-8"))
 
 
 def _system_clock() -> datetime:
@@ -101,10 +85,8 @@ def timezone_problem(name: str) -> str | None:
 
 
 class CronQueueType(QueueType):
-    name = "cron"
-    label = "Cron schedule"
-    schema = _load_schema()
-    transient_errors = ()
+    name: ClassVar[str] = "cron"
+    label: ClassVar[str] = "Cron schedule"
 
     def __init__(self, settings: dict[str, Any], queue_id: str) -> None:
         super().__init__(settings, queue_id)
@@ -121,6 +103,9 @@ class CronQueueType(QueueType):
         if problem := timezone_problem(settings["timezone"]):
             errors.append(("$.timezone", problem))
         return errors
+
+    def source_name(self) -> str:
+        return f"cron schedule {self.cronstring!r} in {self.settings['timezone']}"
 
     def poll(self, limit: int, cursor: Any) -> PollResult:
         now = self._now()
@@ -162,7 +147,9 @@ class CronQueueType(QueueType):
         try:
             moment = datetime.fromisoformat(cursor)
         except (TypeError, ValueError) as exc:
-            raise QueueTypeError(f"the stored cron cursor {cursor!r} is not an ISO 8601 time") from exc
+            raise QueueTypeError(
+                f"{self.source_name()}: the stored cron cursor {cursor!r} is not an ISO 8601 time"
+            ) from exc
         if moment.tzinfo is None:  # written by hand without an offset: read it in our zone
             moment = moment.replace(tzinfo=self.zone)
         return moment.astimezone(self.zone)

@@ -1,29 +1,23 @@
-"""Schema, validate() and registration of the cron queue type."""
+"""The cron settings: the contract suite, defaults, checks and validate()."""
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from typing import ClassVar
 
 import pytest
-from jsonschema import Draft202012Validator
 
 from hippo_core.errors import ValidationFailed
+from hippo_core.testing.suites import QueueTypeSuite
 from hippo_core.validation import validate as validate_schema
 from hippo_cron import CronQueueType
 
 DEFAULTS = {"cronstring": "* * * * *", "maxbacklog": 1, "timezone": "UTC"}
 
 
-def test_registered_under_the_name_cron():
-    (entry,) = entry_points(group="hippo.queuetypes", name="cron")
-    assert entry.load() is CronQueueType
-    assert CronQueueType.name == "cron"
-
-
-def test_schema_is_valid_draft_2020_12_with_a_default_and_description_everywhere():
-    Draft202012Validator.check_schema(CronQueueType.schema)
-    props = CronQueueType.schema["properties"]
-    assert all("default" in prop and "description" in prop for prop in props.values())
+class TestCronContract(QueueTypeSuite):
+    queue_type = CronQueueType
+    required: ClassVar[list[str]] = []
+    secrets: ClassVar[set[str]] = set()
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from hippo_core.redis_server import RedisServer
-from hippo_redisq import RedisQueueType
+from hippo_redis import RedisQueueType
 
 TEST_DB = 5
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from hippo_core.testing import aws
-from hippo_core.testing.moto_server import MotoServer
+from hippo_aws import testing as aws
+from hippo_aws.testing.moto_server import MotoServer
 from hippo_core.testing.plugin_settings import filled_settings
 from hippo_s3bucket import S3BucketQueueType
 

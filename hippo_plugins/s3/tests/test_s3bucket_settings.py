@@ -1,27 +1,33 @@
-"""The s3bucket settings: registration, the schema's shape, checks, defaults, validate()."""
+"""The s3bucket settings: the contract and AWS settings suites, the schema's checks and defaults,
+the cursor's identity and start."""
 
 from __future__ import annotations
 
 import json
+from typing import Any, ClassVar
 
 import pytest
 
-from hippo_core.errors import ValidationFailed
-from hippo_core.registry import QueueTypeRegistry
-from hippo_core.testing.aws import CREDENTIAL_PAIR_CASES
-from hippo_core.testing.plugin_settings import assert_schema_conventions
+from hippo_aws.testing.suites import AwsSettingsSuite
+from hippo_core.testing.suites import QueueTypeSuite
 from hippo_core.validation import check, complete
 from hippo_s3bucket import Position, S3BucketQueueType
 
 SCHEMA = S3BucketQueueType.schema
 
 
-def test_registered_under_s3bucket_in_the_entry_point_group():
-    assert QueueTypeRegistry().get("s3bucket") is S3BucketQueueType
+class TestS3Contract(QueueTypeSuite):
+    queue_type = S3BucketQueueType
+    required: ClassVar[list[str]] = ["bucket_name"]
+    secrets: ClassVar[set[str]] = {"awssecret"}
 
 
-def test_schema_follows_the_plugin_conventions():
-    assert_schema_conventions(SCHEMA, required=["bucket_name"], secrets={"awssecret"})
+class TestS3AwsSettings(AwsSettingsSuite):
+    queue_type = S3BucketQueueType
+    required: ClassVar[dict[str, Any]] = {"bucket_name": "scans"}
+
+
+def test_the_secret_is_masked_whole():
     assert SCHEMA["properties"]["awssecret"]["x-hippo-secret"] is True
 
 
@@ -89,60 +95,6 @@ def test_defaults_fill_every_optional_setting():
 )
 def test_schema_checks(settings, bad_paths):
     assert {error.path for error in check(SCHEMA, settings)} == bad_paths
-
-
-@pytest.mark.parametrize(
-    ("settings", "expected"),
-    [
-        *CREDENTIAL_PAIR_CASES,
-        pytest.param({"endpoint_url": "http://minio:9000"}, [], id="endpoint with host"),
-        pytest.param({"endpoint_url": "https://"}, ["endpoint_url"], id="endpoint without host"),
-    ],
-)
-def test_validate(settings, expected):
-    filled = complete(SCHEMA, {"bucket_name": "scans", **settings})
-    problems = S3BucketQueueType.validate(filled)
-    assert [path for path, _ in problems] == expected
-    for _, message in problems:
-        assert "set both, or neither" in message or "URL" in message
-
-
-@pytest.mark.parametrize(
-    ("endpoint", "says"),
-    [
-        # Hippo shows endpoint_url unmasked: a password there would be on display
-        pytest.param("http://minio:s3cret@minio:9000", "user name or password", id="userinfo"),
-        pytest.param("https://:s3cret@s3.example.com", "user name or password", id="password only"),
-        pytest.param("http://minio@minio:9000", "user name or password", id="user only"),
-        # endpoints boto3 cannot use would fail every poll
-        pytest.param("http://minio:port", "port must be a number", id="port not a number"),
-        pytest.param("http://minio:70000", "port must be a number", id="port out of range"),
-        pytest.param("http://minio:9000\n", "whitespace", id="trailing line break"),
-    ],
-)
-def test_validate_refuses_endpoints_that_show_secrets_or_cannot_work(endpoint, says):
-    filled = complete(SCHEMA, {"bucket_name": "scans", "endpoint_url": endpoint})
-    [(path, message)] = S3BucketQueueType.validate(filled)
-    assert path == "endpoint_url"
-    assert says in message
-    assert "s3cret" not in message
-
-
-def test_hippo_refuses_to_store_an_endpoint_with_a_password(hippo_queues, hippo_store):
-    body = {
-        "cmd": "true",
-        "container": {"docker": {"image": "busybox:1.36"}},
-        "queue": {
-            "type": "s3bucket",
-            "name": "scans",
-            "s3bucket": {"bucket_name": "scans", "endpoint_url": "http://minio:s3cret@minio:9000"},
-        },
-    }
-    with pytest.raises(ValidationFailed) as caught:
-        hippo_queues.create(body)
-    assert [error.path for error in caught.value.errors] == ["$.queue.s3bucket.endpoint_url"]
-    assert "s3cret" not in str(caught.value)
-    assert hippo_store.queue_ids() == []
 
 
 IDENTITY = {"bucket_name": "scans", "prefix": "incoming/", "endpoint_url": "http://minio:9000"}

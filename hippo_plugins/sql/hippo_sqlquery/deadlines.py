@@ -51,6 +51,8 @@ def statement_deadline(connection: sa.Connection, seconds: int) -> Iterator[None
 @contextmanager
 def _sqlite_deadline(connection: sa.Connection, seconds: int) -> Iterator[None]:
     raw = connection.connection.dbapi_connection
+    if raw is None:  # a connection in use always has one; SQLAlchemy types it optional
+        raise RuntimeError("the SQLite connection has no DBAPI connection to interrupt")
     deadline = time.monotonic() + seconds
     # A true answer makes SQLite stop the statement with "interrupted".
     raw.set_progress_handler(lambda: time.monotonic() > deadline, _SQLITE_CHECK_EVERY)

@@ -1,23 +1,21 @@
 """Sorting database failures: worth retrying soon, or for the user to fix.
 
-Messages carry the database's own words and the URL with its password (and any
-secret-looking option) hidden.
+:data:`ERROR_RULES` is the sqlquery queue type's error table. Its messages carry the
+database's own words; the queue type names the URL with its password (and any
+secret-looking option) hidden, and masks those secrets wherever the words repeat them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL
 
-from hippo_core.queuetype import QueueTypeError
-from hippo_sqlquery.urls import secret_values, shown
+from hippo_core.queuetype import ErrorRule, TransientError
 
 
-class DatabaseUnavailable(Exception):
-    """The database could not be reached, dropped the connection, or was busy."""
+class DatabaseUnavailable(TransientError):
+    """The database could not be reached, dropped the connection, was busy, or stopped a slow query."""
 
 
 # PyMySQL error numbers: server gone or unreachable, too many connections,
@@ -50,68 +48,67 @@ _PG_CANCELED = "57014"
 _MYSQL_STATEMENT_TIMEOUTS = {1969, 3024}
 
 
+def _driver(error: sa.exc.DBAPIError) -> str:
+    """Which driver raised the error underneath: ``pymysql``, ``psycopg``, ``sqlite3``."""
+    return type(error.orig).__module__.partition(".")[0]
+
+
+def _mysql_number(error: sa.exc.DBAPIError) -> Any:
+    args = error.orig.args if error.orig is not None else ()
+    return args[0] if args else None
+
+
 def is_timeout(error: sa.exc.DBAPIError) -> bool:
-    orig = error.orig
-    family = type(orig).__module__.partition(".")[0]
-    if family == "pymysql":
-        return bool(orig.args) and orig.args[0] in _MYSQL_STATEMENT_TIMEOUTS
-    if family == "psycopg":
-        return getattr(orig, "sqlstate", None) == _PG_CANCELED
-    if family == "sqlite3":
-        return str(orig) == "interrupted"
+    """The database stopped the statement: it ran longer than ``query_timeout_seconds``."""
+    driver = _driver(error)
+    if driver == "pymysql":
+        return _mysql_number(error) in _MYSQL_STATEMENT_TIMEOUTS
+    if driver == "psycopg":
+        return getattr(error.orig, "sqlstate", None) == _PG_CANCELED
+    if driver == "sqlite3":
+        return str(error.orig) == "interrupted"
     return False
 
 
 def is_transient(error: sa.exc.DBAPIError) -> bool:
+    """The database could not be reached, dropped the connection, or was busy."""
     if error.connection_invalidated:
         return True
-    orig = error.orig
-    family = type(orig).__module__.partition(".")[0]
-    if family == "pymysql":
-        return bool(orig.args) and orig.args[0] in _MYSQL_TRANSIENT
-    if family == "psycopg":
-        state = getattr(orig, "sqlstate", None)
+    driver = _driver(error)
+    if driver == "pymysql":
+        return _mysql_number(error) in _MYSQL_TRANSIENT
+    if driver == "psycopg":
+        state = getattr(error.orig, "sqlstate", None)
         if state:
-            return state.startswith(_PG_TRANSIENT_PREFIXES)
-        return any(phrase in str(orig) for phrase in _PG_UNREACHABLE)
-    if family == "sqlite3":
-        return "database is locked" in str(orig)
+            return bool(state.startswith(_PG_TRANSIENT_PREFIXES))
+        return any(phrase in str(error.orig) for phrase in _PG_UNREACHABLE)
+    if driver == "sqlite3":
+        return "database is locked" in str(error.orig)
     return False
 
 
 def database_message(error: sa.exc.DBAPIError) -> str:
+    """What the database said, without SQLAlchemy's statement and link."""
     orig = error.orig
-    if type(orig).__module__.startswith("pymysql") and len(orig.args) >= 2:
+    if orig is not None and _driver(error) == "pymysql" and len(orig.args) >= 2:
         return str(orig.args[1])  # (code, message): the message reads better alone
     return str(orig).strip()
 
 
-def _scrubbed(text: str, url: URL) -> str:
-    for secret in sorted(secret_values(url), key=len, reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, "********")
-    return text
+def _stopped(queue: Any, error: sa.exc.DBAPIError) -> str:
+    return (
+        f"the query ran longer than query_timeout_seconds ({queue.query_timeout} s) and was "
+        f"stopped ({database_message(error)}); it is tried again; make it faster (an index on "
+        f"filter_field?) or raise query_timeout_seconds"
+    )
 
 
-@contextmanager
-def database_errors(url: URL, query_timeout: int) -> Iterator[None]:
-    """Raise ``DatabaseUnavailable`` (transient) or ``QueueTypeError`` for database failures.
-
-    ``query_timeout`` is the limit a stopped statement ran into, for its message.
-    """
-    where = shown(url)
-    try:
-        yield
-    except sa.exc.DBAPIError as exc:
-        said = _scrubbed(database_message(exc), url)
-        if is_timeout(exc):
-            raise DatabaseUnavailable(
-                f"{where}: the query ran longer than query_timeout_seconds ({query_timeout} s) "
-                f"and was stopped ({said}); it is tried again; make it faster (an index on "
-                f"filter_field?) or raise query_timeout_seconds"
-            ) from exc
-        if is_transient(exc):
-            raise DatabaseUnavailable(f"{where}: {said}") from exc
-        raise QueueTypeError(f"{where}: {said}") from exc
-    except sa.exc.TimeoutError as exc:  # no pooled connection came free in time
-        raise DatabaseUnavailable(f"{where}: {_scrubbed(str(exc), url)}") from exc
+ERROR_RULES = (
+    ErrorRule(sa.exc.DBAPIError, _stopped, transient=True, when=is_timeout),
+    ErrorRule(
+        sa.exc.DBAPIError, lambda queue, error: database_message(error), transient=True, when=is_transient
+    ),
+    ErrorRule(sa.exc.DBAPIError, lambda queue, error: database_message(error)),
+    # No pooled connection came free in time.
+    ErrorRule(sa.exc.TimeoutError, "{error}", transient=True),
+)

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, RowMapping
 from sqlalchemy.sql import quoted_name
 from sqlalchemy.types import NullType
 
-from hippo_core.queuetype import JSON, Item, PollResult, QueueType, QueueTypeError
+from hippo_core.queuetype import (
+    JSON,
+    Endpoint,
+    ErrorRule,
+    Item,
+    PollResult,
+    QueueType,
+    QueueTypeError,
+    TransientError,
+)
+from hippo_sqlquery import urls
 from hippo_sqlquery.deadlines import READ_MARGIN, statement_deadline
-from hippo_sqlquery.errors import DatabaseUnavailable, database_errors
+from hippo_sqlquery.errors import ERROR_RULES, DatabaseUnavailable
 from hippo_sqlquery.rows import cursor_value, row_json
-from hippo_sqlquery.urls import database_identity, engine_url, secrecy_problem
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Each driver's name for "give up connecting after this many seconds".
@@ -30,11 +37,6 @@ _CONNECT_TIMEOUT_ARGUMENT = {
 # ... and for "give up waiting for an answer after this many seconds".
 _READ_TIMEOUT_ARGUMENT = {"mysql": "read_timeout", "mariadb": "read_timeout"}
 _LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
-
-
-def _load_schema() -> dict[str, Any]:
-    text = resources.files("hippo_sqlquery").joinpath("schema.json").read_text("utf-8")
-    return json.loads(text)
 
 
 def query_problem(query: str) -> str | None:
@@ -70,25 +72,21 @@ def _connect_args(url: URL, connect_timeout: int, query_timeout: int) -> dict[st
     return {name: value for name, value in wanted.items() if name and name not in url.query}
 
 
-SCHEMA = _load_schema()
-DEFAULT_QUERY_TIMEOUT: int = SCHEMA["properties"]["query_timeout_seconds"]["default"]
-
-
 class SqlQueryQueueType(QueueType):
-    name = "sqlquery"
-    label = "SQL query"
-    schema = SCHEMA
-    transient_errors = (DatabaseUnavailable,)
+    name: ClassVar[str] = "sqlquery"
+    label: ClassVar[str] = "SQL query"
+    error_rules: ClassVar[tuple[ErrorRule, ...]] = ERROR_RULES
+    transient_error: ClassVar[type[TransientError]] = DatabaseUnavailable
 
     def __init__(self, settings: dict[str, Any], queue_id: str) -> None:
         super().__init__(settings, queue_id)
         try:
-            self.url = engine_url(settings["conn_string"])
+            self.url = urls.engine_url(settings["conn_string"])
         except ValueError as exc:
             raise QueueTypeError(f"conn_string: {exc}") from None
         self.filter_field: str = settings["filter_field"]
         # Queues stored before the setting existed have no value for it.
-        self.query_timeout: int = settings.get("query_timeout_seconds", DEFAULT_QUERY_TIMEOUT)
+        self.query_timeout: int = settings.get("query_timeout_seconds", _default_query_timeout())
         self.engine = sa.create_engine(
             self.url,
             pool_pre_ping=True,  # a connection the server dropped while idle is replaced
@@ -96,17 +94,17 @@ class SqlQueryQueueType(QueueType):
             connect_args=_connect_args(self.url, settings["connect_timeout"], self.query_timeout),
         )
         self._rows = sa.text(_as_derived_table(settings["query"])).columns().subquery("hippo_rows")
-        self._column = sa.column(quoted_name(self.filter_field, quote=True))
+        self._column: sa.ColumnClause[Any] = sa.column(quoted_name(self.filter_field, quote=True))
 
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
         errors = []
         try:
-            url = engine_url(settings["conn_string"])
+            url = urls.engine_url(settings["conn_string"])
         except ValueError as exc:
             errors.append(("$.conn_string", str(exc)))
         else:
-            if problem := secrecy_problem(settings["conn_string"], url):
+            if problem := urls.secrecy_problem(settings["conn_string"], url):
                 errors.append(("$.conn_string", problem))
         if problem := query_problem(settings["query"]):
             errors.append(("$.query", problem))
@@ -128,17 +126,30 @@ class SqlQueryQueueType(QueueType):
     @classmethod
     def source_identity(cls, settings: dict[str, Any]) -> JSON:
         return {
-            "database": database_identity(settings["conn_string"]),
+            "database": urls.database_identity(settings["conn_string"]),
             "query": normalized_query(settings["query"]),
             "filter_field": settings["filter_field"],
         }
 
+    @classmethod
+    def source_endpoints(cls, settings: dict[str, Any]) -> list[Endpoint]:
+        try:
+            host, port, path = urls.endpoint(settings["conn_string"])
+        except ValueError:
+            return []  # validate() refuses it
+        if path is not None:
+            return [Endpoint("conn_string", path=path)]
+        return [Endpoint("conn_string", host=host, port=port)]
+
+    def source_name(self) -> str:
+        return urls.shown(self.url)
+
+    def secret_values(self) -> list[str]:
+        # Beside the password Hippo masks, options that look secret (?sslpassword=).
+        return [*super().secret_values(), *urls.secret_values(self.url)]
+
     def poll(self, limit: int, cursor: Any) -> PollResult:
-        with (
-            database_errors(self.url, self.query_timeout),
-            self.engine.connect() as connection,
-            statement_deadline(connection, self.query_timeout),
-        ):
+        with self.engine.connect() as connection, statement_deadline(connection, self.query_timeout):
             # One row past the limit shows whether the limit cuts through a run of
             # rows sharing one filter value.
             rows = connection.execute(self._newer_than(cursor).limit(limit + 1)).mappings().all()
@@ -148,7 +159,7 @@ class SqlQueryQueueType(QueueType):
         try:
             last = cursor_value(self._filter_value(taken[-1]))
         except TypeError as exc:
-            raise QueueTypeError(f"filter_field {self.filter_field!r}: {exc}") from None
+            raise QueueTypeError(f"{self.source_name()}: filter_field {self.filter_field!r}: {exc}") from None
         return PollResult([Item(data=row_json(row)) for row in taken], last)
 
     def close(self) -> None:
@@ -158,6 +169,7 @@ class SqlQueryQueueType(QueueType):
         return sa.select(sa.literal_column("*")).select_from(self._rows)
 
     def _newer_than(self, cursor: Any) -> sa.Select[Any]:
+        condition: sa.ColumnElement[bool]
         if cursor is None:
             condition = self._column.is_not(None)
         else:
@@ -190,5 +202,10 @@ class SqlQueryQueueType(QueueType):
         except KeyError:
             columns = ", ".join(str(key) for key in row) or "none"
             raise QueueTypeError(
-                f"the query's rows have no column {self.filter_field!r} (filter_field); they have: {columns}"
+                f"{self.source_name()}: the query's rows have no column {self.filter_field!r} "
+                f"(filter_field); they have: {columns}"
             ) from None
+
+
+def _default_query_timeout() -> int:
+    return int(SqlQueryQueueType.schema["properties"]["query_timeout_seconds"]["default"])

@@ -38,7 +38,7 @@ def json_value(value: Any) -> Any:
             return str(value)
 
 
-def row_json(row: Mapping[str, Any]) -> str:
+def row_json(row: Mapping[Any, Any]) -> str:
     """One row as a compact JSON object, columns in the query's order."""
     return json.dumps(json_value(row), ensure_ascii=False, separators=(",", ":"))
 

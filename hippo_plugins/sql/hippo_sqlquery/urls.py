@@ -172,3 +172,19 @@ def database_identity(conn_string: str) -> str:
     if location:
         where += "?" + "&".join(f"{key}={value}" for key, value in location.items())
     return where
+
+
+def endpoint(conn_string: str) -> tuple[str | None, int | None, str | None]:
+    """Where ``conn_string`` reaches: ``(host, port, None)`` for a server, ``(None, None, path)``
+    for a SQLite file; ``ValueError`` when it is not a database URL."""
+    try:
+        url = make_url(translate(conn_string))
+    except (ArgumentError, ValueError):
+        raise ValueError(f"not a database URL; expected e.g. {EXAMPLES}") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return None, None, url.database or ""
+    backend = "mysql" if backend == "mariadb" else backend
+    host = url.query.get("host") if url.host is None else url.host
+    host = host if isinstance(host, str) else None
+    return host or "localhost", url.port or DEFAULT_PORTS.get(backend), None

@@ -1,14 +1,14 @@
-"""Schema, validate(), conn_string translation and registration of the sqlquery queue type."""
+"""The sqlquery settings: the contract suite, defaults, checks, validate() and conn_string translation."""
 
 from __future__ import annotations
 
 import json
-from importlib.metadata import entry_points
+from typing import ClassVar
 
 import pytest
-from jsonschema import Draft202012Validator
 
 from hippo_core.errors import ValidationFailed
+from hippo_core.testing.suites import QueueTypeSuite
 from hippo_core.validation import validate as validate_schema
 from hippo_sqlquery import SqlQueryQueueType
 from hippo_sqlquery.urls import engine_url, translate
@@ -21,19 +21,14 @@ REQUIRED = {
 DEFAULTS = {**REQUIRED, "filter_val": "", "connect_timeout": 10, "query_timeout_seconds": 60}
 
 
-def test_registered_under_the_name_sqlquery():
-    (entry,) = entry_points(group="hippo.queuetypes", name="sqlquery")
-    assert entry.load() is SqlQueryQueueType
-    assert SqlQueryQueueType.name == "sqlquery"
+class TestSqlQueryContract(QueueTypeSuite):
+    queue_type = SqlQueryQueueType
+    required: ClassVar[list[str]] = ["conn_string", "query", "filter_field"]
+    secrets: ClassVar[set[str]] = {"conn_string"}
 
 
-def test_schema_is_valid_and_masks_the_url_password():
-    schema = SqlQueryQueueType.schema
-    Draft202012Validator.check_schema(schema)
-    assert schema["properties"]["conn_string"]["x-hippo-secret"] == "url-password"
-    optional = set(schema["properties"]) - set(schema["required"])
-    assert all("default" in schema["properties"][name] for name in optional)
-    assert all("description" in prop for prop in schema["properties"].values())
+def test_the_schema_masks_the_url_password_alone():
+    assert SqlQueryQueueType.schema["properties"]["conn_string"]["x-hippo-secret"] == "url-password"
 
 
 @pytest.mark.parametrize(

@@ -1,37 +1,35 @@
-"""Which SQS failures are transient, which permanent, and what they tell the user."""
+"""Which SQS failures are transient, which permanent, and what they tell the user: the
+suite every AWS queue type runs, and what only SQS does."""
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from hippo_core.ports import free_port
+from hippo_aws.testing.suites import AwsErrorSuite
 from hippo_core.queuetype import QueueTypeError
-from hippo_sqs import SqsTransientError
+from hippo_sqs import SqsQueueType
 
 
-def test_unreachable_endpoint_is_transient(build):
-    queue = build(
-        queuename="jobs",
-        awskey="k",
-        awssecret="s",
-        endpoint_url=f"http://127.0.0.1:{free_port()}",
-    )
-    with pytest.raises(SqsTransientError) as raised:
-        queue.poll(10, None)
-    assert queue.is_transient(raised.value)
-    assert "'jobs'" in str(raised.value) and "did not answer" in str(raised.value)
+class TestSqsAwsErrors(AwsErrorSuite):
+    queue_type = SqsQueueType
+    resource_setting = "queuename"
+    rejected_says = ("HTTP 403", "HTTP 403")  # moto's SQS answers no code
+    guarded_item = "guarded"
+    settings = {"wait_time_seconds": 0}
 
+    @pytest.fixture
+    def aws_resource(self, queue_name: str) -> str:
+        return queue_name
 
-def test_missing_queue_is_permanent_and_named(build, moto_server):
-    name = f"hippo-missing-{uuid.uuid4().hex[:12]}"
-    queue = build(queuename=name, awskey="k", awssecret="s", endpoint_url=moto_server.url)
-    with pytest.raises(QueueTypeError) as raised:
-        queue.poll(10, None)
-    assert not queue.is_transient(raised.value)
-    message = str(raised.value)
-    assert name in message and "does not exist" in message and "queuename" in message
+    @pytest.fixture
+    def put_item(self, sqs: Any) -> Callable[[str, str], None]:
+        def send(name: str, data: str) -> None:
+            sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=data)
+
+        return send
 
 
 def test_queue_deleted_after_start_is_permanent(make_queue, sqs, queue_url, queue_name):
@@ -42,48 +40,3 @@ def test_queue_deleted_after_start_is_permanent(make_queue, sqs, queue_url, queu
         queue.poll(1, None)
     assert not queue.is_transient(raised.value)
     sqs.create_queue(QueueName=queue_name)  # so the fixture's teardown finds it
-
-
-def test_no_credentials_anywhere_is_permanent(build, moto_server, no_ambient_aws_credentials):
-    queue = build(queuename="jobs", endpoint_url=moto_server.url)
-    with pytest.raises(QueueTypeError) as raised:
-        queue.poll(10, None)
-    assert not queue.is_transient(raised.value)
-    assert "no usable AWS credentials" in str(raised.value)
-    assert "awskey" in str(raised.value)
-
-
-def test_standard_credential_chain_is_used_without_a_key(
-    build, moto_server, queue_name, send, no_ambient_aws_credentials, monkeypatch
-):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-environment")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-environment")
-    send(["hello"])
-    queue = build(queuename=queue_name, endpoint_url=moto_server.url)
-    assert [item.data for item in queue.poll(10, None).items] == ["hello"]
-
-
-@pytest.mark.parametrize(
-    "credentials",
-    [
-        pytest.param(("AKIANOSUCHKEY0000000", "whatever"), id="unknown access key"),
-        pytest.param(None, id="known key, wrong secret"),
-    ],
-)
-def test_rejected_credentials_are_permanent_and_actionable(build, guarded, credentials):
-    server, key, name = guarded
-    awskey, awssecret = credentials or (key[0], "not-the-secret")
-    queue = build(queuename=name, awskey=awskey, awssecret=awssecret, endpoint_url=server.url)
-    with pytest.raises(QueueTypeError) as raised:
-        queue.poll(10, None)
-    assert not queue.is_transient(raised.value)
-    message = str(raised.value)
-    assert name in message and "awskey and awssecret" in message
-
-
-def test_valid_credentials_pass_a_checking_server(build, guarded):
-    server, key, name = guarded
-    queue = build(queuename=name, awskey=key[0], awssecret=key[1], endpoint_url=server.url)
-    items = queue.poll(10, None).items
-    assert [item.data for item in items] == ["guarded"]
-    queue.ack(items)

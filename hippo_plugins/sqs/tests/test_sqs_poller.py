@@ -1,223 +1,93 @@
-"""The poller driving ``sqs`` queues against a real moto_server.
+"""The poller driving ``sqs`` queues against a real moto_server: the shared suite.
 
-Queues are created through QueueService (settings validated, defaults filled) with the
-installed queue types and polled by Hippo's Poller into a Store on the test's Redis.
 Custody is SQS visibility: a message is deleted only after its task is stored, so a
 crash in between runs it again once its visibility timeout has passed.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
-import falcon.testing
 import pytest
 
-from hippo_core.api import create_app
-from hippo_core.config import Config
-from hippo_core.launch import task_environment
+from hippo_aws.testing import TEST_KEY
+from hippo_aws.testing.moto_server import MotoServer
 from hippo_core.ports import free_port
-from hippo_core.queues import QueueService
-from hippo_core.testing.aws import TEST_KEY
-from hippo_core.testing.polling import data_of, poll_now, state_of, stored_queue, tasks_of
+from hippo_core.testing.suites import PollerSuite, QueueSource, SourceFailure
+from hippo_sqs import SqsQueueType
 
-DEFINITION = {
-    "cmd": 'make-thumbnail "$HIPPO_DATA"',
-    "container": {"docker": {"image": "example/thumbnailer:1.0"}},
-    "env": {"SIZE": "256"},
-    "cpus": 1,
-}
 SECRET = "secret-sqs-0b9e4d2a"
-# moto_server spends time proportional to the queue's depth on every message sent, so
-# seeding grows with the square of it: 10,000 messages take far longer than the ~20 s
-# this test may take on a 2-core machine. Backpressure is proved on this many instead.
-DEEP = 1_000
 
 
-@pytest.fixture
-def create(hippo_queues: QueueService, moto_server, queue_name: str) -> Callable[..., str]:
-    """``create(sqs={...overrides}, **queue_block)``: a queue on the test's SQS queue; its id."""
+class SqsSource(QueueSource):
+    """The test's SQS queue on moto_server; what is left counts hidden messages too."""
 
-    def make(sqs: dict[str, Any] | None = None, **block: Any) -> str:
-        settings = {
-            "queuename": queue_name,
+    queue_type = SqsQueueType
+    custody = "ack"
+    ordered = False  # a standard queue hands messages out in any order
+    # moto_server spends time proportional to the queue's depth on every message sent,
+    # so seeding grows with the square of it: 10,000 messages take far longer than a
+    # test may on a 2-core machine. Backpressure is proved on this many instead.
+    deep = 1_000
+    redelivery_settings = {"visibility_timeout": 2}
+
+    def __init__(self, request: pytest.FixtureRequest, sqs: Any, queue_name: str, server: MotoServer) -> None:
+        self.request = request
+        self.sqs = sqs
+        self.queue_name = queue_name
+        self.queue_url: str = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        self.server = server
+        self.added = 0
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "queuename": self.queue_name,
             "awskey": TEST_KEY[0],
             "awssecret": TEST_KEY[1],
-            "endpoint_url": moto_server.url,
+            "endpoint_url": self.server.url,
             "wait_time_seconds": 0,
-            **(sqs or {}),
         }
-        body = {**DEFINITION, "queue": {"type": "sqs", "name": "thumbnails", "sqs": settings, **block}}
-        return hippo_queues.create(body)["id"]
 
-    return make
+    def add(self, count: int) -> list[str]:
+        bodies = [f'{{"scan": "scan-{n:05d}.tiff"}}' for n in range(self.added, self.added + count)]
+        for start in range(0, count, 10):
+            entries = [
+                {"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + 10])
+            ]
+            answer = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            assert not answer.get("Failed"), answer["Failed"]
+        self.added += count
+        return bodies
 
+    def remaining(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
 
-def test_messages_become_tasks_of_the_queue(hippo_pollers, hippo_store, create, send, counts):
-    queue_id = create()
-    send(["scan-1.tiff", "scan-2.tiff", '{"json": true}'])
+    def missing_queue(self) -> dict[str, Any]:
+        return {"queuename": "hippo-no-such-queue"}
 
-    poll_now(hippo_pollers(), hippo_store, queue_id)
+    def unreachable(self) -> dict[str, Any]:
+        return {"endpoint_url": f"http://127.0.0.1:{free_port()}"}
 
-    tasks = tasks_of(hippo_store, queue_id)
-    assert sorted(task_environment(t)["HIPPO_DATA"] for t in tasks) == [
-        "scan-1.tiff",
-        "scan-2.tiff",
-        '{"json": true}',
-    ]
-    for task in tasks:
-        assert (task["id"], task["queue_id"], task["state"]) == (queue_id, queue_id, "PENDING")
-        assert task["cmd"] == DEFINITION["cmd"]
-        assert task["container"]["docker"]["image"] == "example/thumbnailer:1.0"
-        assert task_environment(task)["SIZE"] == "256"
-        assert task["cpus"] == 1
-    assert counts() == (0, 0), "acknowledged messages are deleted"
-
-
-def test_seven_messages_in_batches_of_three_make_three_tasks(
-    hippo_pollers, hippo_store, create, send, counts
-):
-    queue_id = create(batch_size=3, batch_separator=";")
-    bodies = [f"m{n}" for n in range(1, 8)]
-    send(bodies)
-
-    poll_now(hippo_pollers(), hippo_store, queue_id)
-
-    batches = [task["data"].split(";") for task in tasks_of(hippo_store, queue_id)]
-    assert sorted(len(batch) for batch in batches) == [1, 3, 3]
-    assert sorted(body for batch in batches for body in batch) == bodies
-    assert counts() == (0, 0)
+    def rejected_credentials(self) -> dict[str, Any]:
+        server, key, name = self.request.getfixturevalue("guarded")
+        return {"queuename": name, "awskey": key[0], "awssecret": SECRET, "endpoint_url": server.url}
 
 
-def test_a_crash_before_the_ack_runs_only_the_items_in_flight_again(
-    hippo_pollers, hippo_store, create, send, counts
-):
-    queue_id = create(sqs={"visibility_timeout": 2})
-    send(["a", "b", "c", "d"])
-    crashed = hippo_pollers()
-    in_flight = {t["data"] for t in crashed.take(*stored_queue(hippo_store, queue_id)).tasks}
-    del crashed  # the worker died after storing the tasks, before deleting the messages
-    send(["e", "f"])
+class TestSqsPoller(PollerSuite):
+    failures = (
+        SourceFailure("a missing queue", SqsSource.missing_queue, "does not exist", False),
+        SourceFailure("an unreachable endpoint", SqsSource.unreachable, "did not answer", True),
+        SourceFailure(
+            "rejected credentials", SqsSource.rejected_credentials, "check awskey and awssecret", False
+        ),
+    )
 
-    poller = hippo_pollers()
-    poll_now(poller, hippo_store, queue_id)
-    assert data_of(hippo_store, queue_id) == ["a", "b", "c", "d", "e", "f"], "hidden messages came back early"
-    deadline = time.monotonic() + 30
-    while len(tasks_of(hippo_store, queue_id)) < 10 and time.monotonic() < deadline:
-        time.sleep(0.2)  # until the visibility timeout of the messages in flight has passed
-        poll_now(poller, hippo_store, queue_id)
-
-    tally = Counter(data_of(hippo_store, queue_id))
-    assert set(tally) == {"a", "b", "c", "d", "e", "f"}, "a message was lost"
-    assert {body for body, n in tally.items() if n > 1} == in_flight == {"a", "b", "c", "d"}
-    assert max(tally.values()) == 2
-    assert counts() == (0, 0)
-
-
-def test_a_disabled_queue_leaves_its_messages_alone_until_enabled(
-    hippo_pollers, hippo_store, hippo_queues, create, send, counts
-):
-    queue_id = create(status="DISABLED", frequency_seconds=0)
-    send(["a", "b"])
-    poller = hippo_pollers()
-
-    assert poller.due_queues() == []
-    assert counts() == (2, 0)
-
-    hippo_queues.toggle(queue_id)
-    [(queue, state)] = poller.due_queues()
-    poller.poll(queue, state)
-    assert data_of(hippo_store, queue_id) == ["a", "b"]
-    assert counts() == (0, 0)
-
-
-def test_backpressure_takes_five_of_a_deep_queue(hippo_pollers, hippo_store, create, send, counts):
-    queue_id = create(max_concurrent=5)
-    send([f"m{n:05d}" for n in range(DEEP)])
-    poller = hippo_pollers()
-
-    poll_now(poller, hippo_store, queue_id)
-    poll_now(poller, hippo_store, queue_id)  # the five slots are still taken: nothing more
-
-    assert len(tasks_of(hippo_store, queue_id)) == 5
-    assert counts() == (DEEP - 5, 0), "more was received than the free slots can run"
-
-
-def test_a_missing_queue_is_a_permanent_error(hippo_pollers, hippo_store, create):
-    queue_id = create(sqs={"queuename": "hippo-no-such-queue"}, frequency_seconds=60)
-
-    poll_now(hippo_pollers(), hippo_store, queue_id)  # does not raise
-
-    state = state_of(hippo_store, queue_id)
-    assert state["last_error"].startswith("poll failed: QueueTypeError: ")
-    assert "does not exist" in state["last_error"]
-    assert state["next_run_tstamp"] - state["last_run_tstamp"] == 60
-
-
-def test_an_unreachable_endpoint_is_a_transient_error(hippo_pollers, hippo_store, create):
-    queue_id = create(sqs={"endpoint_url": f"http://127.0.0.1:{free_port()}"})
-
-    poll_now(hippo_pollers(), hippo_store, queue_id)
-
-    state = state_of(hippo_store, queue_id)
-    assert state["last_error"].startswith("poll failed: SqsTransientError: ")
-    assert state["next_run_tstamp"] - state["last_run_tstamp"] == 1
-
-
-def test_rejected_credentials_are_a_permanent_error_without_the_secret(
-    hippo_pollers, hippo_store, hippo_queues, guarded
-):
-    server, key, name = guarded
-    body = {
-        **DEFINITION,
-        "queue": {
-            "type": "sqs",
-            "name": "guarded",
-            "sqs": {
-                "queuename": name,
-                "awskey": key[0],
-                "awssecret": SECRET,
-                "endpoint_url": server.url,
-                "wait_time_seconds": 0,
-            },
-        },
-    }
-    queue_id = hippo_queues.create(body)["id"]
-
-    poll_now(hippo_pollers(), hippo_store, queue_id)
-
-    state = state_of(hippo_store, queue_id)
-    assert "check awskey and awssecret" in state["last_error"]
-    assert SECRET not in state["last_error"]
-    assert state["next_run_tstamp"] - state["last_run_tstamp"] == 60
-    assert tasks_of(hippo_store, queue_id) == []
-
-
-README_BODY = {
-    "cmd": 'make-thumbnail "$HIPPO_DATA"',
-    "container": {"docker": {"image": "example/thumbnailer:1.0"}},
-    "queue": {
-        "type": "sqs",
-        "name": "thumbnails",
-        "max_concurrent": 50,
-        "sqs": {
-            "queuename": "thumbnail-requests",
-            "awsregion": "eu-west-1",
-            "awskey": "AKIAIOSFODNN7EXAMPLE",
-            "awssecret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-            "visibility_timeout": 600,
-        },
-    },
-}
-
-
-def test_the_readme_example_creates_a_queue(hippo_store, hippo_queuetypes):
-    client = falcon.testing.TestClient(create_app(Config(), hippo_store, hippo_queuetypes))
-
-    resp = client.simulate_post("/queues/", json=README_BODY)
-
-    assert resp.status_code == 201, resp.text
-    assert resp.json["queue"]["sqs"]["awssecret"] == "********"
+    @pytest.fixture
+    def queue_source(
+        self, request: pytest.FixtureRequest, sqs: Any, queue_name: str, moto_server: MotoServer
+    ) -> SqsSource:
+        return SqsSource(request, sqs, queue_name, moto_server)

@@ -215,4 +215,31 @@ def start_backend(tmp_path: Path, recorder: Recorder) -> Iterator[Callable[..., 
 
     yield start
     for backend in started:
-        backend.stop()
+        backend.shutdown()
+
+
+@pytest.fixture
+def next_backend(tmp_path: Path) -> Iterator[Callable[[], tuple[LocalBackend, Recorder]]]:
+    """``next_backend()``: a fresh backend and recorder on the same data directory, shut down after."""
+    started: list[LocalBackend] = []
+
+    def start() -> tuple[LocalBackend, Recorder]:
+        recorder = Recorder()
+        backend = LocalBackend(
+            tmp_path / "data",
+            cpus=2,
+            mem=1000,
+            docker=False,
+            hostname="testhost",
+            offer_interval=0.05,
+            kill_grace_seconds=1.0,
+            retry_seconds=0.05,
+        )
+        recorder.backend = backend
+        backend.start(recorder, "fw-test")
+        started.append(backend)
+        return backend, recorder
+
+    yield start
+    for backend in started:
+        backend.shutdown()

@@ -237,7 +237,7 @@ def test_killing_an_unknown_task_answers_task_lost(start_backend, recorder):
     assert recorder.wait_terminal("t.gone").state == "TASK_LOST"
 
 
-def test_stop_kills_running_tasks_and_leaves_no_process(make_launch, pids_left, start_backend, recorder):
+def test_shutdown_kills_running_tasks_and_leaves_no_process(make_launch, pids_left, start_backend, recorder):
     backend = start_backend()
     recorder.launch_on_next_offer(
         make_launch("t.a", "sleep 100 & sleep 100"), make_launch("t.b", "trap '' TERM; sleep 100")
@@ -246,7 +246,7 @@ def test_stop_kills_running_tasks_and_leaves_no_process(make_launch, pids_left, 
         "both running",
         lambda: "TASK_RUNNING" in recorder.states("t.a") and "TASK_RUNNING" in recorder.states("t.b"),
     )
-    backend.stop()
+    backend.shutdown()
     assert pids_left("t.a") == [] and pids_left("t.b") == []
     assert not any(t.name.startswith("hippo-task-") for t in threading.enumerate())
 

@@ -1,4 +1,4 @@
-"""The ``docker run`` command line for a task and its env file, table-driven (no engine needed)."""
+"""The ``docker create`` command line for a task and its env file, table-driven (no engine needed)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,24 @@ from pathlib import Path
 import pytest
 
 from hippo_core.backend import TaskLaunch
-from hippo_core.backends.local.docker import DockerRun, docker_run, engine_answers
+from hippo_core.backends.local.docker import DockerCreate, docker_create, engine_answers, parameter_errors
 
 ENV_FILE = Path("/data/tasks/fam.1/docker.env")
-BASE = ["docker", "run", "--rm", "--name", "fam.1", "--label", "hippo.task=fam.1"]
+INSTANCE = "hippo-0123456789ab"
+BASE = [
+    "docker",
+    "create",
+    "--name",
+    "fam.1",
+    "--label",
+    "hippo.attempt=fam.1",
+    "--label",
+    f"hippo.instance={INSTANCE}",
+    "--label",
+    "hippo.task=fam.1",
+    "--log-driver",
+    "none",
+]
 
 
 def launch(
@@ -228,7 +242,7 @@ CASES = [
 
 @pytest.mark.parametrize(("task", "argv"), CASES)
 def test_docker_run_argv(task, argv):
-    assert docker_run(task, ENV_FILE).argv == argv
+    assert docker_create(task, ENV_FILE, INSTANCE).argv == argv
 
 
 BIG = "x" * (64 * 1024 - len("BIG=\n"))
@@ -286,7 +300,7 @@ ENV_CASES = [
 
 @pytest.mark.parametrize(("env", "text", "client_vars"), ENV_CASES)
 def test_env_goes_in_the_file_unless_the_file_cannot_carry_it(env, text, client_vars):
-    run = docker_run(launch({"docker": {"image": "alpine"}}, env=env), ENV_FILE)
+    run = docker_create(launch({"docker": {"image": "alpine"}}, env=env), ENV_FILE, INSTANCE)
     assert run.env_file_text == text
     assert run.client_vars == client_vars
     assert run.env_file == (ENV_FILE if text else None)
@@ -297,7 +311,9 @@ def test_env_file_is_written_for_this_user_only_and_removed(tmp_path):
     path = tmp_path / "docker.env"
     path.write_text("stale\n")
     path.chmod(0o644)  # left by an earlier run of the attempt: its mode must not survive
-    run = docker_run(launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret", "A": "1"}), path)
+    run = docker_create(
+        launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret", "A": "1"}), path, INSTANCE
+    )
     old_umask = os.umask(0)
     try:
         run.write_env_file()
@@ -315,14 +331,14 @@ def test_env_file_is_not_written_through_a_symlink(tmp_path):
     target.write_text("keep\n")
     link = tmp_path / "docker.env"
     link.symlink_to(target)
-    run = docker_run(launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret"}), link)
+    run = docker_create(launch({"docker": {"image": "alpine"}}, env={"TOKEN": "s3cret"}), link, INSTANCE)
     with pytest.raises(OSError):
         run.write_env_file()
     assert target.read_text() == "keep\n"
 
 
 def test_the_client_keeps_hippos_own_environment():
-    run = docker_run(
+    run = docker_create(
         launch(
             {"docker": {"image": "alpine"}},
             env={
@@ -334,6 +350,7 @@ def test_the_client_keeps_hippos_own_environment():
             },
         ),
         ENV_FILE,
+        INSTANCE,
     )
     own = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": "unix:///run/own.sock", "HOME": "/home/hippo"}
     assert run.client_env(own) == {**own, "PEM": "a\nb"}
@@ -361,12 +378,12 @@ def test_the_client_keeps_hippos_own_environment():
 )
 def test_variables_no_way_can_carry_are_refused_with_the_reason(env, error):
     with pytest.raises(ValueError, match=error):
-        docker_run(launch({"docker": {"image": "alpine"}}, env=env), ENV_FILE)
+        docker_create(launch({"docker": {"image": "alpine"}}, env=env), ENV_FILE, INSTANCE)
 
 
 def test_a_run_without_variables_has_no_env_file(tmp_path):
-    run = docker_run(launch({"docker": {"image": "alpine"}}), tmp_path / "docker.env")
-    assert run == DockerRun(run.argv)
+    run = docker_create(launch({"docker": {"image": "alpine"}}), tmp_path / "docker.env", INSTANCE)
+    assert run == DockerCreate(run.argv, "fam.1")
     run.write_env_file()
     assert not (tmp_path / "docker.env").exists()
 
@@ -381,10 +398,37 @@ def test_a_run_without_variables_has_no_env_file(tmp_path):
 )
 def test_containers_docker_cannot_run_are_refused_with_the_reason(container, error):
     with pytest.raises(ValueError, match=error):
-        docker_run(launch(container), ENV_FILE)
+        docker_create(launch(container), ENV_FILE, INSTANCE)
 
 
-def test_no_engine_is_reported_as_absent():
-    # No Docker engine runs on the test machines: the client fails, or is not installed.
+def test_no_engine_is_reported_as_absent(tmp_path, monkeypatch):
+    # A client that reaches no engine, and no client at all.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     assert engine_answers(timeout=20) is False
     assert engine_answers(docker="no-such-docker-client") is False
+
+
+@pytest.mark.parametrize(
+    ("parameters", "problems"),
+    [
+        pytest.param(
+            [{"key": "memory-swap", "value": "1g"}, {"key": "init", "value": ""}], [], id="ordinary options"
+        ),
+        pytest.param(
+            [
+                {"key": "rm", "value": ""},
+                {"key": "--name", "value": "x"},
+                {"key": "restart", "value": "always"},
+            ],
+            [0, 1, 2],
+            id="options Hippo sets itself: the exit status must outlive the container's end",
+        ),
+        pytest.param(
+            [{"key": "label", "value": "team=a"}, {"key": "label", "value": "hippo.instance=other"}],
+            [1],
+            id="labels are free, except Hippo's own",
+        ),
+    ],
+)
+def test_parameters_that_take_the_container_out_of_hippos_hands_are_refused(parameters, problems):
+    assert [index for index, _ in parameter_errors(parameters)] == problems

@@ -1,8 +1,10 @@
 """The local backend in Docker mode, up to the ``docker`` client: what it is started with.
 
-No Docker engine runs on the test machines, so ``docker`` here is a small program put
-first on Hippo's ``PATH`` that records what a client would be given (its argv, its
-environment, the env file it is pointed at and that file's mode) and exits 0.
+``docker`` here is a small program put first on Hippo's ``PATH`` that records what
+``docker create`` is given (its argv, its environment, the env file it is pointed at
+and that file's mode), answers ``inspect`` with a container that exited 0, and
+exits 0 for the rest. What an engine does with it is tested against a real one
+(``tests/docker``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import pytest
 RECORDING_CLIENT = """#!{python}
 import json, os, sys
 argv = sys.argv[1:]
+if argv[0] == "inspect":
+    print(json.dumps({{"Running": False, "ExitCode": 0, "OOMKilled": False, "Error": ""}}))
+if argv[0] != "create":
+    sys.exit(0)
 record = {{"argv": argv, "env": dict(os.environ)}}
 if "--env-file" in argv:
     path = argv[argv.index("--env-file") + 1]

@@ -7,7 +7,7 @@ import pytest
 from hippo_core.backends.local.endings import Ending, exited
 
 CASES = [
-    # code, kill asked, docker, expected ending, what it proves
+    # code, kill asked, oom, expected ending, what it proves
     (0, False, False, Ending("TASK_FINISHED", None, None, "SOURCE_EXECUTOR"), "success"),
     (0, True, False, Ending("TASK_FINISHED", None, None, "SOURCE_EXECUTOR"), "finished before the kill"),
     (
@@ -41,25 +41,6 @@ CASES = [
         "a shell that exits on SIGTERM with 128+15",
     ),
     (
-        125,
-        False,
-        True,
-        Ending(
-            "TASK_ERROR",
-            "REASON_CONTAINER_LAUNCH_FAILED",
-            "docker run could not start the container (exit code 125); see the attempt's stderr",
-            "SOURCE_AGENT",
-        ),
-        "docker itself failed: a system failure",
-    ),
-    (
-        125,
-        False,
-        False,
-        Ending("TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED", "exit code 125", "SOURCE_EXECUTOR"),
-        "125 from a plain process is just the task's code",
-    ),
-    (
         -99,
         False,
         False,
@@ -70,7 +51,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(
-    ("code", "killed", "docker", "ending"), [c[:4] for c in CASES], ids=[c[4] for c in CASES]
+    ("code", "killed", "oom", "ending"), [c[:4] for c in CASES], ids=[c[4] for c in CASES]
 )
-def test_exit_codes(code, killed, docker, ending):
-    assert exited(code, killed, docker) == ending
+def test_exit_codes(code, killed, oom, ending):
+    assert exited(code, killed, oom, mem=64) == ending

@@ -7,9 +7,9 @@ from falcon import testing
 
 from hippo_core import states
 from hippo_core.api import create_app
-from hippo_core.backend import LOG_CHUNK_BYTES, TaskStatus
+from hippo_core.backend import LOG_CHUNK_BYTES, TaskStatus, whole_characters
 from hippo_core.backends.local.backend import LocalBackend
-from hippo_core.backends.local.logs import MAX_READ_BYTES, LogStore, whole_characters
+from hippo_core.backends.local.logs import MAX_READ_BYTES, LogStore
 
 
 def write(

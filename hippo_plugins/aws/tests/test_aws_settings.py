@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hippo_core.aws import credential_pair_errors, endpoint_errors
+from hippo_aws import credential_pair_errors, endpoint_errors
 
 # (endpoint_url, the message it gets or None, what it proves)
 ENDPOINTS = [

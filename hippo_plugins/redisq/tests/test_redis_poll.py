@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from hippo_core.queuetype import Item
-from hippo_redisq import processing_list_name
+from hippo_redis import processing_list_name
 
 
 def datas(items: list[Item]) -> list[str]:

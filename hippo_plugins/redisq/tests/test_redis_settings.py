@@ -1,36 +1,27 @@
-"""Schema, validate(), registration, and which failures are transient."""
+"""The redis settings (the contract suite, defaults, checks, validate()) and which failures are transient."""
 
 from __future__ import annotations
 
 import uuid
-from importlib.metadata import entry_points
+from typing import ClassVar
 
 import pytest
 import redis
-from jsonschema import Draft202012Validator
 
 from hippo_core.errors import ValidationFailed
 from hippo_core.ports import free_port
-from hippo_core.queuetype import QueueTypeError
+from hippo_core.queuetype import QueueTypeError, TransientError
+from hippo_core.testing.suites import QueueTypeSuite
 from hippo_core.validation import validate as validate_schema
-from hippo_redisq import RedisQueueType
+from hippo_redis import RedisQueueType
 
 DEFAULTS = {"host": "localhost", "port": 6379, "db": 0, "username": "", "password": ""}
 
 
-def test_registered_under_the_name_redis():
-    (entry,) = entry_points(group="hippo.queuetypes", name="redis")
-    assert entry.load() is RedisQueueType
-    assert RedisQueueType.name == "redis"
-
-
-def test_schema_is_valid_draft_2020_12_and_marks_the_password_secret():
-    Draft202012Validator.check_schema(RedisQueueType.schema)
-    props = RedisQueueType.schema["properties"]
-    assert props["password"]["x-hippo-secret"] is True
-    assert all("description" in prop for prop in props.values())
-    optional = set(props) - set(RedisQueueType.schema["required"])
-    assert all("default" in props[name] for name in optional)
+class TestRedisContract(QueueTypeSuite):
+    queue_type = RedisQueueType
+    required: ClassVar[list[str]] = ["name"]
+    secrets: ClassVar[set[str]] = {"password"}
 
 
 @pytest.mark.parametrize(
@@ -81,13 +72,16 @@ def test_validate(overrides, errors):
     assert RedisQueueType.validate(settings) == errors
 
 
-def test_unreachable_server_is_a_transient_error(make_queue):
-    queue = make_queue(port=free_port())
+def test_unreachable_server_is_a_transient_error_naming_it(make_queue):
+    port = free_port()
+    queue = make_queue(port=port)
 
-    with pytest.raises(redis.ConnectionError) as caught:
+    with pytest.raises(TransientError, match="ConnectionError") as caught:
         queue.poll(1, None)
 
     assert queue.is_transient(caught.value)
+    assert str(caught.value).startswith(f"redis://127.0.0.1:{port}/5: ")
+    assert isinstance(caught.value.__cause__, redis.ConnectionError)
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 """What the tests of AWS queue types share: moto_server started or skipped, boto3 clients
 on it, a server that checks credentials, and an empty standard credential chain.
 
-``boto3`` is imported only when a client is made: hippo-core does not depend on it, the
-AWS plugins (and their tests) do.
+- :mod:`hippo_aws.testing.pytest_plugin`: the fixtures ``moto_server`` and
+  ``no_ambient_aws_credentials``, loaded automatically once ``hippo-aws`` is installed.
+- :mod:`hippo_aws.testing.moto_server`: a private ``moto_server`` on a free port.
+- :mod:`hippo_aws.testing.suites`: the test suites every AWS queue type runs (its AWS
+  settings, and what its AWS errors tell the user), given a small adapter.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import boto3
 import pytest
 
-from hippo_core.testing.moto_server import MotoServer
+from hippo_aws.testing.moto_server import MotoServer
 from hippo_core.testing.skips import server_unavailable
 
 T = TypeVar("T")
@@ -55,8 +59,6 @@ def start_moto_server() -> MotoServer:
 
 def client(service: str, url: str, key: tuple[str, str] = TEST_KEY) -> Any:
     """A boto3 client of ``service`` (``"sqs"``, ``"s3"``) on the moto_server at ``url``."""
-    import boto3  # the AWS plugins' tests have it; hippo-core does not need it
-
     return boto3.client(
         service,
         endpoint_url=url,

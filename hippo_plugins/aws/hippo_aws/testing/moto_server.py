@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import boto3
 import requests
 
 from hippo_core.ports import free_port
@@ -89,10 +90,7 @@ class MotoServer:
         """An access key pair of a new IAM user allowed everything: ``(key id, secret)``.
 
         Call it before :meth:`enforce_auth`; afterwards only such keys are accepted.
-        Needs ``boto3`` (installed with ``moto[server]``).
         """
-        import boto3  # only the AWS plugins' tests need it, and they have it
-
         iam = boto3.client(
             "iam",
             endpoint_url=self.url,

@@ -1,0 +1,75 @@
+"""schemathesis against a real ``hippo api`` and its own ``/openapi.json``.
+
+Every operation gets a bounded number of generated requests (valid and invalid ones) with
+a fixed seed, so a run is repeatable and takes a minute or two. The checks: no 5xx, every
+status and content type is one the document declares, every body conforms to the
+declared schema, and data the document calls valid is accepted.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hippo_core.crypto import new_key
+
+pytestmark = pytest.mark.slow
+
+ADMIN_TOKEN = "fuzzing-admin-token-5e2a9c7b41"
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "positive_data_acceptance",
+)
+EXAMPLES_PER_OPERATION = 25
+SEED = 20261202
+
+
+def _schemathesis() -> list[str]:
+    script = Path(sys.executable).with_name("st")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("st")
+    return [found] if found else [sys.executable, "-m", "schemathesis.cli"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not yet: schemathesis cannot read the Task schema's prefixItems (constraints), and the "
+    "document does not yet say everything the server checks (queue types and their settings, "
+    "constraint operators, id and queue_id together), so valid-looking data gets 400s",
+)
+def test_the_api_keeps_the_promises_of_its_openapi_document(hippo_api, tmp_path) -> None:
+    api = hippo_api(env={"HIPPO_ADMIN_TOKEN": ADMIN_TOKEN, "HIPPO_SECRET_KEY": new_key()})
+    command = [
+        *_schemathesis(),
+        "run",
+        f"{api.url}/openapi.json",
+        "--checks",
+        ",".join(CHECKS),
+        "--max-examples",
+        str(EXAMPLES_PER_OPERATION),
+        "--seed",
+        str(SEED),
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--header",
+        f"Authorization: Bearer {ADMIN_TOKEN}",
+        "--request-timeout",
+        "20",
+        "--generation-database",
+        ":memory:",
+        "--no-color",
+        # A live event stream never ends: every request to it would wait out the timeout.
+        "--exclude-path",
+        "/events/",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report[-20000:] + "\n" + api.log()[-5000:]
