@@ -25,8 +25,11 @@ Formats:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, NotRequired, TypedDict
+
+import orjson
 
 from hippo_core.errors import HippoError
 
@@ -128,6 +131,15 @@ class QueueState(TypedDict, total=False):
     last_error: str | None
     last_error_tstamp: float | None
     consecutive_errors: int
+
+
+def copy_of(value: JSON) -> JSON:
+    """A deep copy of a JSON value: through orjson, many times faster than ``copy.deepcopy``
+    (which it falls back to for what orjson refuses: integers beyond 64 bits, say)."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return copy.deepcopy(value)
 
 
 def settings_of(queue: Queue) -> dict[str, JSON]:
