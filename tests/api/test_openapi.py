@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import falcon.inspect
@@ -10,9 +11,10 @@ import pytest
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
-from hippo_core import schemas
+from hippo_core import constraints, schemas
 from hippo_core.api import create_app
 from hippo_core.config import Config
+from hippo_core.documents import queue_schema
 from hippo_core.registry import QueueTypeRegistry
 
 
@@ -73,18 +75,77 @@ def test_every_path_parameter_is_declared(spec) -> None:
             assert declared == names, (path, method)
 
 
-def test_schemas_are_the_ones_that_validate(spec) -> None:
-    """One source of truth: the documented Queue and Task are the schemas Hippo validates with."""
-    for component, name in (("Queue", "queue"), ("Task", "task"), ("Error", "error")):
-        expected = schemas.load(name)
-        expected.pop("$schema", None)
-        assert spec["components"]["schemas"][component] == expected
-    assert (
-        spec["components"]["schemas"]["Queue"]["properties"]["queue"]["properties"]["max_concurrent"][
-            "default"
-        ]
-        == 10000
-    )
+def test_schemas_are_the_ones_that_validate(spec, registry) -> None:
+    """One source of truth: the request schemas are the ones Hippo validates with, plus the
+    constraint rules it checks in code, and one queue block per installed queue type."""
+    documented = spec["components"]["schemas"]
+    task = schemas.load("task")
+    task.pop("$schema")
+    task["properties"]["constraints"]["items"] = constraints.json_schema()
+    assert documented["Task"] == task
+
+    queue = schemas.load("queue")
+    queue.pop("$schema")
+    queue["properties"]["constraints"]["items"] = constraints.json_schema()
+    block = documented["Queue"]["properties"].pop("queue")
+    queue["properties"].pop("queue")
+    assert documented["Queue"] == queue
+    assert block["oneOf"] == [{"$ref": f"#/components/schemas/QueueBlock.{name}"} for name in registry.names()]
+    for name in registry.names():
+        validated = queue_schema(registry, name)["properties"]["queue"]
+        shown = documented[f"QueueBlock.{name}"]
+        assert shown["properties"].pop(name) == {"$ref": f"#/components/schemas/Settings.{name}"}
+        assert shown["properties"].pop("type")["const"] == name
+        validated["properties"].pop(name)
+        validated["properties"].pop("type")
+        assert {k: v for k, v in shown.items() if k != "title"} == validated
+
+    error = schemas.load("error")
+    error.pop("$schema")
+    assert documented["Error"] == error
+    assert block["discriminator"] == {
+        "propertyName": "type",
+        "mapping": {name: f"#/components/schemas/QueueBlock.{name}" for name in registry.names()},
+    }
+
+
+def test_responses_describe_stored_records(spec) -> None:
+    """Answers are described by the record schemas, which need no tuple keyword (prefixItems)
+    that OpenAPI tools read differently in responses."""
+    documented = spec["components"]["schemas"]
+    for record in ("TaskRecord", "QueueRecord"):
+        assert "prefixItems" not in json.dumps(documented[record])
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for code, response in operation["responses"].items():
+                text = json.dumps(response.get("content", {}))
+                assert '/Task"' not in text and '/Queue"' not in text, (path, method, code)
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter", "source"),
+    [("/queues/", "queue_id", "$response.body#/id"), ("/tasks/", "task_id", "$response.body#/mesos_id")],
+)
+def test_created_resources_link_to_their_operations(spec, path, parameter, source) -> None:
+    links = spec["paths"][path]["post"]["responses"]["201"]["links"]
+    assert links
+    reached = set()
+    for link in links.values():
+        assert link["parameters"] == {parameter: source}
+        pointer = link["operationRef"].removeprefix("#/paths/")
+        target, method = pointer.rsplit("/", 1)
+        target = target.replace("%7B", "{").replace("%7D", "}").replace("~1", "/").replace("~0", "~")
+        operation = spec["paths"][target][method]
+        assert parameter in {p["name"] for p in operation["parameters"]}
+        reached.add((target, method))
+    # Every operation addressed by that parameter is reached.
+    wanted = {
+        (p, m)
+        for p, ops in spec["paths"].items()
+        for m, op in ops.items()
+        if parameter in {x["name"] for x in op.get("parameters", []) if x["in"] == "path"}
+    }
+    assert reached == wanted
 
 
 def test_installed_queue_types_settings_are_components(spec, registry) -> None:
