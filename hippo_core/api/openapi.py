@@ -154,7 +154,10 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
     kill = {
         "summary": "Kill a task (a pending one ends at once; an active one is killed on its agent)",
         "parameters": [task_id],
-        "responses": {"200": _json(_ref("TaskRecord"), "The task, KILLING or KILLED"), **_errors(404, 409, 503)},
+        "responses": {
+            "200": _json(_ref("TaskRecord"), "The task, KILLING or KILLED"),
+            **_errors(404, 409, 503),
+        },
     }
     paths = {
         "/queues/": {

@@ -80,7 +80,10 @@ def _stored_queue(names: list[str]) -> dict[str, Any]:
     for name in names:
         block["properties"][name] = ref(SETTINGS + name)
     # A queue whose type was uninstalled keeps its block, masked whole.
-    block["additionalProperties"] = {"type": "object", "description": "The settings block named after queue.type."}
+    block["additionalProperties"] = {
+        "type": "object",
+        "description": "The settings block named after queue.type.",
+    }
     return schema
 
 

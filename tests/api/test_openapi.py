@@ -90,7 +90,9 @@ def test_schemas_are_the_ones_that_validate(spec, registry) -> None:
     block = documented["Queue"]["properties"].pop("queue")
     queue["properties"].pop("queue")
     assert documented["Queue"] == queue
-    assert block["oneOf"] == [{"$ref": f"#/components/schemas/QueueBlock.{name}"} for name in registry.names()]
+    assert block["oneOf"] == [
+        {"$ref": f"#/components/schemas/QueueBlock.{name}"} for name in registry.names()
+    ]
     for name in registry.names():
         validated = queue_schema(registry, name)["properties"]["queue"]
         shown = documented[f"QueueBlock.{name}"]
