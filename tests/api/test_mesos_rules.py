@@ -41,7 +41,7 @@ REFUSED = [
         "cpus Mesos would round to zero",
         {"cpus": 0.0004},
         "$.cpus",
-        "Mesos keeps three decimals: less rounds to zero, which it refuses",
+        "less than the minimum of 0.0005",
     ),
     (
         "docker-parameter-name",
@@ -140,8 +140,8 @@ def test_every_problem_is_listed_at_once(api, task_body, error_of) -> None:
 
     error = error_of(api.simulate_post("/tasks/", json=body), 400)
 
-    assert [e["path"] for e in error["errors"]] == [
-        "$.cpus",
+    assert sorted(e["path"] for e in error["errors"]) == [
         "$.container.docker.parameters[0].key",
         "$.container.volumes[0]",
+        "$.cpus",
     ]
