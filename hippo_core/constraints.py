@@ -259,7 +259,7 @@ def json_schema() -> dict[str, Any]:
         "minItems": 2,
         "maxItems": 3,
         "anyOf": branches,
-        "description": "[field, operator, value?]; operators are matched case-insensitively and stored upper-case.",
+        "description": "[field, operator, value?]; operators match in any case, stored upper-case.",
     }
 
 

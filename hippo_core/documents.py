@@ -88,10 +88,15 @@ def validate_queue(body: Any, registry: QueueTypeRegistry) -> Document:
     schema = queue_schema(registry, type_name)
     _refuse_oversized(schema, body)
     doc = strip_read_only(schema, copy.deepcopy(body))
-    if isinstance(doc.get("queue"), dict) and type_name is not None and type_name not in doc["queue"]:
+    given = doc.get("queue")
+    if (
+        isinstance(given, dict)
+        and type_name is not None
+        and type_name not in given
+        and type_name not in schema["properties"]["queue"]["required"]
+    ):
         # A block queue_schema lets the body leave out (cron): its defaults are filled in.
-        if type_name not in schema["properties"]["queue"]["required"]:
-            doc["queue"][type_name] = {}
+        given[type_name] = {}
     errors = check(schema, doc) + _constraint_errors(doc)
     if type_name is not None:
         try:

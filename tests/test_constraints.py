@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import re
 
-import pytest
 import jsonschema_rs
+import pytest
 
 from hippo_core.backend import Offer
 from hippo_core.constraints import (
