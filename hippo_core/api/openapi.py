@@ -10,6 +10,7 @@ import hippo_core
 from hippo_core import schemas
 from hippo_core.api import auth, openapi_schemas
 from hippo_core.api.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from hippo_core.policy import Policy
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.taskstate import State
 
@@ -109,14 +110,14 @@ def _logs_schema() -> dict[str, Any]:
     }
 
 
-def build(registry: QueueTypeRegistry) -> dict[str, Any]:
+def build(registry: QueueTypeRegistry, policy: Policy | None = None) -> dict[str, Any]:
     components: dict[str, Any] = {}
     for name, title in (("error", "Error"), ("queuetype", "QueueType")):
         schema = schemas.load(name)
         schema.pop("$schema", None)
         components[title] = schema
     # Task and Queue in requests, TaskRecord and QueueRecord in responses, queue types' settings.
-    components.update(openapi_schemas.components(registry))
+    components.update(openapi_schemas.components(registry, policy))
 
     queue_id = {
         "name": "queue_id",
@@ -302,8 +303,9 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
 
 
 class OpenAPIResource:
-    def __init__(self, registry: QueueTypeRegistry) -> None:
+    def __init__(self, registry: QueueTypeRegistry, policy: Policy | None = None) -> None:
         self.registry = registry
+        self.policy = policy
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = build(self.registry)
+        resp.media = build(self.registry, self.policy)

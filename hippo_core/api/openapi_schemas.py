@@ -6,6 +6,12 @@ validates with, plus the constraint rules of :mod:`hippo_core.constraints` (one 
 per operator), and for ``Queue`` one ``QueueBlock.<type>`` per installed queue type,
 built by :func:`hippo_core.documents.queue_schema` as validation builds it.
 
+The ``[policy]`` in force narrows the request schemas where it is a plain limit: the
+network modes tasks may use, the most cpus, memory and concurrency, the ``docker run``
+options refused. (Which host paths a volume may mount, and where a source may point,
+are checked on normalised paths and resolved names; no pattern says that, and the
+policy's 400 names the rule.)
+
 A response schema describes what is stored, which is looser: ``TaskRecord`` and
 ``QueueRecord`` describe a constraint as an array of strings (a tuple needs
 ``prefixItems``, which some OpenAPI tools mishandle in responses, and a stored constraint
@@ -15,10 +21,12 @@ longer installed, its settings masked whole.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hippo_core import constraints, schemas
 from hippo_core.documents import queue_schema
+from hippo_core.policy import Policy, parameter_name
 from hippo_core.registry import QueueTypeRegistry
 
 SETTINGS = "Settings."
@@ -49,16 +57,63 @@ STORED_CONSTRAINT = {
 }
 
 
-def _queue_block(registry: QueueTypeRegistry, name: str) -> dict[str, Any]:
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _at_most(holder: dict[str, Any], name: str, limit: float | None) -> None:
+    """``holder``'s property ``name`` at most ``limit``; required when its default is over it."""
+    if limit is None:
+        return
+    schema = holder["properties"][name]
+    schema["maximum"] = min(schema.get("maximum", limit), limit)
+    if schema.get("default", 0) > limit:
+        # Left out, it would be the default, which the policy refuses.
+        holder["required"] = [*holder.get("required", []), name]
+
+
+def _within_policy(schema: dict[str, Any], policy: Policy | None) -> dict[str, Any]:
+    """``schema`` (of a task definition) narrowed to what ``policy`` lets a task do."""
+    if policy is None:
+        return schema
+    settings = policy.settings
+    props = schema["properties"]
+    docker = props["container"]["properties"]["docker"]
+    network = docker["properties"]["network"]
+    allowed = {name.upper() for name in settings.allowed_networks}
+    network["enum"] = [name for name in network["enum"] if name in allowed]
+    if network.get("default") not in allowed:
+        docker["required"] = [*docker["required"], "network"]
+    _at_most(schema, "cpus", settings.max_cpus)
+    _at_most(schema, "mem", settings.max_mem)
+    if "max_concurrent" in props:
+        _at_most(schema, "max_concurrent", settings.max_concurrent)
+    denied = sorted({parameter_name(p) for p in settings.denied_docker_parameters} - {""})
+    if denied:
+        key = docker["properties"]["parameters"]["items"]["properties"]["key"]
+        refused = "|".join(_any_case(name) for name in denied)
+        key["allOf"] = [
+            {
+                "not": {"pattern": f"^-{{0,2}}(?:{refused})$"},
+                "description": "Refused by [policy] denied_docker_parameters: " + ", ".join(denied),
+            }
+        ]
+    return schema
+
+
+def _queue_block(registry: QueueTypeRegistry, name: str, policy: Policy | None) -> dict[str, Any]:
     block: dict[str, Any] = queue_schema(registry, name)["properties"]["queue"]
+    if policy is not None:
+        # Each task of the queue gets the queue's max_concurrent.
+        _at_most(block, "max_concurrent", policy.settings.max_concurrent)
     block["title"] = f"A '{name}' queue"
     block["properties"]["type"] = {"const": name, "description": block["properties"]["type"]["description"]}
     block["properties"][name] = ref(SETTINGS + name)
     return block
 
 
-def _request_queue(registry: QueueTypeRegistry, names: list[str]) -> dict[str, Any]:
-    schema = _with_constraints(_loaded("queue"), constraints.json_schema())
+def _request_queue(registry: QueueTypeRegistry, names: list[str], policy: Policy | None) -> dict[str, Any]:
+    schema = _within_policy(_with_constraints(_loaded("queue"), constraints.json_schema()), policy)
     generic = schema["properties"]["queue"]
     if not names:
         generic["properties"]["type"] = {"not": {}, "description": "No queue type is installed."}
@@ -87,18 +142,18 @@ def _stored_queue(names: list[str]) -> dict[str, Any]:
     return schema
 
 
-def components(registry: QueueTypeRegistry) -> dict[str, Any]:
+def components(registry: QueueTypeRegistry, policy: Policy | None = None) -> dict[str, Any]:
     """The task and queue schemas of the document, request and response ones, by name."""
     names = [qt["name"] for qt in registry.describe() if qt["available"]]
     found: dict[str, Any] = {
-        "Task": _with_constraints(_loaded("task"), constraints.json_schema()),
+        "Task": _within_policy(_with_constraints(_loaded("task"), constraints.json_schema()), policy),
         "TaskRecord": _with_constraints(_loaded("task"), STORED_CONSTRAINT),
-        "Queue": _request_queue(registry, names),
+        "Queue": _request_queue(registry, names, policy),
         "QueueRecord": _stored_queue(names),
     }
     for name in names:
         found[SETTINGS + name] = registry.get(name).schema
-        found[QUEUE_BLOCK + name] = _queue_block(registry, name)
+        found[QUEUE_BLOCK + name] = _queue_block(registry, name, policy)
     return found
 
 

@@ -8,13 +8,15 @@ import re
 import falcon.inspect
 import falcon.testing
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from hippo_core import constraints, schemas
-from hippo_core.api import create_app
+from hippo_core.api import create_app, openapi
 from hippo_core.config import Config
-from hippo_core.documents import queue_schema
+from hippo_core.documents import queue_schema, validate_task
+from hippo_core.policy import Policy, PolicySettings
 from hippo_core.registry import QueueTypeRegistry
 
 
@@ -82,11 +84,16 @@ def test_schemas_are_the_ones_that_validate(spec, registry) -> None:
     task = schemas.load("task")
     task.pop("$schema")
     task["properties"]["constraints"]["items"] = constraints.json_schema()
+    # The default [policy] refuses some docker run options (see the test below).
+    key = documented["Task"]["properties"]["container"]["properties"]["docker"]["properties"]["parameters"]
+    assert key["items"]["properties"]["key"].pop("allOf")
     assert documented["Task"] == task
 
     queue = schemas.load("queue")
     queue.pop("$schema")
     queue["properties"]["constraints"]["items"] = constraints.json_schema()
+    key = documented["Queue"]["properties"]["container"]["properties"]["docker"]["properties"]["parameters"]
+    assert key["items"]["properties"]["key"].pop("allOf")
     block = documented["Queue"]["properties"].pop("queue")
     queue["properties"].pop("queue")
     assert documented["Queue"] == queue
@@ -168,3 +175,50 @@ def test_every_error_response_is_the_error_shape(spec) -> None:
                 if int(code) >= 400 and "content" in response:
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, code)
+
+
+LIMITED = PolicySettings(allowed_networks=("BRIDGE", "HOST"), max_cpus=2, max_mem=512, max_concurrent=5)
+HOST_ONLY = PolicySettings(allowed_networks=("HOST",))
+
+
+def _param(key: str) -> dict:
+    return {"container": {"docker": {"image": "busybox", "parameters": [{"key": key, "value": "x"}]}}}
+
+
+# (policy, fields of a task, what the case proves): the document and the server agree.
+POLICY_CASES = [
+    (LIMITED, {}, "a task within every limit"),
+    (LIMITED, {"container": {"docker": {"image": "busybox", "network": "HOST"}}}, "an allowed network"),
+    (LIMITED, {"container": {"docker": {"image": "busybox", "network": "NONE"}}}, "a network not allowed"),
+    (HOST_ONLY, {}, "the default network, not allowed"),
+    (HOST_ONLY, {"container": {"docker": {"image": "busybox", "network": "HOST"}}}, "the one allowed"),
+    (LIMITED, {"cpus": 2}, "cpus at the limit"),
+    (LIMITED, {"cpus": 2.5}, "cpus over it"),
+    (LIMITED, {"mem": 600}, "mem over the limit"),
+    (LIMITED, {"max_concurrent": 5}, "max_concurrent at the limit"),
+    (LIMITED, {"max_concurrent": 6}, "max_concurrent over it"),
+    (LIMITED, _param("memory-swap"), "a docker option not denied"),
+    (LIMITED, _param("privileged"), "a denied option"),
+    (LIMITED, _param("--Privileged"), "a denied option, dashes and any case"),
+    (LIMITED, _param("net"), "another spelling of a denied option"),
+    (LIMITED, _param("network-alias"), "an option whose name starts like a denied one"),
+]
+
+
+@pytest.mark.parametrize(
+    ("settings", "fields"), [c[:2] for c in POLICY_CASES], ids=[c[2] for c in POLICY_CASES]
+)
+def test_the_documented_task_says_what_the_policy_refuses(registry, settings, fields) -> None:
+    policy = Policy(settings)
+    task = openapi.build(registry, policy)["components"]["schemas"]["Task"]
+    body = {"cmd": "true", "container": {"docker": {"image": "busybox"}}, **fields}
+    documented_valid = Draft202012Validator(task).is_valid(body)
+    accepted = not policy.task_problems(validate_task(body))
+    assert documented_valid == accepted
+
+
+def test_a_queue_block_says_the_policys_most_concurrency(registry) -> None:
+    block = openapi.build(registry, Policy(LIMITED))["components"]["schemas"]["QueueBlock.memory"]
+    assert block["properties"]["max_concurrent"]["maximum"] == 5
+    # Its default (10000) is over the limit, so it must be given.
+    assert "max_concurrent" in block["required"]
