@@ -60,8 +60,17 @@ class TaskService:
     def get(self, ident: str) -> Task:
         return self.store.get_task(self.resolve(ident))
 
-    def list(self, state: str | None, family: str | None, offset: int, limit: int) -> Page:
-        return self.store.list_tasks(state=state, family=family, offset=offset, limit=limit)
+    def list(
+        self, state: str | None, family: str | None, offset: int, limit: int, queue: str | None = None
+    ) -> Page:
+        """A page of tasks, newest first; the filters given select together.
+
+        A queue's tasks have the queue's id as family id, so ``queue`` selects a family too,
+        and a different ``family`` beside it selects nothing.
+        """
+        if family and queue and family != queue:
+            return Page([], 0, offset, limit)
+        return self.store.list_tasks(state=state, family=family or queue, offset=offset, limit=limit)
 
     def kill(self, ident: str) -> Task:
         """Kill the task: a pending one ends at once, an active one is killed on its agent.

@@ -60,7 +60,7 @@ def create_app(
     app.add_route("/tasks/{task_id}/kill", task, suffix="kill")
     app.add_route("/tasks/{task_id}/retry", task, suffix="retry")
     app.add_route("/tasks/{task_id}/logs", LogsResource(tasks, backend))
-    app.add_route("/openapi.json", OpenAPIResource(registry))
+    app.add_route("/openapi.json", OpenAPIResource(registry, policy))
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(store))
     return app
