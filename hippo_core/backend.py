@@ -160,14 +160,11 @@ def read_text(data: bytes, size: int, offset: int) -> LogText:
 
 @dataclass(frozen=True)
 class AttemptLogs:
-    """What one attempt wrote: its stdout and stderr, and a warning when it did not run as asked.
-
-    A stream is ``None`` when it was not asked for (a read by offset names the streams it wants).
-    """
+    """What one attempt wrote: its stdout and stderr, and a warning when it did not run as asked."""
 
     attempt_id: str
-    stdout: LogText | None
-    stderr: LogText | None
+    stdout: LogText
+    stderr: LogText
     warning: str | None = None
 
 
@@ -276,14 +273,13 @@ class Backend(ABC):
     ) -> AttemptLogs | None:
         """What the attempt wrote, or ``None`` if this backend has nothing of it. Default: no logs.
 
-        Without ``offset``: the end of both streams (the last ``tail`` bytes, at most
-        ``LOG_CHUNK_BYTES``). With ``offset`` (``{"stdout": bytes already read}``): each
-        stream it names from that byte on, at most ``LOG_CHUNK_BYTES`` of it, ending on a
-        whole UTF-8 character (``next_offset`` says where the next read starts), and the
-        streams it does not name ``None``. An offset past a stream's end raises
-        ``ValueError`` saying so. Raises :class:`LogsUnavailable` when it knows why output
-        that existed cannot be read (its agent is gone, its sandbox was removed, its agent
-        does not answer).
+        Each stream ``offset`` names (``{"stdout": bytes already read}``) is read from that
+        byte on, at most ``LOG_CHUNK_BYTES`` of it, ending on a whole UTF-8 character
+        (``next_offset`` says where the next read starts: :func:`read_text`); every other
+        stream from its end (the last ``tail`` bytes, at most ``LOG_CHUNK_BYTES``). An
+        offset past its stream's end raises ``ValueError`` saying so. Raises
+        :class:`LogsUnavailable` when it knows why output that existed cannot be read (its
+        agent is gone, its sandbox was removed, its agent does not answer).
         """
         return None
 

@@ -63,10 +63,32 @@ class Operator(StrEnum):
     EQUAL = "EQUAL"
 
 
-_REGEX_OPERATORS = frozenset({Operator.LIKE, Operator.UNLIKE})
-_EXACT_OPERATORS = frozenset({Operator.IS, Operator.EQUAL})
+class Takes(StrEnum):
+    """What an operator takes as its value (the third item)."""
+
+    NOTHING = "nothing"
+    OPTIONAL_TEXT = "optional text"
+    OPTIONAL_COUNT = "optional count"
+    REGEX = "regex"
+    COUNT = "count"
+    TEXT = "text"
+
+
+# The value column of the table above; the parser and the JSON schema both follow it.
+TAKES: dict[Operator, Takes] = {
+    Operator.UNIQUE: Takes.NOTHING,
+    Operator.CLUSTER: Takes.OPTIONAL_TEXT,
+    Operator.GROUP_BY: Takes.OPTIONAL_COUNT,
+    Operator.LIKE: Takes.REGEX,
+    Operator.UNLIKE: Takes.REGEX,
+    Operator.MAX_PER: Takes.COUNT,
+    Operator.IS: Takes.TEXT,
+    Operator.EQUAL: Takes.TEXT,
+}
 _COUNT_PATTERN = re.compile(r"[0-9]+")
 _OPERATOR_NAMES = ", ".join(op.value for op in Operator)
+# Longest field, operator or value the task schema lets through.
+MAX_TEXT = 1000
 
 
 class ConstraintError(ValueError):
@@ -99,7 +121,7 @@ class Constraint:
         # Frozen: normalised values go in through object.__setattr__, once, here.
         object.__setattr__(self, "operator", operator)
         object.__setattr__(self, "value", _checked_value(operator, self.value))
-        if operator in _REGEX_OPERATORS:
+        if TAKES[operator] is Takes.REGEX:
             object.__setattr__(self, "pattern", _compiled(operator, self.value))
         elif operator in (Operator.MAX_PER, Operator.GROUP_BY) and self.value is not None:
             object.__setattr__(self, "count", int(self.value))
@@ -134,27 +156,28 @@ def _checked_value(operator: Operator, value: Any) -> str | None:
             hint = f'; write it in quotes, e.g. "{value}"'
         raise ValueError(f"value must be a string, got {type(value).__name__} {value!r}{hint}")
     value = value or None
-    if operator is Operator.UNIQUE:
+    takes = TAKES[operator]
+    if takes is Takes.NOTHING:
         if value is not None:
-            raise ValueError(f"UNIQUE takes no value; remove {value!r}")
-    elif operator is Operator.GROUP_BY:
+            raise ValueError(f"{operator} takes no value; remove {value!r}")
+    elif takes is Takes.OPTIONAL_COUNT:
         if value is not None and not _is_count(value):
             raise ValueError(
-                "GROUP_BY value must be a positive integer (how many distinct values to "
+                f"{operator} value must be a positive integer (how many distinct values to "
                 f"spread over), or left out; got {value!r}"
             )
-    elif operator is Operator.MAX_PER:
+    elif takes is Takes.COUNT:
         if value is None or not _is_count(value):
             raise ValueError(
-                "MAX_PER needs a positive integer value (the most tasks of the group per "
-                f'value), e.g. ["rack", "MAX_PER", "2"]; got {value!r}'
+                f"{operator} needs a positive integer value (the most tasks of the group per "
+                f'value), e.g. ["rack", "{operator}", "2"]; got {value!r}'
             )
-    elif operator in _REGEX_OPERATORS:
+    elif takes is Takes.REGEX:
         if value is None:
             raise ValueError(
                 f'{operator} needs a regular expression value, e.g. ["rack", "{operator}", "rack-[1-3]"]'
             )
-    elif operator in _EXACT_OPERATORS and value is None:
+    elif takes is Takes.TEXT and value is None:
         raise ValueError(f'{operator} needs the exact value to match, e.g. ["rack", "{operator}", "rack-1"]')
     return value
 
@@ -167,8 +190,77 @@ def _compiled(operator: Operator, expression: str | None) -> re.Pattern[str]:
     assert expression is not None  # _checked_value insists on one for LIKE and UNLIKE
     try:
         return re.compile(expression)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
+        # OverflowError: a repetition count past what re supports (a{99999999999}).
         raise ValueError(f"{operator} value {expression!r} is not a valid regular expression: {exc}") from exc
+
+
+# A positive integer as the parser reads it: ASCII digits, leading zeros allowed.
+_COUNT_REGEX = "[0-9]*[1-9][0-9]*"
+
+
+def _value_schema(takes: Takes) -> dict[str, Any]:
+    text: dict[str, Any] = {"type": "string", "maxLength": MAX_TEXT}
+    if takes is Takes.NOTHING:
+        return {"const": "", "description": "No value; the item may be left out."}
+    if takes is Takes.OPTIONAL_TEXT:
+        return {
+            **text,
+            "description": "The value every task of the group runs on; empty or left out: "
+            "the value of the group's first placed task.",
+        }
+    if takes is Takes.OPTIONAL_COUNT:
+        return {
+            **text,
+            "pattern": f"^(?:{_COUNT_REGEX})?$",
+            "description": "How many distinct values to spread over (a positive integer), or empty.",
+        }
+    if takes is Takes.COUNT:
+        return {
+            **text,
+            "pattern": f"^{_COUNT_REGEX}$",
+            "description": "The most tasks of the group per value.",
+        }
+    if takes is Takes.REGEX:
+        return {
+            **text,
+            "minLength": 1,
+            "format": "regex",
+            "description": "A regular expression in Python's re syntax, matched against the whole value.",
+        }
+    return {**text, "minLength": 1, "description": "The exact value to match."}
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON schema of one constraint: what :func:`constraint_problems` accepts, operator
+    by operator, with each operator spelled as it is stored (the parser takes any case).
+
+    A ``[field, operator, value]`` tuple (``prefixItems``), one branch per operator, so a
+    client or a generator of test data knows which value each operator takes.
+    """
+    field = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_TEXT,
+        "description": "hostname (or @hostname), or the name of an agent attribute.",
+    }
+    branches = []
+    for operator, takes in TAKES.items():
+        optional = takes in (Takes.NOTHING, Takes.OPTIONAL_TEXT, Takes.OPTIONAL_COUNT)
+        branches.append(
+            {
+                "title": f"{operator}: {takes}",
+                "prefixItems": [field, {"const": operator.value}, _value_schema(takes)],
+                "minItems": 2 if optional else 3,
+            }
+        )
+    return {
+        "type": "array",
+        "minItems": 2,
+        "maxItems": 3,
+        "anyOf": branches,
+        "description": "[field, operator, value?]; operators match in any case, stored upper-case.",
+    }
 
 
 def constraint_problems(raw: Any) -> list[ConstraintError]:

@@ -73,7 +73,8 @@ def queue_schema(registry: QueueTypeRegistry, type_name: str | None) -> Document
         block["properties"][type_name] = {"type": "object"}
         return schema
     block["properties"][type_name] = copy.deepcopy(qt.schema)
-    if type_name not in block["required"]:
+    # A type whose every setting has a default (cron) may leave its block out.
+    if qt.schema.get("required") and type_name not in block["required"]:
         block["required"] = [*block["required"], type_name]
     return schema
 
@@ -87,11 +88,15 @@ def validate_queue(body: Any, registry: QueueTypeRegistry) -> Document:
     schema = queue_schema(registry, type_name)
     _refuse_oversized(schema, body)
     doc = strip_read_only(schema, copy.deepcopy(body))
-    if isinstance(doc.get("queue"), dict) and type_name is not None and type_name not in doc["queue"]:
-        # Every setting of some queue types has a default (cron): allow the block to be omitted.
-        settings_schema = schema["properties"]["queue"]["properties"][type_name]
-        if not settings_schema.get("required"):
-            doc["queue"][type_name] = {}
+    given = doc.get("queue")
+    if (
+        isinstance(given, dict)
+        and type_name is not None
+        and type_name not in given
+        and type_name not in schema["properties"]["queue"]["required"]
+    ):
+        # A block queue_schema lets the body leave out (cron): its defaults are filled in.
+        given[type_name] = {}
     errors = check(schema, doc) + _constraint_errors(doc)
     if type_name is not None:
         try:

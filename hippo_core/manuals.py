@@ -57,6 +57,10 @@ def _type(prop: dict[str, Any]) -> str:
     return " or ".join(kind) if isinstance(kind, list) else str(kind)
 
 
+# Patterns longer than this are named, not shown (GET /queuetypes/ and /openapi.json show them).
+LONGEST_PATTERN = 80
+
+
 def _range(low: Any, high: Any, unit: str = "") -> str | None:
     if low is not None and high is not None:
         return f"{low} to {high}{unit}"
@@ -86,7 +90,11 @@ def _allowed(prop: dict[str, Any]) -> str:
     elif lengths := _range(shortest, longest, " characters"):
         parts.append(lengths)
     if "pattern" in prop:
-        parts.append(f"matching `{prop['pattern']}`")
+        if len(prop["pattern"]) <= LONGEST_PATTERN:
+            parts.append(f"matching `{prop['pattern']}`")
+        else:
+            # A pattern as long as a URL's grammar reads as noise; the description says it in words.
+            parts.append("matching the pattern in its schema")
     if "format" in prop:
         parts.append(f"format {prop['format']}")
     return "; ".join(parts)

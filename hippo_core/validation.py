@@ -17,6 +17,8 @@ from hippo_core.echo import clip, quoting_briefly, short_repr
 from hippo_core.errors import FieldError, ValidationFailed
 
 SECRET_KEY = "x-hippo-secret"
+# On a schema: what to say when the value fails it (on a "not": when the value matches it).
+MESSAGE_KEY = "x-hippo-message"
 # Unknown fields that get a "did you mean" hint; the rest only their name.
 HINTED = 20
 
@@ -78,9 +80,12 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
             out.append(FieldError(f"{path}.{clip(name, 60)}", f"unknown field{hint}"))
         return out
     if error.validator == "not" and isinstance(error.validator_value, dict):
-        message = error.validator_value.get("x-hippo-message")
+        message = error.validator_value.get(MESSAGE_KEY)
         if message:
             return [FieldError(path, message)]
+    if isinstance(error.schema, dict) and error.schema.get(MESSAGE_KEY) and error.validator != "not":
+        # Said in words: a long pattern is no message, and the value may hold a password.
+        return [FieldError(path, error.schema[MESSAGE_KEY])]
     if error.validator == "pattern" and error.validator_value == "^[^\\u0000]*$":
         return [FieldError(path, "must not contain a NUL character")]
     if error.validator == "propertyNames":

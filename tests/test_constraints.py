@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import re
+
+import jsonschema_rs
 import pytest
 
 from hippo_core.backend import Offer
@@ -12,8 +16,25 @@ from hippo_core.constraints import (
     PlacedIndex,
     Placement,
     constraint_problems,
+    json_schema,
     meets,
     parse_constraints,
+)
+
+
+def _python_regex(value: str) -> bool:
+    # The server compiles with Python's re; a repetition past its limit overflows.
+    try:
+        re.compile(value)
+    except (re.error, OverflowError):
+        return False
+    return True
+
+
+# JSON Schema's own regex dialect (ECMA 262: "$" is the end of the text), as OpenAPI tools
+# read the document, with "format": "regex" meaning what the server compiles.
+DOCUMENT_READER = functools.partial(
+    jsonschema_rs.Draft202012Validator, validate_formats=True, formats={"regex": _python_regex}
 )
 
 
@@ -516,3 +537,53 @@ def test_placed_index_stays_current_after_add() -> None:
     assert index.fewest("rack") == 2
     assert len(index) == 5
     assert index.first == at("x", rack="r1")
+
+
+# (constraint, what the case proves): the JSON schema of one constraint and the parser agree.
+SCHEMA_AGREES = [
+    (["hostname", "UNIQUE"], "no value"),
+    (["hostname", "UNIQUE", ""], "an empty value is no value"),
+    (["hostname", "UNIQUE", "x"], "UNIQUE takes no value"),
+    (["rack", "CLUSTER"], "CLUSTER without a value"),
+    (["rack", "CLUSTER", "r 1"], "CLUSTER with any text"),
+    (["rack", "GROUP_BY"], "GROUP_BY without a count"),
+    (["rack", "GROUP_BY", ""], "GROUP_BY with an empty count"),
+    (["rack", "GROUP_BY", "007"], "GROUP_BY count with leading zeros"),
+    (["rack", "GROUP_BY", "0"], "GROUP_BY count of zero"),
+    (["rack", "GROUP_BY", "-2"], "GROUP_BY negative count"),
+    (["rack", "GROUP_BY", "2\n"], "GROUP_BY count and a line break"),
+    (["rack", "MAX_PER", "3"], "MAX_PER with a count"),
+    (["rack", "MAX_PER"], "MAX_PER without a count"),
+    (["rack", "MAX_PER", ""], "MAX_PER with an empty count"),
+    (["rack", "MAX_PER", "three"], "MAX_PER with a word"),
+    (["rack", "LIKE", "rack-[1-3]"], "LIKE with a regex"),
+    (["rack", "LIKE"], "LIKE without a regex"),
+    (["rack", "LIKE", ""], "LIKE with an empty regex"),
+    (["rack", "UNLIKE", "(x"], "UNLIKE with a regex that does not compile"),
+    (["rack", "IS", "r1"], "IS with a value"),
+    (["rack", "EQUAL"], "EQUAL without a value"),
+    (["rack", "SOMETIMES", "x"], "an unknown operator"),
+    (["", "UNIQUE"], "an empty field"),
+    (["rack"], "one item"),
+    (["rack", "IS", "a", "b"], "four items"),
+    (["rack", "IS", 3], "a number as value"),
+]
+
+
+@pytest.mark.parametrize("raw", [c[0] for c in SCHEMA_AGREES], ids=[c[1] for c in SCHEMA_AGREES])
+def test_json_schema_agrees_with_the_parser(raw: list) -> None:
+    """What /openapi.json says of a constraint is what the server checks (but a regex's
+    syntax, which the schema names as its format)."""
+    schema_valid = DOCUMENT_READER(json_schema()).is_valid(raw)
+    assert schema_valid == (constraint_problems([raw]) == [])
+
+
+def test_json_schema_names_every_operator_as_stored() -> None:
+    branches = json_schema()["anyOf"]
+    assert [b["prefixItems"][1]["const"] for b in branches] == [op.value for op in Operator]
+
+
+@pytest.mark.parametrize("regex", ["a{99999999999}", "(x", "a)"])
+def test_a_regex_python_cannot_compile_is_a_problem_not_a_crash(regex: str) -> None:
+    [problem] = constraint_problems([["rack", "LIKE", regex]])
+    assert "not a valid regular expression" in problem.message

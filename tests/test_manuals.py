@@ -43,6 +43,12 @@ ROWS = [
         '| `x` | string | `""` | matching `^(\\|.{8,})$` | yes | T. |',
     ),
     (
+        "a pattern too long to read is named, not shown",
+        {"type": "string", "pattern": "^" + "(?:ab|cd)" * 20 + "$", "description": "Long."},
+        True,
+        "| `x` | string | required | matching the pattern in its schema |  | Long. |",
+    ),
+    (
         "a URL whose password alone is secret",
         {"type": "string", "x-hippo-secret": "url-password", "description": "URL."},
         True,

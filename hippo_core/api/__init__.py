@@ -78,7 +78,7 @@ def create_app(
     app.add_route("/tasks/{task_id}/events", TaskEventsResource(tasks))
     app.add_route("/events", EventStreamResource(store, config.section(EventsSettings)))
     app.add_route("/status", StatusResource(StatusService(store)))
-    app.add_route("/openapi.json", OpenAPIResource(registry))
+    app.add_route("/openapi.json", OpenAPIResource(registry, policy))
     app.add_route("/metrics", MetricsResource(metrics, store))
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(store))

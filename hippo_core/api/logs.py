@@ -15,10 +15,12 @@ or they are gone: the backend's message says why), 502 when the backend could no
 reach them now (the host that ran it did not answer).
 
 Following output: each stream says where its text begins (``offset``) and where to go on
-(``next_offset``). ``?stream=stdout&offset=N`` returns that stream only, from byte N on
-(the bytes already read), at most a MiB per request, ending on a whole character: ask
-again from ``next_offset`` until it reaches ``size``, then wait for more. There is no cap
-on the total read that way. An offset past the stream's end is a 400.
+(``next_offset``); each has an offset of its own. ``?stdout_offset=N`` reads stdout from
+byte N on (the bytes already read), at most a MiB per request, ending on a whole
+character, and ``?stderr_offset=M`` likewise stderr; a stream without one is read from
+its end as above. A follower asks again from each ``next_offset`` until it reaches
+``size``, then waits for more: there is no cap on the total read that way. An offset
+past its stream's end is a 400.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class LogsResource:
                 raise falcon.HTTPBadGateway(title="Logs unreachable", description=gone) from exc
             raise falcon.HTTPNotFound(title="Logs gone", description=gone) from exc
         except ValueError as exc:
-            raise falcon.HTTPInvalidParam(str(exc), "offset") from exc
+            raise falcon.HTTPBadRequest(title="Invalid offset", description=str(exc)) from exc
         if logs is None:
             raise falcon.HTTPNotFound(
                 title="No logs",
@@ -78,23 +80,13 @@ class LogsResource:
 
     @staticmethod
     def _offsets(req: falcon.Request) -> dict[str, int] | None:
-        stream = req.get_param("stream")
-        offset = req.get_param_as_int("offset", min_value=0)
-        if stream is not None and stream not in STREAMS:
-            raise falcon.HTTPInvalidParam(f"must be one of {', '.join(STREAMS)}", "stream")
-        if offset is not None and stream is None:
-            raise falcon.HTTPInvalidParam(
-                "an offset counts the bytes read of one stream; name it with stream=stdout or stream=stderr",
-                "offset",
-            )
-        if stream is not None and req.get_param("tail") is not None:
-            raise falcon.HTTPInvalidParam(
-                "give either tail (the end of both streams) or stream and offset", "tail"
-            )
-        if stream is None:
-            return None
-        # A stream named alone: from its start.
-        return {stream: offset or 0}
+        """The streams to read from an offset (``stdout_offset``, ``stderr_offset``), if any."""
+        offsets = {}
+        for stream in STREAMS:
+            value = req.get_param_as_int(f"{stream}_offset", min_value=0)
+            if value is not None:
+                offsets[stream] = value
+        return offsets or None
 
     def _attempt(self, task: Task, ident: str, number: int | None) -> Attempt:
         attempts = task["attempts"]

@@ -8,8 +8,9 @@ import falcon
 
 import hippo_core
 from hippo_core import schemas
-from hippo_core.api import auth
+from hippo_core.api import auth, openapi_schemas
 from hippo_core.api.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from hippo_core.policy import Policy
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.taskstate import State
 
@@ -67,8 +68,15 @@ PAGING = [
 ]
 
 
-def _body(name: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+def _body(name: str, description: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+    if description:
+        body["description"] = description
+    return body
+
+
+def _created(record: str, links: dict[str, Any]) -> dict[str, Any]:
+    return {**_json(_ref(record), "Created; Location names it"), "links": links}
 
 
 def _logs_schema() -> dict[str, Any]:
@@ -81,7 +89,7 @@ def _logs_schema() -> dict[str, Any]:
             "offset": {"type": "integer", "description": "Byte of the stream where text begins"},
             "next_offset": {
                 "type": "integer",
-                "description": "Byte to read on from (stream=..., offset=next_offset); below size: more",
+                "description": "Byte to read on from (<stream>_offset=next_offset); below size: more",
             },
         },
     }
@@ -104,15 +112,12 @@ def _logs_schema() -> dict[str, Any]:
             "stdout": stream,
             "stderr": stream,
         },
-        "description": "With ?stream=, only that stream is present.",
     }
 
 
-def build(registry: QueueTypeRegistry) -> dict[str, Any]:
+def build(registry: QueueTypeRegistry, policy: Policy | None = None) -> dict[str, Any]:
     components: dict[str, Any] = {}
     for name, title in (
-        ("queue", "Queue"),
-        ("task", "Task"),
         ("error", "Error"),
         ("queuetype", "QueueType"),
         ("event", "Event"),
@@ -121,9 +126,8 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
         schema = schemas.load(name)
         schema.pop("$schema", None)
         components[title] = schema
-    for qt in registry.describe():
-        if qt["available"]:
-            components[f"Settings.{qt['name']}"] = qt["schema"]
+    # Task and Queue in requests, TaskRecord and QueueRecord in responses, queue types' settings.
+    components.update(openapi_schemas.components(registry, policy))
 
     queue_id = {
         "name": "queue_id",
@@ -143,32 +147,35 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
         "summary": "Create a queue",
         "requestBody": _body("Queue"),
         "responses": {
-            "201": _json(_ref("Queue"), "Created; Location names it"),
+            "201": _created("QueueRecord", openapi_schemas.queue_links()),
             **_errors(400, 411, 413, 415, 503),
         },
     }
     update_queue = {
         "summary": "Replace a queue's definition (masked secrets sent back keep their value)",
         "parameters": [queue_id],
-        "requestBody": _body("Queue"),
-        "responses": {"200": _json(_ref("Queue"), "Updated"), **_errors(400, 404, 411, 413, 415, 503)},
+        "requestBody": _body("Queue", "The queue's new definition; an id in it must be the URL's."),
+        "responses": {"200": _json(_ref("QueueRecord"), "Updated"), **_errors(400, 404, 411, 413, 415, 503)},
     }
     toggle = {
         "summary": "Switch a queue between ENABLED and DISABLED",
         "parameters": [queue_id],
-        "responses": {"200": _json(_ref("Queue"), "The new record"), **_errors(404, 503)},
+        "responses": {"200": _json(_ref("QueueRecord"), "The new record"), **_errors(404, 503)},
     }
     kill = {
         "summary": "Kill a task (a pending one ends at once; an active one is killed on its agent)",
         "parameters": [task_id],
-        "responses": {"200": _json(_ref("Task"), "The task, KILLING or KILLED"), **_errors(404, 409, 503)},
+        "responses": {
+            "200": _json(_ref("TaskRecord"), "The task, KILLING or KILLED"),
+            **_errors(404, 409, 503),
+        },
     }
     paths = {
         "/queues/": {
             "get": {
                 "summary": "List queues, newest first",
                 "parameters": PAGING,
-                "responses": {"200": _json(_listing("Queue"), "A page of queues"), **_errors(400, 503)},
+                "responses": {"200": _json(_listing("QueueRecord"), "A page of queues"), **_errors(400, 503)},
             },
             "post": create_queue,
             "put": create_queue,
@@ -177,7 +184,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
             "get": {
                 "summary": "Read a queue (secrets masked, poller state included)",
                 "parameters": [queue_id],
-                "responses": {"200": _json(_ref("Queue"), "The queue"), **_errors(404, 503)},
+                "responses": {"200": _json(_ref("QueueRecord"), "The queue"), **_errors(404, 503)},
             },
             "post": update_queue,
             "put": update_queue,
@@ -201,16 +208,27 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                 "parameters": [
                     *PAGING,
                     {"name": "state", "in": "query", "schema": {"enum": list(State)}},
-                    {"name": "id", "in": "query", "schema": {"type": "string"}, "description": "Family id"},
-                    {"name": "queue_id", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "id",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Only the tasks of this family (a one-off's id, or a queue's id)",
+                    },
+                    {
+                        "name": "queue_id",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Only the tasks of this queue; with id too, the tasks both select "
+                        "(none when they differ, since a queue's tasks have its id as family id)",
+                    },
                 ],
-                "responses": {"200": _json(_listing("Task"), "A page of tasks"), **_errors(400, 503)},
+                "responses": {"200": _json(_listing("TaskRecord"), "A page of tasks"), **_errors(400, 503)},
             },
             "post": {
                 "summary": "Post a one-off task",
                 "requestBody": _body("Task"),
                 "responses": {
-                    "201": _json(_ref("Task"), "Created; Location names it"),
+                    "201": _created("TaskRecord", openapi_schemas.task_links()),
                     **_errors(400, 409, 411, 413, 415, 503),
                 },
             },
@@ -219,7 +237,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
             "get": {
                 "summary": "Read a task with all its attempts",
                 "parameters": [task_id],
-                "responses": {"200": _json(_ref("Task"), "The task"), **_errors(404, 503)},
+                "responses": {"200": _json(_ref("TaskRecord"), "The task"), **_errors(404, 503)},
             },
             "delete": {
                 "summary": "Delete a task; an active one only with force=true (it is killed first)",
@@ -236,7 +254,7 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                 "summary": "Run an ended task again as a new attempt, retry budgets restored",
                 "parameters": [task_id],
                 "responses": {
-                    "200": _json(_ref("Task"), "The task, PENDING again"),
+                    "200": _json(_ref("TaskRecord"), "The task, PENDING again"),
                     **_errors(404, 409, 503),
                 },
             }
@@ -259,17 +277,17 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
                         "description": "Only the last BYTES of each stream",
                     },
                     {
-                        "name": "stream",
-                        "in": "query",
-                        "schema": {"enum": ["stdout", "stderr"]},
-                        "description": "Read this stream only, from offset (default 0) on, at most a MiB per "
-                        "request: follow its next_offset",
-                    },
-                    {
-                        "name": "offset",
+                        "name": "stdout_offset",
                         "in": "query",
                         "schema": {"type": "integer", "minimum": 0},
-                        "description": "Bytes of the stream already read (needs stream)",
+                        "description": "Bytes of stdout already read: stdout from there on, at most a MiB "
+                        "(follow its next_offset); without it, its end",
+                    },
+                    {
+                        "name": "stderr_offset",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0},
+                        "description": "Likewise for stderr",
                     },
                 ],
                 "responses": {
@@ -390,8 +408,9 @@ def build(registry: QueueTypeRegistry) -> dict[str, Any]:
 
 
 class OpenAPIResource:
-    def __init__(self, registry: QueueTypeRegistry) -> None:
+    def __init__(self, registry: QueueTypeRegistry, policy: Policy | None = None) -> None:
         self.registry = registry
+        self.policy = policy
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = build(self.registry)
+        resp.media = build(self.registry, self.policy)

@@ -23,11 +23,7 @@ class TasksResource:
                 raise falcon.HTTPInvalidParam(f"must be one of {', '.join(State)}", "state")
         family = req.get_param("id")
         queue = req.get_param("queue_id") or req.get_param("queue")
-        if family and queue and family != queue:
-            raise falcon.HTTPInvalidParam(
-                "a queue's tasks have the queue's id as family id; give one of id or queue_id", "queue_id"
-            )
-        page = self.service.list_json(state=state, family=family or queue, offset=offset, limit=limit)
+        page = self.service.list_json(state=state, family=family, queue=queue, offset=offset, limit=limit)
         resp.content_type = falcon.MEDIA_JSON
         resp.data = envelope_json(page)
 

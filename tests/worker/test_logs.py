@@ -83,16 +83,16 @@ def test_following_a_stream_by_offset_reads_every_byte_once(hippo) -> None:
 
     read, offset = b"", 0
     while offset < len(data):
-        body = hippo.logs(attempt, stream="stdout", offset=str(offset)).json
-        assert "stderr" not in body and body["stdout"]["offset"] == offset
+        body = hippo.logs(attempt, stdout_offset=str(offset)).json
+        assert body["stdout"]["offset"] == offset
         read += body["stdout"]["text"].encode()
         offset = body["stdout"]["next_offset"]
     assert read == data
 
     hippo.peer.write_output(attempt, "stdout", b"later\n")
-    body = hippo.logs(attempt, stream="stdout", offset=str(offset)).json["stdout"]
+    body = hippo.logs(attempt, stdout_offset=str(offset)).json["stdout"]
     assert (body["text"], body["next_offset"]) == ("later\n", len(data) + 6)
-    past = hippo.logs(attempt, stream="stderr", offset="5")
+    past = hippo.logs(attempt, stderr_offset="5")
     assert past.status_code == 400 and "past the end of stderr (0 bytes)" in past.json["description"]
 
 

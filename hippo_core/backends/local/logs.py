@@ -63,25 +63,24 @@ class LogStore:
     def read(
         self, attempt_id: str, tail: int | None = None, offset: Mapping[str, int] | None = None
     ) -> AttemptLogs | None:
-        """Both streams of the attempt (their last ``tail`` bytes), or with ``offset`` the
-        streams it names from their offsets on (see ``Backend.read_logs``); ``None`` if it has none."""
+        """Both streams of the attempt, those ``offset`` names from there on, the others their
+        last ``tail`` bytes (see ``Backend.read_logs``); ``None`` if it has none."""
         if not self.has_logs(attempt_id):
             return None
         path = self.sandbox(attempt_id)
         warning_file = path / WARNING_FILE
         warning = warning_file.read_text(errors="replace").strip() if warning_file.is_file() else None
-        texts: dict[str, LogText | None]
-        if offset is None:
-            limit = MAX_READ_BYTES if tail is None else max(0, min(tail, MAX_READ_BYTES))
-            texts = {stream: _read_end(path / stream, limit) for stream in STREAMS}
-        else:
-            unknown = set(offset) - set(STREAMS)
-            if unknown:
-                raise ValueError(f"no stream {', '.join(sorted(unknown))}; streams: {', '.join(STREAMS)}")
-            texts = {
-                stream: _read_from(path / stream, stream, offset[stream]) if stream in offset else None
-                for stream in STREAMS
-            }
+        offset = offset or {}
+        unknown = set(offset) - set(STREAMS)
+        if unknown:
+            raise ValueError(f"no stream {', '.join(sorted(unknown))}; streams: {', '.join(STREAMS)}")
+        limit = MAX_READ_BYTES if tail is None else max(0, min(tail, MAX_READ_BYTES))
+        texts = {
+            stream: _read_from(path / stream, stream, offset[stream])
+            if stream in offset
+            else _read_end(path / stream, limit)
+            for stream in STREAMS
+        }
         return AttemptLogs(
             attempt_id=attempt_id, stdout=texts["stdout"], stderr=texts["stderr"], warning=warning or None
         )

@@ -92,39 +92,34 @@ class MesosLogs:
         limit: int,
         offset: Mapping[str, int] | None = None,
     ) -> AttemptLogs:
-        if offset is not None:
-            return self._streams_from(agent, attempt_id, sandbox, offset)
+        offset = offset or {}
+        unknown = set(offset) - set(STREAMS)
+        if unknown:
+            raise ValueError(f"no stream {', '.join(sorted(unknown))}; streams: {', '.join(STREAMS)}")
         read: dict[str, LogText | None] = {}
         for stream in STREAMS:
+            path = f"{sandbox}/{stream}"
             try:
-                read[stream] = self.reader.tail(agent.url, f"{sandbox}/{stream}", limit)
+                if stream in offset:
+                    read[stream] = self._read_from(agent, path, stream, offset[stream])
+                else:
+                    read[stream] = self.reader.tail(agent.url, path, limit)
             except FileGone:
+                if offset.get(stream):
+                    raise ValueError(
+                        f"offset {offset[stream]} is past the end of {stream} (0 bytes)"
+                    ) from None
                 read[stream] = None
         if all(text is None for text in read.values()):
             raise FileGone(sandbox)
         empty = LogText("", 0, False)
         return AttemptLogs(attempt_id, read["stdout"] or empty, read["stderr"] or empty)
 
-    def _streams_from(
-        self, agent: AgentAddress, attempt_id: str, sandbox: str, offset: Mapping[str, int]
-    ) -> AttemptLogs:
-        """The streams ``offset`` names, each from its offset on (a follower's next read)."""
-        unknown = set(offset) - set(STREAMS)
-        if unknown:
-            raise ValueError(f"no stream {', '.join(sorted(unknown))}; streams: {', '.join(STREAMS)}")
-        read: dict[str, LogText | None] = dict.fromkeys(STREAMS)
-        missing = 0
-        for stream, start in offset.items():
-            path = f"{sandbox}/{stream}"
-            try:
-                size = self.reader.size(agent.url, path)
-            except FileGone:
-                missing, size = missing + 1, 0  # not written yet, or the sandbox is gone
-            if start > size:
-                raise ValueError(f"offset {start} is past the end of {stream} ({size} bytes)")
-            end = min(size, start + LOG_CHUNK_BYTES)
-            data = self.reader.read_from(agent.url, path, start, end) if start < end else b""
-            read[stream] = read_text(data, size, start)
-        if offset and missing == len(offset):
-            raise FileGone(sandbox)
-        return AttemptLogs(attempt_id, read["stdout"], read["stderr"])
+    def _read_from(self, agent: AgentAddress, path: str, stream: str, start: int) -> LogText:
+        """A follower's next read of one stream: from ``start`` on, at most ``LOG_CHUNK_BYTES``."""
+        size = self.reader.size(agent.url, path)
+        if start > size:
+            raise ValueError(f"offset {start} is past the end of {stream} ({size} bytes)")
+        end = min(size, start + LOG_CHUNK_BYTES)
+        data = self.reader.read_from(agent.url, path, start, end) if start < end else b""
+        return read_text(data, size, start)

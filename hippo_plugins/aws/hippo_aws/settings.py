@@ -20,7 +20,10 @@ def endpoint_errors(endpoint: str | None) -> list[tuple[str, str]]:
         return []
     if any(character.isspace() for character in endpoint):
         return [("endpoint_url", "must not contain whitespace")]
-    parts = urlsplit(endpoint)
+    try:
+        parts = urlsplit(endpoint)
+    except ValueError:  # brackets that hold no IPv6 address, a host that NFKC turns into "/" or "@"
+        return [("endpoint_url", "must be an http(s) URL with a host name")]
     if parts.username is not None or parts.password is not None:
         # Hippo shows endpoint_url unmasked, and boto3 would not use them anyway.
         return [

@@ -15,6 +15,9 @@ ENDPOINTS = [
     ("http://minio :9000", "must not contain whitespace", "whitespace"),
     ("minio:9000", "must be an http(s) URL with a host name", "no scheme, no host"),
     ("http://minio:99999", "its port must be a number from 0 to 65535", "port out of range"),
+    ("http://[::1]:4566", None, "an IPv6 address in brackets"),
+    ("http://[not-an-address]/", "must be an http(s) URL with a host name", "brackets without an address"),
+    ("http://minio\uff03x/", "must be an http(s) URL with a host name", "a host NFKC turns into '#'"),
 ]
 
 

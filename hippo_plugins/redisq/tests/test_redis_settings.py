@@ -50,6 +50,8 @@ def test_schema_fills_defaults(given, expected):
         ({"name": "jobs", "db": -1}, "$.db"),  # databases are numbered from 0
         ({"name": "jobs", "db": "2"}, "$.db"),  # and are integers, not strings
         ({"name": "jobs", "queue": "jobs"}, "$.queue"),  # unknown fields are refused
+        ({"name": "jobs", "username": "app"}, "$"),  # an ACL user needs its password (the schema says so)
+        ({"name": "jobs", "username": "app", "password": ""}, "$"),
     ],
 )
 def test_schema_refuses(given, path):

@@ -89,7 +89,8 @@ def test_defaults_fill_every_optional_setting():
             id="endpoint without scheme",
         ),
         pytest.param({"bucket_name": "scans", "awsregion": "eu_west_1"}, {"$.awsregion"}, id="bad region"),
-        pytest.param({"bucket_name": "scans", "awssecret": ""}, {"$.awssecret"}, id="empty"),
+        pytest.param({"bucket_name": "scans", "awskey": "k", "awssecret": ""}, {"$.awssecret"}, id="empty"),
+        pytest.param({"bucket_name": "scans", "awssecret": "s"}, {"$"}, id="secret without key"),
         pytest.param({"bucket_name": "scans", "bucket": "x"}, {"$.bucket"}, id="unknown setting"),
     ],
 )

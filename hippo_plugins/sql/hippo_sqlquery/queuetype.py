@@ -42,7 +42,8 @@ _LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOT
 def query_problem(query: str) -> str | None:
     """Why ``query`` cannot be the source of a queue; ``None`` when it looks like a SELECT."""
     body = _LEADING_COMMENTS.sub("", query).lstrip("( \t\r\n")
-    first_word = body.split(None, 1)[0].lower() if body else ""
+    words = body.split(None, 1)  # none when only whitespace lstrip leaves (a no-break space) remains
+    first_word = words[0].lower() if words else ""
     if first_word not in ("select", "with"):
         return "must be a SELECT query (or WITH ... SELECT)"
     return None

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import ClassVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hippo_core.errors import ValidationFailed
 from hippo_core.testing.suites import QueueTypeSuite
 from hippo_core.validation import validate as validate_schema
 from hippo_sqlquery import SqlQueryQueueType
+from hippo_sqlquery.queuetype import query_problem
 from hippo_sqlquery.urls import engine_url, translate
 
 REQUIRED = {
@@ -259,3 +263,38 @@ def test_source_identity_is_json_and_without_credentials():
     }
     sqlite = SqlQueryQueueType.source_identity({**IDENTITY, "conn_string": "jdbc:sqlite:/var/a.db"})
     assert sqlite["database"] == "sqlite:////var/a.db"
+
+
+QUERY_PATTERN = SqlQueryQueueType.schema["properties"]["query"]["pattern"]
+
+
+@pytest.mark.parametrize(
+    ("query", "accepted"),
+    [
+        ("SELECT id FROM jobs", True),
+        ("select\n1", True),
+        ("  ((select 1))", True),
+        ("-- new jobs\nSELECT 1", True),
+        ("/* a */ /* b **/ WITH x AS (SELECT 1) SELECT * FROM x", True),
+        ("(\x0b  select 1)", True),
+        ("SELECT", True),
+        ("/* select */", False),
+        ("-- select", False),
+        ("/* a */ DROP TABLE jobs", False),
+        ("selects 1", False),
+        ("select(1)", False),
+        ("(\x0b(select 1))", False),
+        ("(\xa0", False),
+        ("", False),
+    ],
+)
+def test_the_schemas_query_pattern_is_what_validate_checks(query: str, accepted: bool) -> None:
+    """The pattern /openapi.json shows for query, and the check validate() makes, agree."""
+    assert bool(re.search(QUERY_PATTERN, query)) is accepted
+    assert (query_problem(query) is None) is accepted
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=" \t\n(*/-selctwihSELCTWIHx\x0b\xa0", max_size=24))
+def test_the_query_pattern_and_validate_agree_on_any_text(query: str) -> None:
+    assert bool(re.search(QUERY_PATTERN, query)) == (query_problem(query) is None)

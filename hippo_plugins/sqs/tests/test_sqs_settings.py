@@ -76,7 +76,8 @@ def test_defaults_fill_every_optional_setting():
             {"$.endpoint_url"},
             id="endpoint without scheme",
         ),
-        pytest.param({"queuename": "q", "awskey": ""}, {"$.awskey"}, id="empty key"),
+        pytest.param({"queuename": "q", "awskey": "", "awssecret": "s"}, {"$.awskey"}, id="empty key"),
+        pytest.param({"queuename": "q", "awskey": "AKIA"}, {"$"}, id="key without secret"),
         pytest.param({"queuename": "q", "queue_url": "x"}, {"$.queue_url"}, id="unknown setting"),
     ],
 )

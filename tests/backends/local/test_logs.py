@@ -136,10 +136,8 @@ def test_newest_attempt_with_logs_by_default_and_any_by_number(store, task_body,
         ("/tasks/report/logs", {"attempt": "0"}, 400),  # attempts count from 1
         ("/tasks/report/logs", {"attempt": "first"}, 400),  # not a number
         ("/tasks/report/logs", {"tail": "-1"}, 400),  # a negative tail
-        ("/tasks/report/logs", {"offset": "3"}, 400),  # an offset of which stream?
-        ("/tasks/report/logs", {"stream": "stdin", "offset": "0"}, 400),  # no such stream
-        ("/tasks/report/logs", {"stream": "stdout", "offset": "-1"}, 400),  # a negative offset
-        ("/tasks/report/logs", {"stream": "stdout", "offset": "1", "tail": "2"}, 400),  # which one?
+        ("/tasks/report/logs", {"stdout_offset": "-1"}, 400),  # a negative offset
+        ("/tasks/report/logs", {"stderr_offset": "x"}, 400),  # not a number
         ("/tasks/report/logs", {}, 404),  # a task that never ran has no logs
     ],
 )
@@ -156,35 +154,34 @@ def test_following_a_stream_by_offset_reads_every_byte_once(store, task_body, ap
     data = b"a" * (LOG_CHUNK_BYTES - 1) + "\u20ac".encode() + b"tail\n"
     write(logs, attempt, data, b"err\n")
 
-    read, offset = b"", 0
+    def read(**offsets: int) -> dict:
+        params = {f"{name}_offset": str(value) for name, value in offsets.items()}
+        return api.simulate_get(f"/tasks/{attempt}/logs", params=params).json
+
+    got, offset = b"", 0
     while True:
-        body = api.simulate_get(
-            f"/tasks/{attempt}/logs", params={"stream": "stdout", "offset": str(offset)}
-        ).json
-        assert "stderr" not in body  # one stream per read by offset
+        body = read(stdout=offset)
+        # The other stream, without an offset, comes from its end.
+        assert body["stderr"]["text"] == "err\n"
         chunk = body["stdout"]
         assert chunk["offset"] == offset and chunk["size"] == len(data) and not chunk["truncated"]
-        read += chunk["text"].encode()
+        got += chunk["text"].encode()
         if chunk["next_offset"] == offset:
             break
         offset = chunk["next_offset"]
-    assert read == data  # the euro sign was not split between the chunks
+    assert got == data  # the euro sign was not split between the chunks
     assert offset == len(data)
 
     # More output arrives: only the new bytes come back.
     with open(logs.sandbox(attempt) / "stdout", "ab") as fh:
         fh.write(b"more\n")
-    body = api.simulate_get(f"/tasks/{attempt}/logs", params={"stream": "stdout", "offset": str(offset)}).json
+    body = read(stdout=offset)
     assert (body["stdout"]["text"], body["stdout"]["next_offset"]) == ("more\n", len(data) + 5)
 
-    # stderr has its own offset; a stream named alone is read from its start.
-    assert (
-        api.simulate_get(f"/tasks/{attempt}/logs", params={"stream": "stderr"}).json["stderr"]["text"]
-        == "err\n"
-    )
-    error = error_of(
-        api.simulate_get(f"/tasks/{attempt}/logs", params={"stream": "stderr", "offset": "5"}), 400
-    )
+    # stderr has an offset of its own, beside stdout's.
+    both = read(stdout=offset + 5, stderr=2)
+    assert (both["stdout"]["text"], both["stderr"]["text"], both["stderr"]["offset"]) == ("", "r\n", 2)
+    error = error_of(api.simulate_get(f"/tasks/{attempt}/logs", params={"stderr_offset": "5"}), 400)
     assert "past the end of stderr (4 bytes)" in error["description"]
 
 

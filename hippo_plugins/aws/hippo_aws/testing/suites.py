@@ -18,11 +18,14 @@ the plugin's own fixtures.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hippo_aws import testing
 from hippo_aws.testing.moto_server import MotoServer
@@ -81,6 +84,22 @@ class AwsSettingsSuite:
         assert path == "endpoint_url"
         assert says in message
         assert "s3cret" not in message
+
+    def test_the_schemas_endpoint_pattern_admits_only_endpoints_validate_accepts(self) -> None:
+        """The pattern /openapi.json shows is a promise validate() keeps, and it already
+        turns away what validate() would."""
+        pattern = self.queue_type.schema["properties"]["endpoint_url"]["pattern"]
+
+        @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(st.from_regex(pattern, fullmatch=True))
+        def admitted(endpoint: str) -> None:
+            assert self.queue_type.validate(self.filled(endpoint_url=endpoint)) == [], endpoint
+
+        admitted()
+        for case in UNUSABLE_ENDPOINTS:
+            endpoint = case.values[0]
+            # fullmatch: "$" as JSON Schema means it (the end), not before a final line break.
+            assert isinstance(endpoint, str) and not re.fullmatch(pattern, endpoint), endpoint
 
     def test_hippo_refuses_to_store_an_endpoint_with_a_password(
         self, hippo_queues: QueueService, hippo_store: Store
