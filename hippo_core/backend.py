@@ -102,16 +102,60 @@ class SchedulerCallbacks(Protocol):
         """The cluster refused Hippo for good (e.g. framework removed); stop driving it."""
 
 
+STREAMS = ("stdout", "stderr")
+# What one read by offset returns at most per stream; the reader asks again from next_offset.
+LOG_CHUNK_BYTES = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class LogText:
-    """The end of one output stream: ``text`` (UTF-8, invalid bytes replaced) of ``size`` bytes."""
+    """Part of one output stream: ``text`` (UTF-8, invalid bytes replaced) of a stream of ``size`` bytes.
+
+    ``offset`` is the byte of the stream where ``text`` begins and ``next_offset`` the byte
+    to read on from (what a follower passes as its next offset); ``truncated`` says that
+    bytes before ``offset`` were left out of a read of the stream's end. A backend that
+    leaves them ``None`` read the end: ``next_offset`` is then ``size``.
+    """
 
     text: str
     size: int
     truncated: bool
+    offset: int | None = None
+    next_offset: int | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"text": self.text, "size": self.size, "truncated": self.truncated}
+        next_offset = self.size if self.next_offset is None else self.next_offset
+        offset = self.offset
+        if offset is None:
+            offset = max(0, next_offset - len(self.text.encode("utf-8", "surrogateescape")))
+        return {
+            "text": self.text,
+            "size": self.size,
+            "truncated": self.truncated,
+            "offset": offset,
+            "next_offset": next_offset,
+        }
+
+
+def whole_characters(data: bytes) -> int:
+    """How many bytes of ``data`` end on a whole UTF-8 character: a character cut at the end
+    of a read is left for the next one (its other bytes are not in the file yet, or not read)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:
+            continue  # a continuation byte: look further back for its lead
+        if byte < 0x80 or byte >= 0xF8:
+            return len(data)  # ASCII, or a byte no UTF-8 character begins with
+        needed = 2 if byte >= 0xC0 and byte < 0xE0 else 3 if byte < 0xF0 else 4
+        return len(data) if back >= needed else len(data) - back
+    return len(data)
+
+
+def read_text(data: bytes, size: int, offset: int) -> LogText:
+    """A read by offset of a stream of ``size`` bytes: ``data`` read from ``offset``, cut to
+    whole characters (the rest is the next read's)."""
+    data = data[: whole_characters(data)]
+    return LogText(data.decode("utf-8", errors="replace"), size, False, offset, offset + len(data))
 
 
 @dataclass(frozen=True)
@@ -220,11 +264,23 @@ class Backend(ABC):
         """Whether ``read_logs`` may find output of this attempt (cheap: no remote calls)."""
         return False
 
-    def read_logs(self, attempt_id: str, agent_id: str | None, tail: int | None = None) -> AttemptLogs | None:
-        """What the attempt wrote (the last ``tail`` bytes of each stream), or ``None`` if this
-        backend has nothing of it. Raises :class:`LogsUnavailable` when it knows why output
-        that existed cannot be read (its agent is gone, its sandbox was removed, its agent
-        does not answer). Default: no logs."""
+    def read_logs(
+        self,
+        attempt_id: str,
+        agent_id: str | None,
+        tail: int | None = None,
+        offset: Mapping[str, int] | None = None,
+    ) -> AttemptLogs | None:
+        """What the attempt wrote, or ``None`` if this backend has nothing of it. Default: no logs.
+
+        Each stream ``offset`` names (``{"stdout": bytes already read}``) is read from that
+        byte on, at most ``LOG_CHUNK_BYTES`` of it, ending on a whole UTF-8 character
+        (``next_offset`` says where the next read starts: :func:`read_text`); every other
+        stream from its end (the last ``tail`` bytes, at most ``LOG_CHUNK_BYTES``). An
+        offset past its stream's end raises ``ValueError`` saying so. Raises
+        :class:`LogsUnavailable` when it knows why output that existed cannot be read (its
+        agent is gone, its sandbox was removed, its agent does not answer).
+        """
         return None
 
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from hippo_core.config import Config
+from hippo_core.config import LOG_LEVELS, Config
 from hippo_core.secrets import mask_url_password
 
 log = logging.getLogger("hippo")
@@ -19,11 +19,21 @@ HIPPO_CONFIG) and HIPPO_* environment variables; `hippo config` lists them all.
 """
 
 
-def _setup_logging(config: Config) -> None:
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+def _with_options(config: Config, args: argparse.Namespace) -> Config:
+    """The settings with the command line's log and metrics options applied."""
+    level = getattr(args, "log_level", None)
+    config = config.with_overrides(log_level=level.upper() if level else None)
+    log_format = getattr(args, "log_format", None)
+    config = config.with_table("log", format=log_format.lower() if log_format else None)
+    return config.with_table(
+        "metrics", port=getattr(args, "metrics_port", None), host=getattr(args, "metrics_host", None)
     )
+
+
+def _setup_logging(config: Config) -> None:
+    from hippo_core.logformat import LogSettings, setup
+
+    setup(config.log_level, config.section(LogSettings).format)
 
 
 def cmd_api(config: Config, args: argparse.Namespace) -> int:
@@ -92,7 +102,23 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
         config.backend,
         mask_url_password(config.redis_url_or_default),
     )
-    return worker.run()
+    stop_metrics = _serve_worker_metrics(config)
+    try:
+        return worker.run()
+    finally:
+        stop_metrics()
+
+
+def _serve_worker_metrics(config: Config) -> Callable[[], None]:
+    """``/metrics`` of the worker on ``[metrics] port``, if one is set; returns how to stop it."""
+    from hippo_core import metrics
+
+    settings = config.section(metrics.MetricsSettings)
+    if settings.port is None:
+        return lambda: None
+    stop = metrics.serve(metrics.install(settings).exposed(), settings.host, settings.port)
+    log.info("worker metrics on http://%s:%d/metrics", settings.host, settings.port)
+    return stop
 
 
 def cmd_up(config: Config, args: argparse.Namespace) -> int:
@@ -128,6 +154,22 @@ def _add_listen_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_log_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="DEBUG, INFO (default), WARNING or ERROR (env HIPPO_LOG_LEVEL)",
+    )
+    parser.add_argument(
+        "--log-format",
+        type=str.lower,
+        choices=("text", "json"),
+        help="text (default) or json: one object per line, task and queue ids as fields "
+        "(env HIPPO_LOG_FORMAT)",
+    )
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int]]]:
     parser = argparse.ArgumentParser(
         prog="hippo", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -143,6 +185,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
         "Run as many as you like behind an HTTP balancer; they share state through Redis.",
     )
     _add_listen_options(api)
+    _add_log_options(api)
     commands["api"] = cmd_api
 
     worker = sub.add_parser(
@@ -156,6 +199,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
     worker.add_argument(
         "--master", help="Mesos master URL(s), comma-separated ([mesos] master, env HIPPO_MESOS_MASTER)"
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus /metrics on this port ([metrics] port, env HIPPO_METRICS_PORT)",
+    )
+    worker.add_argument(
+        "--metrics-host",
+        help="address of /metrics (default 127.0.0.1; [metrics] host, env HIPPO_METRICS_HOST)",
+    )
+    _add_log_options(worker)
     commands["worker"] = cmd_worker
 
     up = sub.add_parser(
@@ -168,6 +221,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
         "retries them.",
     )
     _add_listen_options(up)
+    _add_log_options(up)
     commands["up"] = cmd_up
 
     sub.add_parser(
@@ -190,11 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     from hippo_core import compose
 
     try:
-        config = compose.load(args.config)
+        config = _with_options(compose.load(args.config), args)
+        _setup_logging(config)
     except ValueError as exc:
         print(f"hippo: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(config)
     return commands[args.command](config, args)
 
 

@@ -14,14 +14,18 @@ from collections.abc import Callable, Mapping
 
 import falcon
 
-from hippo_core import crypto
+from hippo_core import crypto, metrics
 from hippo_core.api import create_app
 from hippo_core.api.auth import AuthSettings
 from hippo_core.backend import Backend
 from hippo_core.backends.loader import backend_class, installed_backends
+from hippo_core.backendstatus import record_backend_status
 from hippo_core.config import Config, load_config
 from hippo_core.crypto import Sealer, SecretsSettings
 from hippo_core.errors import StoreUnavailable
+from hippo_core.journal import EventsSettings
+from hippo_core.logformat import LogSettings
+from hippo_core.metrics import MetricsSettings
 from hippo_core.policy import Policy, PolicySettings
 from hippo_core.poller import Poller
 from hippo_core.registry import QueueTypeRegistry
@@ -31,8 +35,19 @@ from hippo_core.worker import Service, Worker
 
 log = logging.getLogger(__name__)
 
+# Task records a worker keeps of those it last read or wrote (Store.cache_records): its
+# next write of one is a single round trip. About 2 KB each.
+WORKER_RECORD_CACHE = 20_000
+
 # Tables of the config file that belong to the core rather than to a backend.
-CORE_SECTIONS: list[type[Settings]] = [AuthSettings, SecretsSettings, PolicySettings]
+CORE_SECTIONS: list[type[Settings]] = [
+    AuthSettings,
+    SecretsSettings,
+    PolicySettings,
+    EventsSettings,
+    MetricsSettings,
+    LogSettings,
+]
 
 
 def known_sections() -> list[type[Settings]]:
@@ -47,7 +62,7 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
 
 
 def open_store(config: Config) -> Store:
-    return Store.from_url(config.redis_url_or_default, config.key_prefix)
+    return Store.from_url(config.redis_url_or_default, config.key_prefix, config.section(EventsSettings))
 
 
 def backend_factory(config: Config) -> Callable[[], Backend]:
@@ -88,5 +103,9 @@ def worker_services(config: Config, store: Store) -> list[Service]:
 
 
 def worker(config: Config, store: Store) -> Worker:
+    """The worker, its metrics counted and its backend's connection recorded for ``/status/``."""
     seal_stored_secrets(config, store, QueueTypeRegistry())
+    metrics.install(config.section(MetricsSettings))
+    record_backend_status(store)
+    store.cache_records(WORKER_RECORD_CACHE)
     return Worker(config, store, backend_factory(config), services=worker_services(config, store))

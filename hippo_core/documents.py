@@ -15,7 +15,7 @@ from hippo_core.backend import Backend
 from hippo_core.constraints import constraint_problems
 from hippo_core.errors import FieldError, UnknownQueueType, ValidationFailed
 from hippo_core.policy import Policy
-from hippo_core.records import Document
+from hippo_core.records import Document, copy_of
 from hippo_core.registry import QueueTypeRegistry
 from hippo_core.validation import check, complete, oversized, strip_read_only
 
@@ -48,10 +48,10 @@ def _refuse_oversized(schema: Document, body: Document) -> None:
 def validate_task(body: Any) -> Document:
     """A one-off task body, validated, with defaults filled."""
     _require_object(body)
-    schema = schemas.load("task")
+    schema = schemas.shared("task")
     _refuse_oversized(schema, body)
-    doc = strip_read_only(schema, copy.deepcopy(body))
-    errors = check(schema, doc) + _constraint_errors(doc)
+    doc = strip_read_only(schema, copy_of(body))
+    errors = check(schema, doc, schemas.validator("task")) + _constraint_errors(doc)
     if errors:
         raise ValidationFailed(errors)
     return complete(schema, doc)

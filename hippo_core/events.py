@@ -7,8 +7,9 @@ The vocabulary (``Event.kind``)::
 
     task.created          a task was stored (posted, or made by a poll)
     task.<STATE>          a task entered a State: task.STAGING, task.RUNNING, task.FAILED, ...
-    task.retry            an attempt ended badly and a new one waits (attempt: the new number;
-                          mesos_state, reason, message: how the old one ended)
+    task.retry            an attempt ended and a new one waits (attempt: the new number;
+                          mesos_state, reason, message: how the old one ended; data: kind,
+                          ``task`` (its own failure), ``system`` or ``rerun`` (asked through the API))
     task.kill_requested   someone asked for the task to be killed
     task.launched         the worker sent the launch to the backend (agent, hostname)
     task.deleted          the task's record was deleted
@@ -16,6 +17,7 @@ The vocabulary (``Event.kind``)::
     queue.polled          a poll took items into custody (data: items, tasks)
     queue.error           a poll failed (message, scrubbed of secrets; data: during, transient)
     offers.declined       the worker declined offers it could not use (data: offers, refuse_seconds)
+    offers.used           the worker launched tasks on offers (data: offers, tasks)
     leader.changed        this worker took the lead or lost it (data: leading, term)
     backend.connected     the backend subscribed to its cluster (data: framework_id)
     backend.disconnected  ... and lost it (message: why)
@@ -37,6 +39,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from hippo_core.states import TASK_FAULTS
+from hippo_core.taskstate import TERMINAL_STATES
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,7 @@ class Event:
     message: str | None = None
     agent: str | None = None
     hostname: str | None = None
+    source: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -123,6 +129,7 @@ def _task_fields(task: Record) -> dict[str, Any]:
         "message": task.get("message"),
         "agent": attempt.get("agent_id"),
         "hostname": attempt.get("hostname"),
+        "source": attempt.get("source"),
     }
 
 
@@ -149,6 +156,8 @@ def task_events(old: Record | None, new: Record | None, now: float | None = None
                     "mesos_state": ended.get("state"),
                     "reason": ended.get("reason"),
                     "message": ended.get("message"),
+                    "source": ended.get("source"),
+                    "data": {"kind": _retry_kind(old, ended)},
                 },
             )
         )
@@ -157,6 +166,13 @@ def task_events(old: Record | None, new: Record | None, now: float | None = None
     if new["state"] != old["state"]:
         out.append(Event(f"task.{new['state']}", now, **fields))
     return out
+
+
+def _retry_kind(old: Record, ended: Record) -> str:
+    """Whose the ended attempt's failure was, or that the task was re-run after it ended."""
+    if old["state"] in TERMINAL_STATES:
+        return "rerun"
+    return "task" if ended.get("state") in TASK_FAULTS else "system"
 
 
 def queue_events(old: Record | None, new: Record | None, now: float | None = None) -> list[Event]:

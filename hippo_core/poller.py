@@ -39,6 +39,7 @@ from hippo_core.crypto import Sealer
 from hippo_core.documents import queue_schema, task_definition_of
 from hippo_core.errors import StoreUnavailable
 from hippo_core.events import Event
+from hippo_core.logformat import log_context
 from hippo_core.policy import Policy
 from hippo_core.queuetype import Item, QueueType
 from hippo_core.records import Queue, QueueState, Task, settings_of
@@ -100,6 +101,8 @@ class Poller:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.fence: str | None = None
+        self._next_due = 0.0
+        self._records: dict[str, tuple[str, Queue]] = {}
 
     # -- running ----------------------------------------------------------------------------
 
@@ -135,7 +138,9 @@ class Poller:
                 self.dispatch()
             except Exception:
                 log.exception("poller round failed; trying again")
-            self._stop.wait(self.tick_seconds)
+            # Until the next queue is due, but at least every tick: new and changed queues.
+            wait = min(self.tick_seconds, self._next_due - self.clock())
+            self._stop.wait(max(0.005, wait))
 
     def dispatch(self) -> list[str]:
         """Start a poll of every due queue not already being polled; returns their ids."""
@@ -162,15 +167,21 @@ class Poller:
     # -- one queue --------------------------------------------------------------------------
 
     def due_queues(self) -> list[tuple[Queue, QueueState]]:
-        queues = {q["id"]: q for q in self.store.get_queues(self.store.queue_ids())}
+        # Parsed again only when changed: shared between polls, never changed here.
+        queues = {q["id"]: q for q in self.store.get_queues(self.store.queue_ids(), reuse=self._records)}
         self._forget_gone(set(queues))
         now = self.clock()
         due = []
+        next_due = now + self.tick_seconds
         for queue, state in zip(queues.values(), self.store.get_queue_states(list(queues)), strict=True):
             if queue["queue"]["status"] != "ENABLED":
                 continue
-            if now >= self.next_run(queue, state):
+            when = self.next_run(queue, state)
+            if now >= when:
                 due.append((queue, state))
+            else:
+                next_due = min(next_due, when)
+        self._next_due = next_due
         return due
 
     @staticmethod
@@ -188,8 +199,9 @@ class Poller:
 
     def poll(self, queue: Queue, state: QueueState) -> Custody:
         """Poll one queue now: take custody of new items, then acknowledge them."""
-        custody = self.take(queue, state)
-        self.ack(custody, queue, state)
+        with log_context(queue_id=queue["id"]):
+            custody = self.take(queue, state)
+            self.ack(custody, queue, state)
         return custody
 
     def take(self, queue: Queue, state: QueueState) -> Custody:
@@ -221,8 +233,9 @@ class Poller:
             "cursor_origin": origin,
         }
         if limit <= 0:
-            if self.store.set_queue_state(queue["id"], new_state, fence=self.fence):
-                self._polled(queue, state, now, 0, 0, 0.0)
+            polled = self._polled(queue, state, now, 0, 0, 0.0)
+            if self.store.set_queue_state(queue["id"], new_state, fence=self.fence, journal=[polled]):
+                events.publish(polled)
             return Custody(queue["id"], instance)
         started = time.monotonic()
         try:
@@ -244,8 +257,9 @@ class Poller:
         )
         try:
             tasks = self._tasks_of(queue, items, now)
+            polled = self._polled(queue, state, now, len(items), len(tasks), seconds)
             stored = self.store.create_tasks(
-                tasks, queue_id=queue["id"], queue_state=new_state, fence=self.fence
+                tasks, queue_id=queue["id"], queue_state=new_state, fence=self.fence, journal=[polled]
             )
         except Exception as exc:
             # Nothing stored, nothing acknowledged: the source offers the items again.
@@ -262,13 +276,13 @@ class Poller:
             return Custody(queue["id"], instance)
         if tasks:
             log.info("queue %s: %d item(s) -> %d task(s)", queue["id"], len(items), len(tasks))
-        self._polled(queue, state, now, len(items), len(tasks), seconds)
+        events.publish(polled)
         return Custody(queue["id"], instance, items, tasks)
 
     def _polled(
         self, queue: Queue, state: QueueState, now: float, items: int, tasks: int, seconds: float
-    ) -> None:
-        """Publish a poll that ran: what it took, how long the source took, how late it ran."""
+    ) -> Event:
+        """A poll that ran: what it took, how long the source took, how late it ran."""
         due = self.next_run(queue, state)
         data = {
             "queue_type": queue["queue"]["type"],
@@ -278,7 +292,7 @@ class Poller:
             # A queue never polled before has no due time to be late for.
             "lag": max(0.0, now - due) if state.get("last_run_tstamp") is not None else 0.0,
         }
-        events.publish(Event("queue.polled", now, queue_id=queue["id"], family=queue["id"], data=data))
+        return Event("queue.polled", now, queue_id=queue["id"], family=queue["id"], data=data)
 
     @staticmethod
     def _tasks_of(queue: Queue, items: list[Item], now: float) -> list[Task]:
@@ -386,10 +400,9 @@ class Poller:
             "last_error_tstamp": now,
             "consecutive_errors": errors,
         }
-        if self.store.set_queue_state(queue["id"], new_state, fence=self.fence):
-            data = {"queue_type": queue["queue"]["type"], "during": during, "transient": transient}
-            events.publish(
-                Event(
-                    "queue.error", now, queue_id=queue["id"], family=queue["id"], message=message, data=data
-                )
-            )
+        data = {"queue_type": queue["queue"]["type"], "during": during, "transient": transient}
+        error = Event(
+            "queue.error", now, queue_id=queue["id"], family=queue["id"], message=message, data=data
+        )
+        if self.store.set_queue_state(queue["id"], new_state, fence=self.fence, journal=[error]):
+            events.publish(error)

@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, cast
 
+import orjson
+
 from hippo_core import crypto, secrets
 from hippo_core.backend import Backend
 from hippo_core.crypto import Sealer
@@ -19,7 +21,7 @@ from hippo_core.documents import (
     task_definition_of,
     validate_queue,
 )
-from hippo_core.errors import FieldError, ValidationFailed
+from hippo_core.errors import FieldError, NotFound, ValidationFailed
 from hippo_core.policy import Policy
 from hippo_core.records import Document, Queue
 from hippo_core.registry import QueueTypeRegistry
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # Poller state shown inside the queue block (all read-only).
 STATE_FIELDS = ("last_run_tstamp", "next_run_tstamp", "last_error", "last_error_tstamp", "cursor")
+# Its tasks, counted when the queue is read (read-only too): launched and not ended, and waiting.
+COUNT_FIELDS = ("active", "pending")
 
 
 class QueueService:
@@ -48,22 +52,38 @@ class QueueService:
         self.backend = backend
         self.sealer = sealer
         self.policy = policy
+        # The schema of each queue type, read on every read of a queue (for its secrets).
+        self._schemas: dict[str, Document] = {}
 
     def _schema_for(self, record: Mapping[str, Any]) -> Document:
         return queue_schema(self.registry, record["queue"]["type"])
 
+    def _read_schema(self, type_name: str) -> Document:
+        """``queue_schema`` of a type, made once: only read, never changed."""
+        schema = self._schemas.get(type_name)
+        if schema is None:
+            schema = self._schemas[type_name] = queue_schema(self.registry, type_name)
+        return schema
+
     def _opened(self, record: Mapping[str, Any]) -> Document:
         """``record`` with its secrets in clear; those no key here opens become the mask."""
-        schema = self._schema_for(record)
+        schema = self._read_schema(record["queue"]["type"])
+        # A copy (through JSON: records are JSON, and this is much faster than deepcopy).
+        record = orjson.loads(orjson.dumps(record))
         try:
             return crypto.open_secrets(schema, dict(record), self.sealer)
         except (crypto.SecretKeyMissing, crypto.UnreadableSecret) as exc:
             log.warning("queue %s: %s", record.get("id"), exc)
             return crypto.without_sealed(schema, dict(record))
 
-    def public(self, record: Mapping[str, Any], state: Mapping[str, Any] | None) -> Document:
-        """The record as the API shows it: secrets masked, poller state merged in."""
-        out = secrets.mask(self._schema_for(record), self._opened(record))
+    def public(
+        self,
+        record: Mapping[str, Any],
+        state: Mapping[str, Any] | None,
+        counts: Mapping[str, int] | None = None,
+    ) -> Document:
+        """The record as the API shows it: secrets masked, poller state and task counts merged in."""
+        out = secrets.mask(self._read_schema(record["queue"]["type"]), self._opened(record))
         type_name = out["queue"]["type"]
         if type_name not in self.registry.names() and type_name in out["queue"]:
             # Its plugin is gone (uninstalled, or failed to load), and with it the knowledge
@@ -72,7 +92,15 @@ class QueueService:
         state = state or {}
         for name in STATE_FIELDS:
             out["queue"][name] = state.get(name)
+        counts = counts or {}
+        for name in COUNT_FIELDS:
+            out["queue"][name] = counts.get(name, 0)
         return out
+
+    def _runtime(self, record: Queue) -> Document:
+        """``public`` of a stored queue, its state and counts read now."""
+        state, counts = self.store.get_queue_runtime([record["id"]])[0]
+        return self.public(record, state, counts)
 
     def _checked(self, body: Any) -> Document:
         """``body`` validated, its definition and source allowed, ready to store (secrets sealed)."""
@@ -91,14 +119,14 @@ class QueueService:
         return self.public(record, None)
 
     def get(self, queue_id: str) -> Document:
-        record = self.store.get_queue(queue_id)
-        return self.public(record, self.store.get_queue_states([queue_id])[0])
+        found = self.store.queues_with_runtime([queue_id]).items
+        if not found:
+            raise NotFound("queue", queue_id)
+        return self.public(*found[0])
 
     def list(self, offset: int, limit: int) -> Page[Document]:
-        page = self.store.list_queues(offset, limit)
-        states = self.store.get_queue_states([q["id"] for q in page.items])
-        items = [self.public(q, s) for q, s in zip(page.items, states, strict=True)]
-        return Page(items, page.total, page.offset, page.limit)
+        page = self.store.queues_with_runtime(offset=offset, limit=limit)
+        return Page([self.public(*item) for item in page.items], page.total, page.offset, page.limit)
 
     def update(self, queue_id: str, body: Any) -> Document:
         """Replace the queue's definition; masked secrets sent back keep their stored value."""
@@ -118,7 +146,7 @@ class QueueService:
 
         new = self.store.update_queue(queue_id, replace)
         log.info("queue %s updated", queue_id)
-        return self.public(new, self.store.get_queue_states([queue_id])[0])
+        return self._runtime(new)
 
     def toggle(self, queue_id: str) -> Document:
         def flip(stored: Queue) -> Queue:
@@ -129,7 +157,7 @@ class QueueService:
 
         new = self.store.update_queue(queue_id, flip)
         log.info("queue %s is now %s", queue_id, new["queue"]["status"])
-        return self.public(new, self.store.get_queue_states([queue_id])[0])
+        return self._runtime(new)
 
     def delete(self, queue_id: str) -> None:
         """Remove the queue; its tasks stay (they are history, and may still be running)."""

@@ -25,8 +25,11 @@ Formats:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, NotRequired, TypedDict
+
+import orjson
 
 from hippo_core.errors import HippoError
 
@@ -130,6 +133,15 @@ class QueueState(TypedDict, total=False):
     consecutive_errors: int
 
 
+def copy_of(value: JSON) -> JSON:
+    """A deep copy of a JSON value: through orjson, many times faster than ``copy.deepcopy``
+    (which it falls back to for what orjson refuses: integers beyond 64 bits, say)."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return copy.deepcopy(value)
+
+
 def settings_of(queue: Queue) -> dict[str, JSON]:
     """The settings of the queue's type: the block named after the type in its ``queue`` block."""
     block: dict[str, Any] = dict(queue["queue"])
@@ -181,5 +193,5 @@ def upgrade(kind: str, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def stamped(record: Any) -> dict[str, Any]:
-    """``record`` as the store writes it: with the current ``format``."""
-    return {**record, FORMAT_KEY: FORMAT}
+    """``record`` as the store writes it: with the current ``format``, first."""
+    return {FORMAT_KEY: FORMAT, **record}

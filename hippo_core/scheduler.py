@@ -287,7 +287,8 @@ class Scheduler:
                     hostname=launch.hostname,
                 )
                 for item in launches
-            )
+            ),
+            Event("offers.used", data={"offers": len(launch.offer_ids), "tasks": len(launches)}),
         )
 
     def _decline(self, offer_ids: list[str], refuse_seconds: float, why: str) -> None:

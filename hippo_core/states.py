@@ -24,7 +24,6 @@ applies the result atomically.
 
 from __future__ import annotations
 
-import copy
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hippo_core.backend import TaskStatus
-from hippo_core.records import Attempt, Task
+from hippo_core.records import Attempt, Task, copy_of
 from hippo_core.taskstate import (
     LAUNCH_REFUSED,
     MESOS_TERMINAL_STATES,
@@ -129,7 +128,7 @@ def new_task(
     """A PENDING task record from a validated definition (with defaults filled)."""
     now = time.time() if now is None else now
     mesos_id = new_mesos_id(family)
-    task: Task = copy.deepcopy(dict(definition))  # type: ignore[assignment]  # completed below
+    task: Task = copy_of(dict(definition))
     task["env"] = {k: str(v) for k, v in definition.get("env", {}).items()}
     task.update(
         {

@@ -42,12 +42,11 @@ class TaskService:
         definition = validate_task(body)
         refuse_unrunnable(self.backend, definition, self.policy)
         family = definition.pop("id", None) or str(uuid.uuid4())
-        if self.store.get_queues([family]):
-            # It would share the queue's family: its concurrency and its task listing.
-            raise Conflict(f"{family!r} is the id of a queue; give the one-off task an id of its own")
         data = definition.pop("data", "")
         task = states.new_task(definition, family=family, queue_id=None, data=data)
-        self.store.create_tasks([task])
+        if not self.store.create_tasks([task], unless_queue=family):
+            # It would share the queue's family: its concurrency and its task listing.
+            raise Conflict(f"{family!r} is the id of a queue; give the one-off task an id of its own")
         return task
 
     def resolve(self, ident: str) -> str:
@@ -59,6 +58,29 @@ class TaskService:
 
     def get(self, ident: str) -> Task:
         return self.store.get_task(self.resolve(ident))
+
+    def get_json(self, ident: str) -> str:
+        """``get`` as the record's JSON, read in one round trip."""
+        found = self.store.find_task_json(ident)
+        if found is None:
+            raise NotFound("task", ident)
+        return found[1]
+
+    def list_json(
+        self, state: str | None, family: str | None, offset: int, limit: int, queue: str | None = None
+    ) -> Page[str]:
+        """``list`` as the records' JSON, in one round trip, parsing none in the current format."""
+        if family and queue and family != queue:
+            return Page([], 0, offset, limit)
+        return self.store.list_tasks_json(state=state, family=family or queue, offset=offset, limit=limit)
+
+    def history(self, ident: str) -> tuple[str, list[dict[str, Any]]]:
+        """The task's mesos id and its events, oldest first."""
+        mesos_id = self.resolve(ident)
+        items = self.store.task_history(mesos_id)
+        if not items:
+            self.store.get_task(mesos_id)  # a task deleted meanwhile is a 404, not an empty history
+        return mesos_id, items
 
     def list(
         self, state: str | None, family: str | None, offset: int, limit: int, queue: str | None = None

@@ -24,6 +24,7 @@ from hippo_core import states
 from hippo_core.backend import Backend, BackendError, TaskStatus
 from hippo_core.backoff import Backoff
 from hippo_core.errors import NotFound, StoreUnavailable
+from hippo_core.logformat import log_context
 from hippo_core.store import Store
 from hippo_core.taskstate import ACTIVE_STATES, State
 
@@ -183,7 +184,8 @@ class Tracker:
 
     def handle_update(self, status: TaskStatus) -> states.Outcome | None:
         """Apply one update; raises (so it is not acknowledged) only if Redis failed."""
-        outcome = self._apply(status)
+        with log_context(task_id=status.task_id):
+            outcome = self._apply(status)
         # Only once applied: an update lost to a Redis failure is asked about again.
         self._answered(status.task_id)
         return outcome

@@ -136,9 +136,12 @@ def oversized(schema: dict[str, Any], doc: Any, path: str = "$") -> list[FieldEr
     return []
 
 
-def check(schema: dict[str, Any], doc: Any) -> list[FieldError]:
-    """Every schema violation of ``doc``, sorted by path; empty when valid."""
-    validator = Draft202012Validator(schema)
+def check(schema: dict[str, Any], doc: Any, validator: Any = None) -> list[FieldError]:
+    """Every schema violation of ``doc``, sorted by path; empty when valid.
+
+    ``validator``: one already built for ``schema`` (:func:`hippo_core.schemas.validator`).
+    """
+    validator = validator or Draft202012Validator(schema)
     errors: list[FieldError] = []
     for error in validator.iter_errors(doc):
         errors.extend(_field_errors(error))

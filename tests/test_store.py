@@ -103,7 +103,8 @@ def test_delete_queue_removes_its_state_and_index_entry(store: Store) -> None:
     store.set_queue_state("q1", {"cursor": 5})
     assert store.get_queue_states(["q1", "q2"]) == [{"cursor": 5}, {}]
     store.delete_queue("q1")
-    assert store.redis.keys("*") == []
+    # Only the event stream stays: it tells watchers the queue was created and deleted.
+    assert store.redis.keys("*") == ["hippo:events"]
     assert store.get_queue_states([]) == []
 
 
@@ -203,8 +204,11 @@ def test_delete_task_leaves_nothing_behind(store: Store) -> None:
     store.create_tasks([task])
     stored = store.update_task(task["mesos_id"], _launch)
     store.delete_task(stored["mesos_id"])
-    # Only the kill of the deleted, launched task remains, for the worker to send.
-    assert store.redis.keys("*") == ["hippo:kills"]
+    # Only the kill of the deleted, launched task remains, for the worker to send, and what
+    # the task did: in the event stream and the counts of the last hours (no history).
+    left = sorted(store.redis.keys("*"))
+    assert left[1:] == ["hippo:events", "hippo:kills"]
+    assert left[0].startswith("hippo:counts:")
     assert store.kill_requests() == {stored["attempts"][-1]["mesos_id"]: "agent-1"}
 
 

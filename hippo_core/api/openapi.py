@@ -85,7 +85,12 @@ def _logs_schema() -> dict[str, Any]:
         "properties": {
             "text": {"type": "string"},
             "size": {"type": "integer", "description": "Bytes the stream holds in all"},
-            "truncated": {"type": "boolean"},
+            "truncated": {"type": "boolean", "description": "Bytes before offset were left out"},
+            "offset": {"type": "integer", "description": "Byte of the stream where text begins"},
+            "next_offset": {
+                "type": "integer",
+                "description": "Byte to read on from (<stream>_offset=next_offset); below size: more",
+            },
         },
     }
     return {
@@ -112,7 +117,12 @@ def _logs_schema() -> dict[str, Any]:
 
 def build(registry: QueueTypeRegistry, policy: Policy | None = None) -> dict[str, Any]:
     components: dict[str, Any] = {}
-    for name, title in (("error", "Error"), ("queuetype", "QueueType")):
+    for name, title in (
+        ("error", "Error"),
+        ("queuetype", "QueueType"),
+        ("event", "Event"),
+        ("status", "Status"),
+    ):
         schema = schemas.load(name)
         schema.pop("$schema", None)
         components[title] = schema
@@ -266,10 +276,105 @@ def build(registry: QueueTypeRegistry, policy: Policy | None = None) -> dict[str
                         "schema": {"type": "integer", "minimum": 0},
                         "description": "Only the last BYTES of each stream",
                     },
+                    {
+                        "name": "stdout_offset",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0},
+                        "description": "Bytes of stdout already read: stdout from there on, at most a MiB "
+                        "(follow its next_offset); without it, its end",
+                    },
+                    {
+                        "name": "stderr_offset",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0},
+                        "description": "Likewise for stderr",
+                    },
                 ],
                 "responses": {
                     "200": _json(_logs_schema(), "The attempt's output"),
                     **_errors(400, 404, 502, 503),
+                },
+            }
+        },
+        "/tasks/{task_id}/events/": {
+            "get": {
+                "summary": "A task's event history across its attempts, oldest first (bounded: the newest "
+                "[events] history_per_task)",
+                "parameters": [task_id],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "task_id": {"type": "string"},
+                                "items": {"type": "array", "items": _ref("Event")},
+                            },
+                        },
+                        "The task's events",
+                    ),
+                    **_errors(404, 503),
+                },
+            }
+        },
+        "/events/": {
+            "get": {
+                "summary": "Live task, queue, leader and backend events, as server-sent events",
+                "description": "Each event is `id: <id>` and `data: <Event JSON>`; reconnect with the "
+                "Last-Event-ID header to resume after that event (an `event: reset` says the events in "
+                "between are no longer kept). Idle streams get a `: heartbeat` comment line. Filters are "
+                "comma-separated and combined.",
+                "parameters": [
+                    {
+                        "name": "queue",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Queue id(s)",
+                    },
+                    {
+                        "name": "family",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Family id(s)",
+                    },
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": f"Task state(s): {', '.join(State)}",
+                    },
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "schema": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
+                        "description": "Resume after this event",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A stream of events, each data line an Event",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "400": _json(_ref("Error"), "An unknown state, or a malformed Last-Event-ID"),
+                    "503": _json(
+                        _ref("Error"), "Redis unavailable, or too many streams open ([events] max_streams)"
+                    ),
+                },
+            }
+        },
+        "/status/": {
+            "get": {
+                "summary": "Leader, backend connection, tasks by state, the last hour, each queue's counts",
+                "responses": {"200": _json(_ref("Status"), "Hippo at a glance"), **_errors(503)},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics of this process (text exposition format)",
+                "responses": {
+                    "200": {
+                        "description": "Metrics in the Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
                 },
             }
         },

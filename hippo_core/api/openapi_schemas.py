@@ -192,6 +192,7 @@ def task_links() -> dict[str, Any]:
     targets = {
         "ReadTask": (TASK, "get"),
         "TaskLogs": (TASK + "logs/", "get"),
+        "TaskEvents": (TASK + "events/", "get"),
         "KillTask": (TASK + "kill/", "post"),
         "KillTaskByGet": (TASK + "kill/", "get"),
         "RetryTask": (TASK + "retry/", "post"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import falcon
 
 from hippo_core.api.body import json_body, require_body
-from hippo_core.api.paging import envelope, page_params
+from hippo_core.api.paging import envelope_json, page_params
 from hippo_core.tasks import TaskService
 from hippo_core.taskstate import State
 
@@ -23,8 +23,9 @@ class TasksResource:
                 raise falcon.HTTPInvalidParam(f"must be one of {', '.join(State)}", "state")
         family = req.get_param("id")
         queue = req.get_param("queue_id") or req.get_param("queue")
-        page = self.service.list(state=state, family=family, queue=queue, offset=offset, limit=limit)
-        resp.media = envelope(page)
+        page = self.service.list_json(state=state, family=family, queue=queue, offset=offset, limit=limit)
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = envelope_json(page)
 
     @falcon.before(json_body)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -39,7 +40,8 @@ class TaskResource:
         self.service = service
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
-        resp.media = self.service.get(task_id)
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = self.service.get_json(task_id).encode()
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
         force = req.get_param_as_bool("force", default=False)

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import falcon.media
+import orjson
 
 from hippo_core.echo import ECHO_LIMIT, clip
 from hippo_core.errors import FieldError
@@ -114,8 +115,13 @@ def _replaced(value: Any) -> Any:
     return value
 
 
-def dumps(value: Any) -> str:
+def dumps(value: Any) -> str | bytes:
     """JSON of ``value`` that always encodes as UTF-8 (lone surrogates become U+FFFD)."""
+    try:
+        # orjson refuses what is not UTF-8 text (and integers beyond 64 bits): then below.
+        return orjson.dumps(value)
+    except TypeError:
+        pass
     text = json.dumps(value, ensure_ascii=False)
     if not _bad_text(text):
         return text

@@ -31,3 +31,17 @@ def load(name: str) -> dict[str, Any]:
         # The including schema's own properties win, so it can narrow a shared one.
         schema["properties"] = {**shared, **schema["properties"]}
     return schema
+
+
+@cache
+def shared(name: str) -> dict[str, Any]:
+    """``load(name)`` made once and shared: read it, never change it."""
+    return load(name)
+
+
+@cache
+def validator(name: str) -> Any:
+    """A validator of the shared schema ``name``, built once (building one is costly)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(shared(name))

@@ -111,19 +111,24 @@ class _Handler(BaseHTTPRequestHandler):
     def _pump(self, stream: EventStream) -> None:
         while True:
             item = stream.next(_POLL)
-            if item is END:
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
-                return
-            if item is ABORT:
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
             if item is None:
                 if _peer_hung_up(self.connection):
                     return
                 continue
-            self.wfile.write(f"{len(item):X}\r\n".encode("ascii") + item + b"\r\n")
-            self.wfile.flush()
+            items = [item, *stream.ready()] if item is not END and item is not ABORT else [item]
+            end = items.pop() if items[-1] is END or items[-1] is ABORT else None
+            if items:
+                # Records queued meanwhile go in one chunk: RecordIO frames them, not HTTP.
+                data = b"".join(items)
+                self.wfile.write(f"{len(data):X}\r\n".encode("ascii") + data + b"\r\n")
+                self.wfile.flush()
+            if end is END:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
+            if end is ABORT:
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
 
     def version_string(self) -> str:
         return "mesos-test-peer"

@@ -31,10 +31,13 @@ def test_a_finished_tasks_output_is_read_from_its_agent(hippo) -> None:
         attempt,
         [1],
     )
+    size = len(f"stdout of {attempt}\n")
     assert body["stdout"] == {
         "text": f"stdout of {attempt}\n",
-        "size": len(f"stdout of {attempt}\n"),
+        "size": size,
         "truncated": False,
+        "offset": 0,
+        "next_offset": size,
     }
     assert body["stderr"]["text"] == f"stderr of {attempt}\n"
     assert body["warning"] is None
@@ -55,10 +58,42 @@ def test_tail_and_chunks_over_64_kib(hippo) -> None:
     tail = hippo.logs(attempt, tail=4).json["stdout"]
     none = hippo.logs(attempt, tail=0).json["stdout"]
 
-    assert whole == {"text": data.decode("utf-8", "replace"), "size": len(data), "truncated": False}
+    end = len(data)
+    assert whole == {
+        "text": data.decode("utf-8", "replace"),
+        "size": end,
+        "truncated": False,
+        "offset": 0,
+        "next_offset": end,
+    }
     assert "€ tail \ufffd end" in whole["text"]
-    assert tail == {"text": "zzzz", "size": len(data), "truncated": True}
-    assert none == {"text": "", "size": len(data), "truncated": True}
+    assert tail == {"text": "zzzz", "size": end, "truncated": True, "offset": end - 4, "next_offset": end}
+    assert none == {"text": "", "size": end, "truncated": True, "offset": end, "next_offset": end}
+
+
+def test_following_a_stream_by_offset_reads_every_byte_once(hippo) -> None:
+    """Chunk after chunk from next_offset, beyond a MiB in all, characters whole, then new output."""
+    hippo.peer.add_rule(lambda ti: True, Hang(stdout=b"", stderr=b""))
+    hippo.start_worker()
+    posted = hippo.post_task()
+    hippo.wait_state(posted["mesos_id"], "RUNNING")
+    attempt = posted["mesos_id"]
+    data = b"a" * (MAX_READ_BYTES - 1) + "€".encode() + b"more\n"
+    hippo.peer.write_output(attempt, "stdout", data)
+
+    read, offset = b"", 0
+    while offset < len(data):
+        body = hippo.logs(attempt, stdout_offset=str(offset)).json
+        assert body["stdout"]["offset"] == offset
+        read += body["stdout"]["text"].encode()
+        offset = body["stdout"]["next_offset"]
+    assert read == data
+
+    hippo.peer.write_output(attempt, "stdout", b"later\n")
+    body = hippo.logs(attempt, stdout_offset=str(offset)).json["stdout"]
+    assert (body["text"], body["next_offset"]) == ("later\n", len(data) + 6)
+    past = hippo.logs(attempt, stderr_offset="5")
+    assert past.status_code == 400 and "past the end of stderr (0 bytes)" in past.json["description"]
 
 
 def test_a_stream_is_cut_to_its_last_mib(hippo) -> None:
@@ -70,7 +105,13 @@ def test_a_stream_is_cut_to_its_last_mib(hippo) -> None:
 
     stderr = hippo.logs(posted["mesos_id"]).json["stderr"]
 
-    assert stderr == {"text": "y" * MAX_READ_BYTES, "size": MAX_READ_BYTES + 10, "truncated": True}
+    assert stderr == {
+        "text": "y" * MAX_READ_BYTES,
+        "size": MAX_READ_BYTES + 10,
+        "truncated": True,
+        "offset": 10,
+        "next_offset": MAX_READ_BYTES + 10,
+    }
 
 
 def test_each_attempt_has_its_own_logs(hippo) -> None:

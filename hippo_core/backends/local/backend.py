@@ -196,8 +196,14 @@ class LocalBackend(Backend):
     def has_logs(self, attempt_id: str, agent_id: str | None) -> bool:
         return self.logs.has_logs(attempt_id)
 
-    def read_logs(self, attempt_id: str, agent_id: str | None, tail: int | None = None) -> AttemptLogs | None:
-        return self.logs.read(attempt_id, tail=tail)
+    def read_logs(
+        self,
+        attempt_id: str,
+        agent_id: str | None,
+        tail: int | None = None,
+        offset: Mapping[str, int] | None = None,
+    ) -> AttemptLogs | None:
+        return self.logs.read(attempt_id, tail=tail, offset=offset)
 
     # -- lifecycle --------------------------------------------------------------------------
 

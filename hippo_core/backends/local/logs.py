@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
-from hippo_core.backend import AttemptLogs, LogText
+from hippo_core.backend import LOG_CHUNK_BYTES, STREAMS, AttemptLogs, LogText, read_text
 
-STREAMS = ("stdout", "stderr")
 WARNING_FILE = "WARNING"
-# What one read returns at most per stream; more is cut from the front (the end matters).
-MAX_READ_BYTES = 1024 * 1024
+# What one read of a stream's end returns at most; more is cut from the front (the end matters).
+MAX_READ_BYTES = LOG_CHUNK_BYTES
 
 # Mesos ids Hippo makes are `<family>.<uuid>`; anything else (a slash, `..`) is not ours.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
@@ -60,19 +60,29 @@ class LogStore:
             return False
         return any((path / stream).is_file() for stream in STREAMS)
 
-    def read(self, attempt_id: str, tail: int | None = None) -> AttemptLogs | None:
-        """Both streams of the attempt (their last ``tail`` bytes), or ``None`` if it has none."""
+    def read(
+        self, attempt_id: str, tail: int | None = None, offset: Mapping[str, int] | None = None
+    ) -> AttemptLogs | None:
+        """Both streams of the attempt, those ``offset`` names from there on, the others their
+        last ``tail`` bytes (see ``Backend.read_logs``); ``None`` if it has none."""
         if not self.has_logs(attempt_id):
             return None
         path = self.sandbox(attempt_id)
-        limit = MAX_READ_BYTES if tail is None else max(0, min(tail, MAX_READ_BYTES))
         warning_file = path / WARNING_FILE
         warning = warning_file.read_text(errors="replace").strip() if warning_file.is_file() else None
+        offset = offset or {}
+        unknown = set(offset) - set(STREAMS)
+        if unknown:
+            raise ValueError(f"no stream {', '.join(sorted(unknown))}; streams: {', '.join(STREAMS)}")
+        limit = MAX_READ_BYTES if tail is None else max(0, min(tail, MAX_READ_BYTES))
+        texts = {
+            stream: _read_from(path / stream, stream, offset[stream])
+            if stream in offset
+            else _read_end(path / stream, limit)
+            for stream in STREAMS
+        }
         return AttemptLogs(
-            attempt_id=attempt_id,
-            stdout=_read_end(path / "stdout", limit),
-            stderr=_read_end(path / "stderr", limit),
-            warning=warning or None,
+            attempt_id=attempt_id, stdout=texts["stdout"], stderr=texts["stderr"], warning=warning or None
         )
 
 
@@ -84,5 +94,21 @@ def _read_end(path: Path, limit: int) -> LogText:
             fh.seek(start)
             data = fh.read(size - start)
     except FileNotFoundError:
-        return LogText("", 0, False)
-    return LogText(data.decode("utf-8", errors="replace"), size, start > 0)
+        return LogText("", 0, False, 0, 0)
+    return LogText(data.decode("utf-8", errors="replace"), size, start > 0, start, start + len(data))
+
+
+def _read_from(path: Path, stream: str, start: int) -> LogText:
+    """At most ``LOG_CHUNK_BYTES`` of the file from byte ``start``, ending on a whole character."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if start > size:
+                raise ValueError(f"offset {start} is past the end of {stream} ({size} bytes)")
+            fh.seek(start)
+            data = fh.read(min(LOG_CHUNK_BYTES, size - start))
+    except FileNotFoundError:
+        size, data = 0, b""
+        if start > 0:
+            raise ValueError(f"offset {start} is past the end of {stream} (0 bytes)") from None
+    return read_text(data, size, start)

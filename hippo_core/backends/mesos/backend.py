@@ -206,8 +206,14 @@ class MesosBackend(Backend):
         # known by asking the agent, which read_logs does.
         return agent_id is not None
 
-    def read_logs(self, attempt_id: str, agent_id: str | None, tail: int | None = None) -> AttemptLogs | None:
-        return self._log_reader().read(attempt_id, agent_id, tail)
+    def read_logs(
+        self,
+        attempt_id: str,
+        agent_id: str | None,
+        tail: int | None = None,
+        offset: Mapping[str, int] | None = None,
+    ) -> AttemptLogs | None:
+        return self._log_reader().read(attempt_id, agent_id, tail, offset)
 
     def _log_reader(self) -> MesosLogs:
         with self._lock:

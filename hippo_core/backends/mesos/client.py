@@ -103,6 +103,7 @@ class MesosSchedulerDriver:
         self._ack_thread: threading.Thread | None = None
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
+        self._calls = transport.Calls(connect_timeout, call_timeout, principal, secret)
 
     # --- life cycle ------------------------------------------------------------------
 
@@ -137,6 +138,7 @@ class MesosSchedulerDriver:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
             session.close()
+        self._calls.close()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the driver to stop; True once it has."""
@@ -257,20 +259,7 @@ class MesosSchedulerDriver:
         body: dict[str, Any] = {"type": call_type, "framework_id": {"value": framework_id}}
         if key is not None:
             body[key] = payload
-        response, final_url = transport.post(
-            self._session(),
-            url,
-            body,
-            call_type=call_type,
-            timeout=(self._connect_timeout, self._call_timeout),
-            headers={STREAM_ID_HEADER: stream_id},
-            auth=self._auth,
-        )
-        if response.status_code not in (200, 202):
-            raise MesosCallError(
-                call_type, response.status_code, transport.failure_detail(response), final_url
-            )
-        response.close()
+        self._calls.post(url, body, call_type=call_type, stream_id=stream_id)
 
     def _session(self) -> requests.Session:
         # requests does not promise that a Session is thread-safe: one per thread.

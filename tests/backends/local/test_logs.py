@@ -7,7 +7,7 @@ from falcon import testing
 
 from hippo_core import states
 from hippo_core.api import create_app
-from hippo_core.backend import TaskStatus
+from hippo_core.backend import LOG_CHUNK_BYTES, TaskStatus, whole_characters
 from hippo_core.backends.local.backend import LocalBackend
 from hippo_core.backends.local.logs import MAX_READ_BYTES, LogStore
 
@@ -104,7 +104,7 @@ def test_newest_attempt_with_logs_by_default_and_any_by_number(store, task_body,
 
     body = api.simulate_get("/tasks/report/logs/").json
     assert (body["attempt"], body["mesos_id"], body["attempts"]) == (2, second, [1, 2])
-    assert body["stdout"] == {"text": "try 2\n", "size": 6, "truncated": False}
+    assert body["stdout"] == {"text": "try 2\n", "size": 6, "truncated": False, "offset": 0, "next_offset": 6}
     assert body["stderr"]["text"] == "boom 2\n"
     assert body["warning"] == "image busybox:1.36 was not used"
 
@@ -114,6 +114,8 @@ def test_newest_attempt_with_logs_by_default_and_any_by_number(store, task_body,
         "text": " 2\n",
         "size": 6,
         "truncated": True,
+        "offset": 3,
+        "next_offset": 6,
     }
 
     # The third attempt is pending: no logs yet.
@@ -134,9 +136,65 @@ def test_newest_attempt_with_logs_by_default_and_any_by_number(store, task_body,
         ("/tasks/report/logs", {"attempt": "0"}, 400),  # attempts count from 1
         ("/tasks/report/logs", {"attempt": "first"}, 400),  # not a number
         ("/tasks/report/logs", {"tail": "-1"}, 400),  # a negative tail
+        ("/tasks/report/logs", {"stdout_offset": "-1"}, 400),  # a negative offset
+        ("/tasks/report/logs", {"stderr_offset": "x"}, 400),  # not a number
         ("/tasks/report/logs", {}, 404),  # a task that never ran has no logs
     ],
 )
 def test_bad_requests(api, task_body, error_of, path, params, status):
     api.simulate_post("/tasks/", json=task_body(id="report"))
     error_of(api.simulate_get(path, params=params), status)
+
+
+def test_following_a_stream_by_offset_reads_every_byte_once(store, task_body, api, logs, error_of):
+    """A follower reads chunk after chunk from next_offset, with no cap on the total."""
+    task = failed_twice(store, task_body, api)
+    attempt = task["attempts"][1]["mesos_id"]
+    # Over two chunks, with a three-byte character across the chunk boundary.
+    data = b"a" * (LOG_CHUNK_BYTES - 1) + "\u20ac".encode() + b"tail\n"
+    write(logs, attempt, data, b"err\n")
+
+    def read(**offsets: int) -> dict:
+        params = {f"{name}_offset": str(value) for name, value in offsets.items()}
+        return api.simulate_get(f"/tasks/{attempt}/logs", params=params).json
+
+    got, offset = b"", 0
+    while True:
+        body = read(stdout=offset)
+        # The other stream, without an offset, comes from its end.
+        assert body["stderr"]["text"] == "err\n"
+        chunk = body["stdout"]
+        assert chunk["offset"] == offset and chunk["size"] == len(data) and not chunk["truncated"]
+        got += chunk["text"].encode()
+        if chunk["next_offset"] == offset:
+            break
+        offset = chunk["next_offset"]
+    assert got == data  # the euro sign was not split between the chunks
+    assert offset == len(data)
+
+    # More output arrives: only the new bytes come back.
+    with open(logs.sandbox(attempt) / "stdout", "ab") as fh:
+        fh.write(b"more\n")
+    body = read(stdout=offset)
+    assert (body["stdout"]["text"], body["stdout"]["next_offset"]) == ("more\n", len(data) + 5)
+
+    # stderr has an offset of its own, beside stdout's.
+    both = read(stdout=offset + 5, stderr=2)
+    assert (both["stdout"]["text"], both["stderr"]["text"], both["stderr"]["offset"]) == ("", "r\n", 2)
+    error = error_of(api.simulate_get(f"/tasks/{attempt}/logs", params={"stderr_offset": "5"}), 400)
+    assert "past the end of stderr (4 bytes)" in error["description"]
+
+
+@pytest.mark.parametrize(
+    ("data", "whole"),
+    [
+        (b"abc", 3),
+        ("\u00e9".encode()[:1], 0),  # a two-byte character cut after its first byte
+        ("x\u20ac".encode()[:3], 1),  # a three-byte character cut after two
+        ("x\U0001f600".encode(), 5),  # a whole four-byte character
+        (b"\xff\xfe", 2),  # not UTF-8 at all: kept, to be replaced when decoded
+        (b"", 0),
+    ],
+)
+def test_reads_by_offset_end_on_whole_characters(data, whole):
+    assert whole_characters(data) == whole
